@@ -1,0 +1,1 @@
+/* placeholder until scripts/gen-proto runs */
