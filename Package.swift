@@ -25,13 +25,18 @@ let package = Package(
     .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
     .target(name: "DLPProto", dependencies: ["CProtobufC"], cSettings: [.unsafeFlags(["-O2"])]),
     .target(name: "DLPTensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
+    .target(name: "DLPData", dependencies: ["DLPTensor", "CZlib"], swiftSettings: fastMath),
     .target(
       name: "DLP",
-      dependencies: ["DLPTensor", "CZlib", .product(name: "Logging", package: "swift-log")],
+      dependencies: ["DLPTensor", "DLPData", .product(name: "Logging", package: "swift-log")],
+      swiftSettings: fastMath),
+    .target(
+      name: "DLPTransport",
+      dependencies: ["DLPTensor", "DLPProto", "CZMQ", .product(name: "Logging", package: "swift-log")],
       swiftSettings: fastMath),
     .target(
       name: "DLPCluster",
-      dependencies: ["DLP", "DLPTensor", "DLPProto", "CZMQ", .product(name: "Logging", package: "swift-log")],
+      dependencies: ["DLP", "DLPTransport", "DLPTensor", .product(name: "Logging", package: "swift-log")],
       swiftSettings: fastMath),
     .target(
       name: "DLPCommands",
@@ -43,7 +48,9 @@ let package = Package(
     .executableTarget(name: "dlp-coordinator", dependencies: ["DLPCommands"]),
     .executableTarget(name: "dlp-worker", dependencies: ["DLPCommands"]),
     .testTarget(name: "DLPTensorTests", dependencies: ["DLPTensor"]),
+    .testTarget(name: "DLPDataTests", dependencies: ["DLPData", "DLPTensor"]),
     .testTarget(name: "DLPTests", dependencies: ["DLP", "DLPTensor"]),
+    .testTarget(name: "DLPTransportTests", dependencies: ["DLPTransport", "DLPTensor"]),
     .testTarget(name: "DLPClusterTests", dependencies: ["DLPCluster", "DLP", "DLPTensor"]),
     .testTarget(name: "EndToEndTests", dependencies: ["DLP", "DLPTensor"]),
   ]

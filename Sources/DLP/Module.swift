@@ -1,1 +1,2 @@
-import DLPTensor
+@_exported import DLPData
+@_exported import DLPTensor

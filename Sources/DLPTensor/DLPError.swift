@@ -1,5 +1,3 @@
-import DLPTensor
-
 /// The library's error: every failure caused by the user's input (files, configs, shapes, data)
 /// surfaces as one of these with a message that says what was wrong and where, so the CLI can
 /// print it and exit non-zero instead of trapping.
