@@ -25,8 +25,9 @@ public struct Tensor: Sendable, Equatable {
     self.scalars = scalars
   }
 
-  /// Internal unchecked initialiser for callers that computed `scalars` from `shape`.
-  @usableFromInline init(uncheckedShape shape: [Int], scalars: [Float]) {
+  /// Unchecked initialiser for callers that computed `scalars` from `shape` themselves.
+  public init(uncheckedShape shape: [Int], scalars: [Float]) {
+    assert(shape.reduce(1, *) == scalars.count)
     self.shape = shape
     self.scalars = scalars
   }

@@ -1,0 +1,191 @@
+import Foundation
+
+/// A weight a layer asks for in `build`: its name (`kernel`, `bias`), shape, initialiser and
+/// optional regulariser.
+public struct WeightSpec: Sendable {
+  public var name: String
+  public var shape: [Int]
+  public var initializer: Initializer
+  public var regularizer: Regularizer?
+  public var count: Int { shape.reduce(1, *) }
+}
+
+/// Randomness for the samples of a batch: keyed by (seed, epoch, sample id), never by the batch
+/// slot or the worker, so dropout masks do not depend on how a batch is split.
+public struct SampleRandomness {
+  public var seed: UInt64
+  public var epoch: Int
+  /// Global ids of the batch's rows (their index in the training set).
+  public var sampleIDs: UnsafePointer<Int>?
+}
+
+/// What a layer's forward sees: its inputs, its output buffer and its scratch, each `batch`
+/// rows of the per-sample width.
+public struct ForwardPass {
+  public var inputs: [UnsafePointer<Float>]
+  public var output: UnsafeMutablePointer<Float>
+  public var scratch: [UnsafeMutablePointer<Float>]
+  public var batch: Int
+  public var training: Bool
+  /// The loss applies this layer's activation itself (fused softmax/sigmoid + cross-entropy):
+  /// the layer writes pre-activations and treats its output gradient as one of those.
+  public var deferActivation: Bool
+  public var randomness: SampleRandomness
+}
+
+/// What a layer's backward sees. `outputGrad` is this node's own buffer and may be overwritten.
+/// `inputGrads[i]` is nil when nothing needs that gradient (model inputs, frozen branches);
+/// layers *write* (not add) input gradients.
+public struct BackwardPass {
+  public var inputs: [UnsafePointer<Float>]
+  public var output: UnsafePointer<Float>
+  public var outputGrad: UnsafeMutablePointer<Float>
+  public var inputGrads: [UnsafeMutablePointer<Float>?]
+  public var scratch: [UnsafeMutablePointer<Float>]
+  public var batch: Int
+  public var deferActivation: Bool
+  /// False for frozen layers: skip the weight gradients.
+  public var computeWeightGrads: Bool
+  /// True when a shared layer's earlier application already wrote its weight gradients.
+  public var accumulateWeightGrads: Bool
+}
+
+/// The base of every layer: Keras's Layer. A subclass validates and stores its config in `init`,
+/// declares weights in `build`, and implements `forward` and `backward` side by side.
+open class Layer {
+  public let name: String
+  /// Frozen layers keep their weights: no gradients, skipped by the optimizer.
+  public var trainable = true
+  public internal(set) var isBuilt = false
+  /// Per-sample input shapes (no batch axis), fixed on the first call.
+  public internal(set) var inputShapes: [[Int]] = []
+  public internal(set) var outputShape: [Int] = []
+  public internal(set) var weightSpecs: [WeightSpec] = []
+  /// Where this layer's weights live once a model has bound them.
+  var binding: ParameterBinding?
+
+  public init(name: String?, defaultPrefix: String) {
+    self.name = name ?? LayerNames.unique(defaultPrefix)
+  }
+
+  /// Keras's `class_name`.
+  open var className: String { String(describing: type(of: self)) }
+
+  /// The per-sample output shape for these per-sample input shapes; throws on a mismatch.
+  open func computeOutputShape(_ inputShapes: [[Int]]) throws -> [Int] {
+    try requireSingleInput(inputShapes)
+    return inputShapes[0]
+  }
+
+  /// Declares weights (`addWeight`) for these input shapes. Called once.
+  open func build(_ inputShapes: [[Int]]) throws {}
+
+  /// Per-sample widths of scratch buffers the layer keeps between forward and backward.
+  open func scratchWidths() -> [Int] { [] }
+
+  open func forward(_ pass: ForwardPass) {}
+
+  open func backward(_ pass: BackwardPass) {}
+
+  /// Keras's `get_config()` without the base keys (`name`, `trainable`, `dtype`), which the
+  /// serializer adds.
+  open func config() -> [String: JSONValue] { [:] }
+
+  /// The regularisation penalty this layer adds, and its gradient added into `grads`.
+  /// Weights without a regulariser cost nothing.
+  public final func addWeight(
+    _ name: String, shape: [Int], initializer: Initializer, regularizer: Regularizer? = nil
+  ) {
+    weightSpecs.append(WeightSpec(name: name, shape: shape, initializer: initializer, regularizer: regularizer))
+  }
+
+  /// Builds the layer for these input shapes if not built yet; checks shapes on later calls.
+  public final func ensureBuilt(_ shapes: [[Int]]) throws -> [Int] {
+    if isBuilt {
+      guard shapes == inputShapes else {
+        throw DLPError.shape(
+          "layer '\(name)' was built for input shape \(describeShapes(inputShapes)) and cannot take \(describeShapes(shapes))")
+      }
+      return outputShape
+    }
+    let out = try computeOutputShape(shapes)
+    try build(shapes)
+    inputShapes = shapes
+    outputShape = out
+    isBuilt = true
+    return out
+  }
+
+  // MARK: weights
+
+  /// Pointer to weight `i` in the bound parameter store.
+  @inline(__always) public final func weight(_ i: Int) -> UnsafeMutablePointer<Float> {
+    binding!.store.values + binding!.offsets[i]
+  }
+
+  /// Pointer to the gradient of weight `i` in the bound parameter store.
+  @inline(__always) public final func weightGrad(_ i: Int) -> UnsafeMutablePointer<Float> {
+    binding!.store.grads + binding!.offsets[i]
+  }
+
+  /// The layer's weights as tensors, in Keras's order and shapes.
+  public func getWeights() -> [Tensor] {
+    guard let b = binding else { return [] }
+    return weightSpecs.enumerated().map { i, spec in
+      Tensor(uncheckedShape: spec.shape, scalars: Array(UnsafeBufferPointer(start: b.store.values + b.offsets[i], count: spec.count)))
+    }
+  }
+
+  /// Replaces the layer's weights; shapes must match Keras's.
+  public func setWeights(_ tensors: [Tensor]) throws {
+    guard let b = binding else { throw DLPError.config("layer '\(name)' has no weights yet: build its model first") }
+    guard tensors.count == weightSpecs.count else {
+      throw DLPError.shape("layer '\(name)' has \(weightSpecs.count) weights, \(tensors.count) were given")
+    }
+    for (i, (t, spec)) in zip(tensors, weightSpecs).enumerated() {
+      guard t.shape == spec.shape else {
+        throw DLPError.shape("weight '\(name)/\(spec.name)' has shape \(spec.shape), the value given has \(t.shape)")
+      }
+      t.scalars.withUnsafeBufferPointer { (b.store.values + b.offsets[i]).update(from: $0.baseAddress!, count: spec.count) }
+    }
+  }
+
+  public var parameterCount: Int { weightSpecs.reduce(0) { $0 + $1.count } }
+
+  final func requireSingleInput(_ shapes: [[Int]]) throws {
+    guard shapes.count == 1 else {
+      throw DLPError.shape("layer '\(name)' (\(className)) takes one input, got \(shapes.count)")
+    }
+  }
+}
+
+extension Layer {
+  /// Calls the layer on a symbolic tensor (functional API): `let y = try Dense(32)(x)`.
+  public func callAsFunction(_ input: SymbolicTensor) throws -> SymbolicTensor {
+    try callAsFunction([input])
+  }
+
+  public func callAsFunction(_ inputs: [SymbolicTensor]) throws -> SymbolicTensor {
+    let out = try ensureBuilt(inputs.map(\.shape))
+    return SymbolicTensor(node: Node(layer: self, inputs: inputs), shape: out)
+  }
+}
+
+func describeShapes(_ shapes: [[Int]]) -> String {
+  let parts = shapes.map { "(None, " + $0.map(String.init).joined(separator: ", ") + ")" }
+  return parts.count == 1 ? parts[0] : "[" + parts.joined(separator: ", ") + "]"
+}
+
+/// Keras-style unique default names: dense, dense_1, dense_2, ...
+enum LayerNames {
+  private static let lock = NSLock()
+  nonisolated(unsafe) private static var counters: [String: Int] = [:]
+
+  static func unique(_ prefix: String) -> String {
+    lock.lock()
+    defer { lock.unlock() }
+    let n = counters[prefix, default: 0]
+    counters[prefix] = n + 1
+    return n == 0 ? prefix : "\(prefix)_\(n)"
+  }
+}

@@ -1,0 +1,150 @@
+import Foundation
+
+/// A model: a directed acyclic graph of layer applications from `inputs` to `outputs`
+/// (Keras's functional Model; `Sequential` is the one-chain case).
+open class Model {
+  public let name: String
+  public let inputs: [SymbolicTensor]
+  public let outputs: [SymbolicTensor]
+  /// Nodes in topological order (inputs first).
+  public let nodes: [Node]
+  /// Distinct layers in the order they first appear.
+  public let layers: [Layer]
+  /// The flat weights and gradients of every layer.
+  public let parameters: ParameterStore
+  /// Set by `compile`.
+  public internal(set) var compiled: CompiledSettings?
+  /// Whether `toJSON` writes a Sequential (the book's models) or a functional Model.
+  public var isSequential = false
+
+  /// Builds the graph and initialises weights deterministically from `seed`.
+  public init(inputs: [SymbolicTensor], outputs: [SymbolicTensor], name: String? = nil, seed: UInt64 = 0) throws {
+    guard !inputs.isEmpty, !outputs.isEmpty else { throw DLPError.config("a model needs at least one input and one output") }
+    for i in inputs where !(i.node.layer is InputLayer) {
+      throw DLPError.config("model inputs must come from Input(...); '\(i.node.layer.name)' is a \(i.node.layer.className)")
+    }
+    self.name = name ?? LayerNames.unique("functional")
+    self.inputs = inputs
+    self.outputs = outputs
+    self.nodes = try GraphOrder.topological(outputs: outputs, inputs: inputs)
+    var seen = Set<ObjectIdentifier>()
+    var layers: [Layer] = []
+    for n in nodes where seen.insert(ObjectIdentifier(n.layer)).inserted { layers.append(n.layer) }
+    let names = Dictionary(grouping: layers, by: \.name).filter { $0.value.count > 1 }
+    if let dup = names.keys.sorted().first {
+      throw DLPError.config("two different layers are named '\(dup)'; layer names must be unique in a model")
+    }
+    self.layers = layers
+    self.parameters = ParameterStore(count: layers.reduce(0) { $0 + $1.parameterCount })
+    bindParameters(seed: seed)
+  }
+
+  public convenience init(inputs: SymbolicTensor, outputs: SymbolicTensor, name: String? = nil, seed: UInt64 = 0) throws {
+    try self.init(inputs: [inputs], outputs: [outputs], name: name, seed: seed)
+  }
+
+  /// Lays every layer's weights out in the flat store. A layer that already has weights (from
+  /// another model, or loaded) keeps its values; fresh ones are initialised from `seed`.
+  private func bindParameters(seed: UInt64) {
+    var offset = 0
+    for layer in layers {
+      let old = layer.binding.map { b in (b, layer.getWeights()) }
+      var offsets: [Int] = []
+      for spec in layer.weightSpecs {
+        offsets.append(offset)
+        offset += spec.count
+      }
+      layer.binding = ParameterBinding(store: parameters, offsets: offsets)
+      if let (_, values) = old, values.count == layer.weightSpecs.count {
+        try? layer.setWeights(values)
+      } else {
+        initialize(layer, seed: seed)
+      }
+    }
+    updateTrainableRanges()
+  }
+
+  func initialize(_ layer: Layer, seed: UInt64) {
+    for (i, spec) in layer.weightSpecs.enumerated() {
+      var rng = SeededGenerator(seed: KeyedRandom.key(seed, Dropout.hash(layer.name), UInt64(i)))
+      spec.initializer.fill(.init(start: layer.weight(i), count: spec.count), shape: spec.shape, rng: &rng)
+    }
+  }
+
+  /// Re-initialises every weight from `seed` (a fresh model for each K-fold task).
+  public func reinitialize(seed: UInt64) {
+    for layer in layers { initialize(layer, seed: seed) }
+  }
+
+  /// Recomputes which ranges the optimizer updates; call after changing `trainable`.
+  public func updateTrainableRanges() {
+    var ranges: [Range<Int>] = []
+    for layer in layers where layer.trainable && layer.parameterCount > 0 {
+      let lo = layer.binding!.offsets[0]
+      let r = lo..<(lo + layer.parameterCount)
+      if let last = ranges.last, last.upperBound == r.lowerBound {
+        ranges[ranges.count - 1] = last.lowerBound..<r.upperBound
+      } else {
+        ranges.append(r)
+      }
+    }
+    parameters.trainableRanges = ranges
+  }
+
+  public func layer(named name: String) throws -> Layer {
+    guard let l = layers.first(where: { $0.name == name }) else {
+      throw DLPError.config("model '\(self.name)' has no layer named '\(name)'; it has \(layers.map(\.name))")
+    }
+    return l
+  }
+
+  public var parameterCount: Int { parameters.count }
+  public var trainableParameterCount: Int { parameters.trainableRanges.reduce(0) { $0 + $1.count } }
+
+  /// Weights by Keras name `LAYER/WEIGHT`, in layer order.
+  public func namedWeights() -> [(name: String, value: Tensor)] {
+    layers.flatMap { l in zip(l.weightSpecs, l.getWeights()).map { ("\(l.name)/\($0.name)", $1) } }
+  }
+
+  /// Loads weights by `LAYER/WEIGHT` name; every weight of the model must be present with
+  /// Keras's shape.
+  public func loadNamedWeights(_ weights: [String: Tensor], source: String) throws {
+    for l in layers where !l.weightSpecs.isEmpty {
+      var values: [Tensor] = []
+      for spec in l.weightSpecs {
+        let key = "\(l.name)/\(spec.name)"
+        guard let t = weights[key] else {
+          throw DLPError.data("\(source) has no weight '\(key)' (it has \(weights.keys.sorted().prefix(12).joined(separator: ", ")))")
+        }
+        values.append(t)
+      }
+      try l.setWeights(values)
+    }
+  }
+}
+
+/// Topological ordering with the checks the functional API needs.
+enum GraphOrder {
+  static func topological(outputs: [SymbolicTensor], inputs: [SymbolicTensor]) throws -> [Node] {
+    var order: [Node] = []
+    var state: [ObjectIdentifier: Int] = [:]  // 1 = visiting, 2 = done
+    let inputNodes = Set(inputs.map { ObjectIdentifier($0.node) })
+    func visit(_ n: Node) throws {
+      let id = ObjectIdentifier(n)
+      if state[id] == 2 { return }
+      if state[id] == 1 { throw DLPError.config("the model graph has a cycle through layer '\(n.layer.name)'") }
+      state[id] = 1
+      if n.layer is InputLayer && !inputNodes.contains(id) {
+        throw DLPError.config("the graph uses input '\(n.layer.name)', which is not among the model's inputs")
+      }
+      for i in n.inputs { try visit(i.node) }
+      state[id] = 2
+      order.append(n)
+    }
+    for o in outputs { try visit(o.node) }
+    for i in inputs where state[ObjectIdentifier(i.node)] != 2 {
+      throw DLPError.config("model input '\(i.node.layer.name)' is not connected to any output")
+    }
+    return order
+  }
+}

@@ -1,0 +1,29 @@
+/// One application of a layer to its inputs: a vertex of the model graph. A layer applied twice
+/// (a shared layer) has two nodes and one set of weights.
+public final class Node {
+  public let layer: Layer
+  public let inputs: [SymbolicTensor]
+
+  init(layer: Layer, inputs: [SymbolicTensor]) {
+    self.layer = layer
+    self.inputs = inputs
+  }
+}
+
+/// The output of a node, with its per-sample shape: what the functional API passes around
+/// (Keras's KerasTensor).
+public final class SymbolicTensor {
+  public let node: Node
+  public let shape: [Int]
+
+  init(node: Node, shape: [Int]) {
+    self.node = node
+    self.shape = shape
+  }
+}
+
+/// `Input(shape: [784])`: a model input.
+public func Input(shape: [Int], name: String? = nil) -> SymbolicTensor {
+  let layer = InputLayer(shape: shape, name: name)
+  return SymbolicTensor(node: Node(layer: layer, inputs: []), shape: shape)
+}

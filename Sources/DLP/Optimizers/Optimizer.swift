@@ -1,0 +1,77 @@
+/// The shared machinery of optimizers (Keras's base Optimizer): slots allocated on first update,
+/// the step counter, the walk over trainable ranges. A subclass names its slots and implements
+/// one flat `updateStep` over a contiguous range.
+///
+/// An optimizer may own only a shard of the parameters (ZeRO stage 1: each ring worker updates
+/// the part of the flat buffer it reduced); its slots then cover just that shard.
+open class Optimizer {
+  public var learningRate: Float
+  /// Completed steps (Keras's `iterations`).
+  public internal(set) var iterations = 0
+  /// The flat-buffer range this optimizer's slots cover.
+  public private(set) var shard: Range<Int> = 0..<0
+  private(set) var slots: [UnsafeMutablePointer<Float>] = []
+
+  public init(learningRate: Float) {
+    self.learningRate = learningRate
+  }
+
+  deinit { for s in slots { s.deallocate() } }
+
+  /// Keras's class name and its `get_config()`.
+  open var kerasClassName: String { "Optimizer" }
+  open var kerasName: String { kerasClassName.lowercased() }
+  open func config() -> [String: JSONValue] { [:] }
+  /// Slots per parameter (momentum: 1, adam: 2).
+  open var slotCount: Int { 0 }
+
+  /// Updates `params[range]` from `grads[range]`; `slot(k)` points at slot k for index
+  /// `range.lowerBound`. `step` is the 1-based step number.
+  open func updateStep(
+    params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, slots: [UnsafeMutablePointer<Float>],
+    count: Int, step: Int
+  ) {}
+
+  /// Allocates zeroed slots for `shard` (the whole buffer unless sharded). Resets state.
+  public func prepare(shard: Range<Int>) {
+    for s in slots { s.deallocate() }
+    self.shard = shard
+    slots = (0..<slotCount).map { _ in
+      let p = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(shard.count, 1))
+      p.initialize(repeating: 0, count: Swift.max(shard.count, 1))
+      return p
+    }
+    iterations = 0
+  }
+
+  /// One optimizer step over the trainable `ranges` (intersected with the shard).
+  public func apply(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, ranges: [Range<Int>], total: Int) {
+    if slots.count != slotCount || (shard.isEmpty && total > 0 && slotCount > 0) { prepare(shard: 0..<total) }
+    if shard.isEmpty && slotCount == 0 { shard = 0..<total }
+    let step = iterations + 1
+    for r in ranges {
+      let lo = Swift.max(r.lowerBound, shard.lowerBound)
+      let hi = Swift.min(r.upperBound, shard.upperBound)
+      guard lo < hi else { continue }
+      let local = lo - shard.lowerBound
+      updateStep(
+        params: params + lo, grads: grads + lo, slots: slots.map { $0 + local }, count: hi - lo, step: step)
+    }
+    iterations = step
+  }
+
+  /// The slots as flat arrays (for checkpoints).
+  public func slotValues() -> [[Float]] { slots.map { Array(UnsafeBufferPointer(start: $0, count: shard.count)) } }
+}
+
+public enum Optimizers {
+  /// Looks an optimizer up by Keras name with Keras's defaults; `learningRate` overrides.
+  public static func named(_ name: String, learningRate: Float? = nil) throws -> Optimizer {
+    switch name.lowercased() {
+    case "sgd": return SGD(learningRate: learningRate ?? 0.01)
+    case "rmsprop": return RMSprop(learningRate: learningRate ?? 0.001)
+    case "adam": return Adam(learningRate: learningRate ?? 0.001)
+    default: throw DLPError.config("unsupported optimizer '\(name)'; expected sgd, rmsprop or adam")
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/// Keras's serialised objects (`{"module", "class_name", "config", "registered_name"}`) for
+/// initialisers, regularisers and optimizers, both ways.
+public enum KerasObjects {
+  static func object(module: String, className: String, config: [String: JSONValue]) -> JSONValue {
+    ["module": .string(module), "class_name": .string(className), "config": .object(config), "registered_name": nil]
+  }
+
+  public static func initializer(_ i: Initializer) -> JSONValue {
+    var config: [String: JSONValue] = [:]
+    switch i {
+    case .glorotUniform, .glorotNormal, .heUniform, .heNormal, .lecunUniform: config = ["seed": nil]
+    case .constant(let c): config = ["value": JSONValue(c)]
+    case .randomUniform(let lo, let hi): config = ["minval": JSONValue(lo), "maxval": JSONValue(hi), "seed": nil]
+    case .randomNormal(let m, let s): config = ["mean": JSONValue(m), "stddev": JSONValue(s), "seed": nil]
+    case .zeros, .ones: break
+    }
+    return object(module: "keras.initializers", className: i.kerasClassName, config: config)
+  }
+
+  public static func regularizer(_ r: Regularizer?) -> JSONValue {
+    guard let r else { return nil }
+    return object(module: "keras.regularizers", className: r.kerasClassName, config: r.kerasConfig)
+  }
+
+  public static func optimizer(_ o: Optimizer) -> JSONValue {
+    var config = o.config()
+    config["name"] = .string(o.kerasName)
+    return object(module: "keras.optimizers", className: o.kerasClassName, config: config)
+  }
+
+  /// Parses an initialiser given as a Keras object or a name (`"glorot_uniform"`).
+  public static func parseInitializer(_ v: JSONValue?, default d: Initializer, context: String) throws -> Initializer {
+    guard let v, !v.isNull else { return d }
+    let name = v.string ?? v["class_name"]?.string ?? ""
+    let c = v["config"]
+    func f(_ k: String, _ def: Float) -> Float { c?[k]?.double.map(Float.init) ?? def }
+    switch name {
+    case "Zeros", "zeros": return .zeros
+    case "Ones", "ones": return .ones
+    case "Constant", "constant": return .constant(f("value", 0))
+    case "GlorotUniform", "glorot_uniform": return .glorotUniform
+    case "GlorotNormal", "glorot_normal": return .glorotNormal
+    case "HeUniform", "he_uniform": return .heUniform
+    case "HeNormal", "he_normal": return .heNormal
+    case "LecunUniform", "lecun_uniform": return .lecunUniform
+    case "RandomUniform", "random_uniform": return .randomUniform(min: f("minval", -0.05), max: f("maxval", 0.05))
+    case "RandomNormal", "random_normal": return .randomNormal(mean: f("mean", 0), stddev: f("stddev", 0.05))
+    default: throw DLPError.config("\(context): unsupported initializer '\(name)'")
+    }
+  }
+
+  /// Parses a regulariser given as a Keras object or a name (`"l2"`).
+  public static func parseRegularizer(_ v: JSONValue?, context: String) throws -> Regularizer? {
+    guard let v, !v.isNull else { return nil }
+    let name = v.string ?? v["class_name"]?.string ?? ""
+    let c = v["config"]
+    func f(_ k: String, _ def: Float) -> Float { c?[k]?.double.map(Float.init) ?? def }
+    switch name {
+    case "L1", "l1": return .l1(f("l1", 0.01))
+    case "L2", "l2": return .l2(f("l2", 0.01))
+    case "L1L2", "l1_l2": return .l1l2(l1: f("l1", 0), l2: f("l2", 0))
+    default: throw DLPError.config("\(context): unsupported regularizer '\(name)'")
+    }
+  }
+
+  /// Parses an optimizer given as a Keras object or a name; `learningRate` overrides.
+  public static func parseOptimizer(_ v: JSONValue?, learningRate: Float? = nil) throws -> Optimizer {
+    guard let v, !v.isNull else { return try Optimizers.named("rmsprop", learningRate: learningRate) }
+    if let s = v.string { return try Optimizers.named(s, learningRate: learningRate) }
+    let name = (v["class_name"]?.string ?? "").lowercased()
+    let c = v["config"]
+    func f(_ k: String) -> Float? { c?[k]?.double.map(Float.init) }
+    // A learning-rate schedule object is not supported; say so rather than ignore it.
+    if let lr = c?["learning_rate"], lr.object != nil {
+      throw DLPError.config("optimizer '\(name)': learning-rate schedules are not supported yet")
+    }
+    let lr = learningRate ?? f("learning_rate")
+    switch name {
+    case "sgd":
+      return SGD(learningRate: lr ?? 0.01, momentum: f("momentum") ?? 0, nesterov: c?["nesterov"]?.bool ?? false)
+    case "rmsprop":
+      if (f("momentum") ?? 0) != 0 || c?["centered"]?.bool == true {
+        throw DLPError.config("optimizer RMSprop: momentum and centered are not supported yet")
+      }
+      return RMSprop(learningRate: lr ?? 0.001, rho: f("rho") ?? 0.9, epsilon: f("epsilon") ?? 1e-7)
+    case "adam":
+      if c?["amsgrad"]?.bool == true { throw DLPError.config("optimizer Adam: amsgrad is not supported yet") }
+      return Adam(learningRate: lr ?? 0.001, beta1: f("beta_1") ?? 0.9, beta2: f("beta_2") ?? 0.999, epsilon: f("epsilon") ?? 1e-7)
+    default: throw DLPError.config("unsupported optimizer '\(v["class_name"]?.string ?? name)'; expected SGD, RMSprop or Adam")
+    }
+  }
+}

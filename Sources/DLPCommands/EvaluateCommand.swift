@@ -1,0 +1,29 @@
+import ArgumentParser
+import DLP
+
+/// `dlp evaluate`: loss and metrics of saved weights on a dataset's test split.
+struct EvaluateCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "evaluate", abstract: "Evaluate saved weights on the test split.")
+
+  @OptionGroup var model: ModelOptions
+  @OptionGroup var data: DataOptions
+  @OptionGroup var job: RunOptions
+  @Option(help: "Weights written by --save-weights.") var loadWeights: String
+  @Option(help: "Batch size for evaluation.") var batchSize: Int = 128
+
+  func run() throws {
+    try reportingErrors {
+      configureEngine(threads: job.threads)
+      let (m, preset) = try model.makeModel(seed: job.seed)
+      try WeightsFile.load(m, from: loadWeights)
+      let splits = try data.load(default: preset?.defaultDataset)
+      let prepared = try PreparedData.prepare(splits, for: m, normalize: preset?.normalize ?? false)
+      guard let test = prepared.test else { throw DLPError.data("dataset '\(prepared.datasetName)' has no test split") }
+      let ev = try m.evaluate(test, batchSize: batchSize)
+      printLine(ev.keys.sorted().map { "\($0): \(String(format: "%.4f", ev[$0]!))" }.joined(separator: " - "))
+      if let path = job.report {
+        try writeJSONAtomically(["evaluation": .object(ev.mapValues { JSONValue($0) }), "workers": JSONValue(job.workers)], to: path)
+      }
+    }
+  }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import DLP
+import Foundation
+
+/// `dlp train`: fit a model on a dataset, evaluate it on the test split, write the report.
+struct TrainCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "train", abstract: "Train a model.")
+
+  @OptionGroup var model: ModelOptions
+  @OptionGroup var data: DataOptions
+  @OptionGroup var job: RunOptions
+
+  @Option(help: "Epochs (default: the preset's, else 1).") var epochs: Int?
+  @Option(help: "Global batch size (default: the preset's, else 32).") var batchSize: Int?
+  @Option(help: "Hold out this last fraction of the training data for validation.") var validationSplit: Double = 0
+  @Flag(help: "Do not shuffle the training data each epoch.") var noShuffle = false
+  @Option(help: "Load initial weights from an .npz written by --save-weights.") var loadWeights: String?
+  @Option(help: "Write the trained weights as .npz (LAYER/WEIGHT arrays).") var saveWeights: String?
+
+  func validate() throws {
+    if let e = epochs, e < 0 { throw ValidationError("--epochs must be >= 0") }
+    if let b = batchSize, b <= 0 { throw ValidationError("--batch-size must be positive") }
+    if !(0..<1).contains(validationSplit) { throw ValidationError("--validation-split must be in [0, 1)") }
+  }
+
+  func run() throws {
+    try reportingErrors {
+      configureEngine(threads: job.threads)
+      let (m, preset) = try model.makeModel(seed: job.seed)
+      let splits = try data.load(default: preset?.defaultDataset)
+      let prepared = try PreparedData.prepare(splits, for: m, normalize: preset?.normalize ?? false)
+      if let w = loadWeights { try WeightsFile.load(m, from: w) }
+      let options = FitOptions(
+        epochs: epochs ?? preset?.defaultEpochs ?? 1, batchSize: batchSize ?? preset?.defaultBatchSize ?? 32,
+        shuffle: !noShuffle, seed: job.seed)
+      let outcome = try TrainingSession(model: m, data: prepared, options: options, validationSplit: validationSplit, run: job)
+        .execute()
+      if let path = saveWeights { try WeightsFile.save(m, to: path) }
+      try outcome.finish(report: job.report)
+    }
+  }
+}
+
+/// Flags about where and how a job runs, shared by train, evaluate and kfold.
+struct RunOptions: ParsableArguments {
+  @Option(help: "Seed for weights, shuffling and dropout.") var seed: UInt64 = 0
+  @Option(help: "Worker processes (0: train in this process).") var workers: Int = 0
+  @Option(help: "BLAS threads per process (default: all cores in-process, 1 per worker).") var threads: Int?
+  @Option(help: "Collective for gradients: central or ring.") var allreduce: String = "ring"
+  @Option(help: "Write the report JSON here (atomically).") var report: String?
+  @Flag(help: "No progress output.") var quiet = false
+
+  func validate() throws {
+    if workers < 0 { throw ValidationError("--workers must be >= 0") }
+    if let t = threads, t < 1 { throw ValidationError("--threads must be >= 1") }
+    if !["central", "ring"].contains(allreduce) { throw ValidationError("--allreduce must be central or ring") }
+  }
+
+  var progress: ProgressPrinter { ProgressPrinter(mode: quiet ? .silent : nil) }
+}
