@@ -189,3 +189,11 @@ enum LayerNames {
     return n == 0 ? prefix : "\(prefix)_\(n)"
   }
 }
+
+/// A layer that ends in an element-wise activation. When it produces a model output whose loss
+/// can fuse that activation (softmax / sigmoid with cross-entropy), the executor sets
+/// `deferActivation` and the layer must then skip the activation in forward and treat its
+/// output gradient as the gradient of the pre-activation in backward.
+public protocol ActivatedLayer: Layer {
+  var activation: Activation { get }
+}

@@ -1,5 +1,5 @@
 /// Keras's Activation layer: applies an activation on its own.
-public final class ActivationLayer: Layer {
+public final class ActivationLayer: Layer, ActivatedLayer {
   public let activation: Activation
 
   public init(_ activation: Activation, name: String? = nil) {

@@ -1,6 +1,6 @@
 /// Keras's Dense: `y = activation(x W + b)` on the last axis.
 /// Shapes: x (rows, inDim) where rows = batch * leading axes; W (inDim, units); b (units).
-public final class Dense: Layer {
+public final class Dense: Layer, ActivatedLayer {
   public let units: Int
   public let activation: Activation
   public let useBias: Bool

@@ -47,7 +47,7 @@ extension Model {
       let loss = perOutput[k]
       // Fuse only when nothing else reads this output (others need the activated values).
       let consumers = nodes.filter { n in n.inputs.contains { $0.node === out.node } }.count
-      let activation = (out.node.layer as? Dense)?.activation ?? (out.node.layer as? ActivationLayer)?.activation
+      let activation = (out.node.layer as? ActivatedLayer)?.activation
       let fused = consumers == 0 && activation != nil && activation == loss.fusableActivation
         && outputs.filter({ $0.node === out.node }).count == 1
       heads.append(
