@@ -1,1 +1,0 @@
-/* placeholder until scripts/gen-proto runs */

@@ -1,0 +1,82 @@
+/// Any DLP message body, as decoded from the wire.
+public enum Message: Sendable, Equatable {
+  case hello(HelloMessage)
+  case welcome(WelcomeMessage)
+  case reject(RejectMessage)
+  case jobSpec(JobSpecMessage)
+  case stepCommand(StepCommandMessage)
+  case gradientChunk(GradientChunkMessage)
+  case weightChunk(WeightChunkMessage)
+  case metricsReport(MetricsReportMessage)
+  case heartbeat(HeartbeatMessage)
+  case errorReport(ErrorReportMessage)
+  case shutdown(ShutdownMessage)
+  case dataShipment(DataShipmentMessage)
+  /// A collective's data frame (reduce-scatter, all-gather, reduce, broadcast chunk): the body
+  /// is empty and the header describes the payload.
+  case collectiveChunk(MessageKind)
+
+  /// The header kind that announces this body.
+  public var kind: MessageKind {
+    switch self {
+    case .hello: return .hello
+    case .welcome: return .welcome
+    case .reject: return .reject
+    case .jobSpec: return .jobSpec
+    case .stepCommand: return .stepCommand
+    case .gradientChunk: return .gradientChunk
+    case .weightChunk: return .weightChunk
+    case .metricsReport: return .metricsReport
+    case .heartbeat: return .heartbeat
+    case .errorReport: return .errorReport
+    case .shutdown: return .shutdown
+    case .dataShipment: return .dataShipment
+    case .collectiveChunk(let k): return k
+    }
+  }
+
+  /// Writes the packed body into `out` (empty for collective chunks).
+  public func pack(into out: inout [UInt8]) {
+    switch self {
+    case .hello(let m): m.pack(into: &out)
+    case .welcome(let m): m.pack(into: &out)
+    case .reject(let m): m.pack(into: &out)
+    case .jobSpec(let m): m.pack(into: &out)
+    case .stepCommand(let m): m.pack(into: &out)
+    case .gradientChunk(let m): m.pack(into: &out)
+    case .weightChunk(let m): m.pack(into: &out)
+    case .metricsReport(let m): m.pack(into: &out)
+    case .heartbeat(let m): m.pack(into: &out)
+    case .errorReport(let m): m.pack(into: &out)
+    case .shutdown(let m): m.pack(into: &out)
+    case .dataShipment(let m): m.pack(into: &out)
+    case .collectiveChunk: out.removeAll(keepingCapacity: true)
+    }
+  }
+
+  /// Decodes the body announced as `kind`.
+  public static func decode(kind: MessageKind, body: UnsafeRawBufferPointer, arena: ProtobufArena)
+    throws -> Message
+  {
+    switch kind {
+    case .hello: return .hello(try HelloMessage(packed: body, arena: arena))
+    case .welcome: return .welcome(try WelcomeMessage(packed: body, arena: arena))
+    case .reject: return .reject(try RejectMessage(packed: body, arena: arena))
+    case .jobSpec: return .jobSpec(try JobSpecMessage(packed: body, arena: arena))
+    case .stepCommand: return .stepCommand(try StepCommandMessage(packed: body, arena: arena))
+    case .gradientChunk: return .gradientChunk(try GradientChunkMessage(packed: body, arena: arena))
+    case .weightChunk: return .weightChunk(try WeightChunkMessage(packed: body, arena: arena))
+    case .metricsReport: return .metricsReport(try MetricsReportMessage(packed: body, arena: arena))
+    case .heartbeat: return .heartbeat(try HeartbeatMessage(packed: body, arena: arena))
+    case .errorReport: return .errorReport(try ErrorReportMessage(packed: body, arena: arena))
+    case .shutdown: return .shutdown(try ShutdownMessage(packed: body, arena: arena))
+    case .dataShipment: return .dataShipment(try DataShipmentMessage(packed: body, arena: arena))
+    case .reduceScatterChunk, .allGatherChunk, .reduceChunk, .broadcastChunk:
+      guard body.isEmpty else {
+        throw TransportError.malformed(
+          peer: nil, "\(kind) must have an empty body, got \(body.count) bytes")
+      }
+      return .collectiveChunk(kind)
+    }
+  }
+}

@@ -1,0 +1,259 @@
+import Foundation
+import Logging
+
+/// Bandwidth-optimal all-reduce around a ring (Patarasuk & Yuan 2009): a reduce-scatter, after
+/// which rank r owns the fully reduced shard r of the buffer, then an all-gather of the shards.
+/// Each link carries 2(N-1)/N of the buffer.
+///
+/// Rank r receives from rank r-1 on its `CollectiveListener` (PULL) and sends to rank r+1
+/// (PUSH). Shards come from `ShardPlan` (contiguous, as even as possible, possibly empty) and
+/// are streamed in chunks of `chunkBytes`, pipelined: a chunk is passed on as soon as it has
+/// been added, so the reduce-scatter of one chunk overlaps the transfer of the next and the
+/// all-gather starts before the reduce-scatter has finished.
+///
+/// Determinism: each element is summed once, by a fixed sequence of ranks, and the all-gather
+/// copies the owner's value, so the result is bitwise identical on every rank.
+///
+/// ZeRO-1: call `reduceScatter` on the gradients, update the weights of `ownedRange` with the
+/// optimizer (whose state only needs to cover that shard), then `allGather` the weights.
+public final class RingAllReduce: AllReduceCollective, @unchecked Sendable {
+  public struct Options: Sendable {
+    public var rank: Int
+    public var worldSize: Int
+    /// Stamped on and checked in every chunk header.
+    public var jobID: UInt64
+    /// Size of the pieces a shard is streamed in. 256 KiB keeps several chunks in flight for a
+    /// 1.6 MB gradient while amortising per-message costs.
+    public var chunkBytes: Int
+    /// Longest wait for any one chunk from the predecessor, in seconds.
+    public var timeout: Double
+    /// Chunks at least this big are sent without copying.
+    public var zeroCopyMinBytes: Int
+    /// Raised by another thread to abandon a run.
+    public var cancellation: Cancellation?
+
+    public init(
+      rank: Int, worldSize: Int, jobID: UInt64 = 0, chunkBytes: Int = 256 << 10,
+      timeout: Double = 30,
+      zeroCopyMinBytes: Int = 32 << 10, cancellation: Cancellation? = nil
+    ) {
+      self.rank = rank
+      self.worldSize = worldSize
+      self.jobID = jobID
+      self.chunkBytes = chunkBytes
+      self.timeout = timeout
+      self.zeroCopyMinBytes = zeroCopyMinBytes
+      self.cancellation = cancellation
+    }
+  }
+
+  public let options: Options
+  public var rank: Int { options.rank }
+  public var worldSize: Int { options.worldSize }
+  private let receiver: ZMQSocket?
+  private let sender: ZMQSocket?
+  private let wire: ChunkWire
+  private let chunkElements: Int
+  private var failure: TransportError?
+  private let logger = Logger(label: "dlp.transport.ring")
+
+  /// Sets up rank `options.rank` of the ring: receives on `listener` (bound by this rank) and
+  /// connects to `nextEndpoint`, the listener of rank `(rank + 1) % worldSize`. With one rank
+  /// neither is needed (pass nil) and every call returns at once.
+  public init(
+    context: ZMQContext, listener: CollectiveListener?, nextEndpoint: String?, options: Options
+  ) throws {
+    guard options.worldSize >= 1, options.rank >= 0, options.rank < options.worldSize else {
+      throw TransportError.invalidArgument(
+        "rank \(options.rank) is not in a ring of \(options.worldSize)")
+    }
+    guard options.chunkBytes >= 4 else {
+      throw TransportError.invalidArgument(
+        "chunkBytes must hold at least one float, got \(options.chunkBytes)")
+    }
+    guard options.timeout > 0 else {
+      throw TransportError.invalidArgument("timeout must be positive")
+    }
+    self.options = options
+    chunkElements = options.chunkBytes / 4
+    let prev = (options.rank + options.worldSize - 1) % options.worldSize
+    let next = (options.rank + 1) % options.worldSize
+    wire = ChunkWire(
+      jobID: options.jobID, rank: options.rank, timeout: options.timeout,
+      cancellation: options.cancellation,
+      zeroCopyMinBytes: options.zeroCopyMinBytes, maxChunkBytes: chunkElements * 4)
+    if options.worldSize == 1 {
+      receiver = nil
+      sender = nil
+      return
+    }
+    guard let listener, let nextEndpoint else {
+      throw TransportError.invalidArgument(
+        "a ring of \(options.worldSize) ranks needs a listener and the next endpoint")
+    }
+    guard chunkElements * 4 <= listener.maxChunkBytes else {
+      throw TransportError.invalidArgument(
+        "chunkBytes \(options.chunkBytes) exceeds the listener's frame cap \(listener.maxChunkBytes)"
+      )
+    }
+    receiver = listener.socket
+    receiver?.peerRank = prev
+    let push = try ZMQSocket(
+      context: context, kind: .push,
+      options: .init(
+        sendHighWaterMark: 10_000, receiveHighWaterMark: 10_000, sendTimeout: options.timeout))
+    push.peerRank = next
+    try push.connect(nextEndpoint)
+    sender = push
+  }
+
+  deinit { close() }
+
+  /// Closes the sockets, letting queued chunks drain for up to `min(timeout, 2)` seconds.
+  public func close() {
+    sender?.close(linger: min(options.timeout, 2))
+    receiver?.close()
+  }
+
+  /// Closes the sockets and drops whatever is queued (after a failure).
+  private func abort() {
+    sender?.close()
+    receiver?.close()
+  }
+
+  /// How a buffer of `count` elements is split into the shards the ranks own.
+  public func shardPlan(count: Int) -> ShardPlan { ShardPlan(count: count, parts: worldSize) }
+
+  /// The elements this rank owns after `reduceScatter` on a buffer of `count` elements.
+  public func ownedRange(count: Int) -> Range<Int> { shardPlan(count: count).range(rank) }
+
+  /// All-reduce (sum) in place.
+  public func run(_ buffer: UnsafeMutableBufferPointer<Float>, step: UInt64, tensorID: UInt32 = 0)
+    throws
+  {
+    try guarded { try ring(buffer, step: step, tensorID: tensorID, reduce: true, gather: true) }
+  }
+
+  /// Reduce-scatter: afterwards `buffer[ownedRange]` holds the sum over all ranks; the rest of
+  /// the buffer holds partial sums. Returns `ownedRange`.
+  @discardableResult
+  public func reduceScatter(
+    _ buffer: UnsafeMutableBufferPointer<Float>, step: UInt64, tensorID: UInt32 = 0
+  ) throws
+    -> Range<Int>
+  {
+    try guarded { try ring(buffer, step: step, tensorID: tensorID, reduce: true, gather: false) }
+    return ownedRange(count: buffer.count)
+  }
+
+  /// All-gather: every rank contributes `buffer[ownedRange]` and receives everyone else's
+  /// shard, so afterwards all buffers are identical.
+  public func allGather(
+    _ buffer: UnsafeMutableBufferPointer<Float>, step: UInt64, tensorID: UInt32 = 0
+  ) throws {
+    try guarded { try ring(buffer, step: step, tensorID: tensorID, reduce: false, gather: true) }
+  }
+
+  /// Runs a phase; on failure marks the ring broken and makes sure ZeroMQ no longer references
+  /// the caller's buffer before the error reaches the caller.
+  private func guarded(_ body: () throws -> Void) throws {
+    if let failure {
+      throw TransportError.invalidArgument("the ring failed earlier (\(failure)); build a new one")
+    }
+    do {
+      try body()
+    } catch {
+      let transportError = error as? TransportError ?? .invalidArgument("\(error)")
+      failure = transportError
+      // Closing with linger 0 drops queued frames, which releases their references to the buffer.
+      abort()
+      if !wire.tracker.waitUntilDrained(timeout: 5) {
+        logger.error(
+          "zero-copy frames still referenced after the ring failed", metadata: ["rank": "\(rank)"])
+      }
+      logger.warning(
+        "ring all-reduce failed", metadata: ["rank": "\(rank)", "error": "\(transportError)"])
+      throw transportError
+    }
+  }
+
+  private func ring(
+    _ buffer: UnsafeMutableBufferPointer<Float>, step: UInt64, tensorID: UInt32, reduce: Bool,
+    gather: Bool
+  ) throws {
+    let n = worldSize
+    guard n > 1, buffer.count > 0, let receiver, let sender else { return }
+    let r = rank
+    let prev = (r + n - 1) % n
+    let plan = shardPlan(count: buffer.count)
+    func shard(_ k: Int) -> Range<Int> { plan.range(((k % n) + n) % n) }
+    let slot = ZMQMessage()
+    defer { slot.reset() }
+    let base = buffer.baseAddress!
+
+    // Reduce-scatter. At step s rank r passes on shard r-s-1 and receives shard r-s-2 from its
+    // predecessor, adds its own values and passes it on at step s+1; after n-1 steps it has
+    // received and completed shard r, which it owns.
+    if reduce {
+      let first = Chunks(range: shard(r - 1), size: chunkElements)
+      for j in 0..<first.count {
+        try wire.send(
+          buffer, first[j], on: sender, kind: .reduceScatterChunk, step: step, tensorID: tensorID)
+      }
+      for s in 0..<(n - 1) {
+        let chunks = Chunks(range: shard(r - s - 2), size: chunkElements)
+        for j in 0..<chunks.count {
+          let c = chunks[j]
+          let (header, _) = try wire.receive(
+            from: receiver, into: slot, kind: .reduceScatterChunk, step: step, tensorID: tensorID,
+            peer: prev,
+            operation: "ring reduce-scatter")
+          try wire.expect(header, from: prev, range: c)
+          FloatKernels.add(slot.bytes.baseAddress!, into: base + c.lowerBound, count: c.count)
+          slot.reset()  // let go of the frame now: with inproc it pins the predecessor's buffer
+          if s < n - 2 {
+            try wire.send(
+              buffer, c, on: sender, kind: .reduceScatterChunk, step: step, tensorID: tensorID)
+          } else if gather {
+            // Shard r is complete chunk by chunk: start the all-gather without waiting for the rest.
+            try wire.send(
+              buffer, c, on: sender, kind: .allGatherChunk, step: step, tensorID: tensorID)
+          }
+        }
+      }
+    } else if gather {
+      let own = Chunks(range: shard(r), size: chunkElements)
+      for j in 0..<own.count {
+        try wire.send(
+          buffer, own[j], on: sender, kind: .allGatherChunk, step: step, tensorID: tensorID)
+      }
+    }
+
+    // All-gather. At step t rank r receives the finished shard r-1-t, copies it and forwards the
+    // very frame it received (no copy out of our buffer) unless its successor owns that shard.
+    if gather {
+      for t in 0..<(n - 1) {
+        let chunks = Chunks(range: shard(r - 1 - t), size: chunkElements)
+        for j in 0..<chunks.count {
+          let c = chunks[j]
+          let (header, _) = try wire.receive(
+            from: receiver, into: slot, kind: .allGatherChunk, step: step, tensorID: tensorID,
+            peer: prev,
+            operation: "ring all-gather")
+          try wire.expect(header, from: prev, range: c)
+          FloatKernels.copy(slot.bytes.baseAddress!, into: base + c.lowerBound, count: c.count)
+          if t < n - 2 {
+            try wire.forward(
+              slot, offset: c.lowerBound, count: c.count, on: sender, kind: .allGatherChunk,
+              step: step,
+              tensorID: tensorID)
+          }
+          slot.reset()
+        }
+      }
+    }
+    // The caller may overwrite its buffer as soon as we return: wait until ZeroMQ is done with
+    // every frame that points into it.
+    try wire.drain()
+  }
+}
