@@ -1,0 +1,131 @@
+import DLPTensor
+import Foundation
+
+/// An IDX file (the MNIST / Fashion-MNIST format), gzipped or not.
+///
+/// Layout: two zero bytes, a type code, the number of dimensions, then each extent as a big-endian
+/// UInt32, then the elements in row-major order, big-endian. The file size must match the header
+/// exactly, so a truncated download is reported instead of silently giving fewer images.
+public struct IDXFile: Sendable {
+  /// The element types IDX defines.
+  public enum ElementType: UInt8, Sendable {
+    case uint8 = 0x08
+    case int8 = 0x09
+    case int16 = 0x0B
+    case int32 = 0x0C
+    case float32 = 0x0D
+    case float64 = 0x0E
+
+    /// Bytes per element.
+    public var size: Int {
+      switch self {
+      case .uint8, .int8: return 1
+      case .int16: return 2
+      case .int32, .float32: return 4
+      case .float64: return 8
+      }
+    }
+  }
+
+  public let elementType: ElementType
+  public let shape: [Int]
+  /// The element bytes, big-endian as in the file (the header removed).
+  let payload: ArraySlice<UInt8>
+
+  /// Reads and validates an IDX file; `.gz` content is detected by its magic, not its name.
+  public init(contentsOf url: URL) throws {
+    try self.init(bytes: try FileIO.readBytes(url), source: url.path)
+  }
+
+  /// Parses IDX bytes (gzip-compressed or raw) that came from `source`.
+  public init(bytes: [UInt8], source: String) throws {
+    let raw = Gzip.isGzip(bytes) ? try Gzip.gunzip(bytes, source: source) : bytes
+    var reader = ByteReader(raw, source: source)
+    let zero0 = try reader.u8("IDX magic")
+    let zero1 = try reader.u8("IDX magic")
+    let code = try reader.u8("IDX type code")
+    let rank = Int(try reader.u8("IDX dimension count"))
+    guard zero0 == 0, zero1 == 0 else {
+      throw DLPError.data("\(source): not an IDX file (magic must start with two zero bytes)")
+    }
+    guard let type = ElementType(rawValue: code) else {
+      throw DLPError.data(
+        "\(source): unknown IDX element type 0x\(String(code, radix: 16)) "
+          + "(expected 0x08, 0x09, 0x0B, 0x0C, 0x0D or 0x0E)")
+    }
+    guard rank >= 1 else { throw DLPError.data("\(source): IDX file with zero dimensions") }
+    var shape: [Int] = []
+    for axis in 0..<rank {
+      shape.append(Int(try reader.bigEndian(4, "extent of IDX dimension \(axis)")))
+    }
+    guard let count = shape.checkedProduct,
+      case (let byteCount, false) = count.multipliedReportingOverflow(by: type.size)
+    else { throw DLPError.data("\(source): IDX shape \(shape) is too large") }
+    guard byteCount == reader.remaining else {
+      throw DLPError.data(
+        "\(source): IDX header says shape \(shape) of \(type) (\(byteCount) bytes of data) "
+          + "but the file holds \(reader.remaining) bytes after the header"
+          + (byteCount > reader.remaining ? " (truncated?)" : ""))
+    }
+    self.elementType = type
+    self.shape = shape
+    self.payload = raw[reader.offset...]
+  }
+
+  /// Number of elements.
+  public var count: Int { payload.count / elementType.size }
+
+  /// The elements as Float, each divided by `divisor` (255 turns pixels into 0...1 exactly as
+  /// numpy's `x.astype("float32") / 255` does: a division, not a multiplication by 1/255, which
+  /// would differ in the last bit for some values).
+  public func floats(dividingBy divisor: Float = 1) -> [Float] {
+    let n = count
+    let type = elementType
+    return [Float](unsafeUninitializedCapacity: n) { out, initialized in
+      payload.withUnsafeBytes { src in
+        switch type {
+        case .uint8:
+          guard n > 0 else { break }
+          // The hot case (60000 images of 784 pixels): a plain convert-and-divide loop over raw
+          // pointers, which the compiler vectorises (a lookup table would not vectorise).
+          let from = src.baseAddress!.assumingMemoryBound(to: UInt8.self)
+          let to = out.baseAddress!
+          for i in 0..<n { to[i] = Float(from[i]) / divisor }
+        case .int8:
+          for i in 0..<n { out[i] = Float(Int8(bitPattern: src[i])) / divisor }
+        case .int16:
+          for i in 0..<n {
+            let v = UInt16(src[2 * i]) << 8 | UInt16(src[2 * i + 1])
+            out[i] = Float(Int16(bitPattern: v)) / divisor
+          }
+        case .int32:
+          for i in 0..<n {
+            let v = src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).bigEndian
+            out[i] = Float(Int32(bitPattern: v)) / divisor
+          }
+        case .float32:
+          for i in 0..<n {
+            let v = src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).bigEndian
+            out[i] = Float(bitPattern: v) / divisor
+          }
+        case .float64:
+          for i in 0..<n {
+            let v = src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self).bigEndian
+            out[i] = Float(Double(bitPattern: v)) / divisor
+          }
+        }
+      }
+      initialized = n
+    }
+  }
+
+  /// The file as a tensor of its shape (uint8 elements become 0...255 unless a divisor is given).
+  public func tensor(dividingBy divisor: Float = 1) throws -> Tensor {
+    try makeTensor(shape, floats(dividingBy: divisor))
+  }
+
+  /// Reads an IDX file straight into a tensor.
+  public static func readTensor(_ url: URL, dividingBy divisor: Float = 1) throws -> Tensor {
+    try IDXFile(contentsOf: url).tensor(dividingBy: divisor)
+  }
+}

@@ -1,0 +1,51 @@
+import DLPTensor
+import XCTest
+
+@testable import DLPData
+
+final class CSVTableTests: XCTestCase {
+  func testParsesHeaderQuotesAndBlankLines() throws {
+    let text = "\u{FEFF}a, b ,\"c,d\",price\r\n1,2,3,4\n\n\"5\",6e1, -7 ,8.5\n"
+    let table = try CSVTable(text: text, source: "t.csv")
+    XCTAssertEqual(table.columns, ["a", "b", "c,d", "price"])
+    XCTAssertEqual(table.rowCount, 2)
+    XCTAssertEqual(table.values, [1, 2, 3, 4, 5, 60, -7, 8.5])
+  }
+
+  func testSplitDefaultsToLastColumn() throws {
+    let table = try CSVTable(text: "a,b,y\n1,2,3\n4,5,6\n", source: "t.csv")
+    let data = try table.split()
+    XCTAssertEqual(data.x, try Tensor(shape: [2, 2], scalars: [1, 2, 4, 5]))
+    XCTAssertEqual(data.y, Tensor([3, 6]))
+    let byName = try table.split(target: "a")
+    XCTAssertEqual(byName.x, try Tensor(shape: [2, 2], scalars: [2, 3, 5, 6]))
+    XCTAssertEqual(byName.y, Tensor([1, 4]))
+    assertDataError("no target column 'z'", "a, b, y") { _ = try table.split(target: "z") }
+  }
+
+  func testErrorsNameLineAndColumn() throws {
+    assertDataError("t.csv", "row 2 (line 3)", "column 'b'", "'abc' is not a number") {
+      _ = try CSVTable(text: "a,b\n1,2\n3,abc\n", source: "t.csv")
+    }
+    assertDataError("row 1 (line 2)", "column 'a'", "empty cell") {
+      _ = try CSVTable(text: "a,b\n,2\n", source: "t.csv")
+    }
+    assertDataError("line 2 has 3 cells", "header has 2") {
+      _ = try CSVTable(text: "a,b\n1,2,3\n", source: "t.csv")
+    }
+    assertDataError("unterminated quote") {
+      _ = try CSVTable(text: "a,b\n\"1,2\n", source: "t.csv")
+    }
+    assertDataError("empty CSV") { _ = try CSVTable(text: "\n\n", source: "t.csv") }
+    assertDataError("duplicate column") { _ = try CSVTable(text: "a,a\n1,2\n", source: "t.csv") }
+  }
+
+  func testReadsFileFromDisk() throws {
+    let folder = try TestFiles.temporaryFolder(self)
+    let url = folder.appendingPathComponent("d.csv")
+    try Data("x1,x2,target\n0.5,1,0\n".utf8).write(to: url)
+    let table = try CSVTable(contentsOf: url)
+    XCTAssertEqual(table.values, [0.5, 1, 0])
+    XCTAssertThrowsError(try CSVTable(contentsOf: folder.appendingPathComponent("missing.csv")))
+  }
+}
