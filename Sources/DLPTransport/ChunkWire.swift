@@ -179,7 +179,16 @@ final class ChunkWire {
       }
       let header = try MessageHeader(packed: headerSlot.bytes, arena: arena, peer: who)
       let claimed = who ?? (header.senderRank >= 0 ? Int(header.senderRank) : nil)
-      try Expectation(kinds: [kind], jobID: jobID, step: step).check(header, peer: claimed)
+      // The same checks, in the same order, as `Expectation.check`, without building one per chunk.
+      guard header.jobID == jobID else {
+        throw TransportError.wrongJob(peer: claimed, expected: jobID, got: header.jobID)
+      }
+      guard header.kind == kind else {
+        throw TransportError.unexpectedKind(peer: claimed, expected: [kind], got: header.kind)
+      }
+      guard header.step == step else {
+        throw TransportError.unexpectedStep(peer: claimed, expected: step, got: header.step)
+      }
       guard header.tensorID == tensorID else {
         throw TransportError.malformed(
           peer: claimed, "chunk of tensor \(header.tensorID), expected tensor \(tensorID)")
@@ -222,7 +231,7 @@ final class ChunkWire {
     guard header.offset == UInt64(range.lowerBound), header.length == UInt64(range.count) else {
       throw TransportError.malformed(
         peer: peer,
-        "chunk covers elements \(header.offset)..<\(header.offset + header.length), expected \(range.lowerBound)..<\(range.upperBound)"
+        "chunk of \(header.length) elements at \(header.offset), expected \(range.count) at \(range.lowerBound)"
       )
     }
   }

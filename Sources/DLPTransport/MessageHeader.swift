@@ -33,7 +33,9 @@ public struct MessageHeader: Sendable, Equatable {
     self.tensorID = tensorID
     self.offset = offset
     self.length = length
-    self.payloadBytes = payloadBytes ?? length * 4
+    // A length too big for its byte count saturates; validation then refuses the header.
+    let (bytes, overflow) = length.multipliedReportingOverflow(by: 4)
+    self.payloadBytes = payloadBytes ?? (overflow ? .max : bytes)
   }
 
   /// Packs into `out`, which must hold `maxPackedBytes`; returns the bytes written.

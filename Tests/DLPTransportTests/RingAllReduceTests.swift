@@ -141,6 +141,28 @@ final class RingAllReduceTests: XCTestCase {
     }
   }
 
+  func testWellFormedChunkWithHostileOffsetIsRefused() throws {
+    let context = try ZMQContext()
+    let l0 = try CollectiveListener(context: context)
+    let l1 = try CollectiveListener(context: context)
+    let ring = try RingAllReduce(
+      context: context, listener: l0, nextEndpoint: l1.endpoint,
+      options: .init(rank: 0, worldSize: 2, timeout: 5))
+    let rogue = try ZMQSocket(context: context, kind: .push)
+    try rogue.connect(l0.endpoint)
+    let header = MessageHeader(
+      jobID: 0, step: 0, kind: .reduceScatterChunk, senderRank: 1, offset: .max, length: 1)
+    try rogue.send(header.packed(), more: true)
+    try rogue.send([], more: true)
+    try rogue.send([0, 0, 0, 0])
+    var buffer = [Float](repeating: 1, count: 10)
+    XCTAssertThrowsTransportError(
+      try buffer.withUnsafeMutableBufferPointer { try ring.run($0, step: 0) }
+    ) {
+      if case .malformed(peer: 1, _) = $0 { return true } else { return false }
+    }
+  }
+
   func testPeerInAnotherStepIsDetected() throws {
     let shared = try ZMQContext()
     let tag = UUID().uuidString
