@@ -15,7 +15,7 @@ public struct Preset: Sendable {
   public let defaultEpochs: Int
   public let defaultBatchSize: Int
 
-  public static let all: [Preset] = [mnistMLP, imdbMLP, reutersMLP, bostonMLP]
+  public static let all: [Preset] = [mnistMLP, imdbMLP, reutersMLP, bostonMLP, mnistConvnet]
 
   public static func named(_ name: String) throws -> Preset {
     guard let p = all.first(where: { $0.name == name }) else {
@@ -60,4 +60,20 @@ public struct Preset: Sendable {
         [InputLayer(shape: [13]), Dense(64, activation: .relu), Dense(64, activation: .relu), Dense(1)], seed: seed)
     }, optimizer: "rmsprop", loss: "mse", metrics: ["mae"], normalize: true,
     defaultDataset: "boston_housing", defaultEpochs: 100, defaultBatchSize: 16)
+
+  /// Chollet ch. 8: the small convnet, on (28, 28, 1) images.
+  static let mnistConvnet = Preset(
+    name: "mnist-convnet",
+    summary: "conv 32-pool-conv 64-pool-conv 64-flatten-64 relu-10 softmax, rmsprop, sparse_categorical_crossentropy",
+    build: { seed in
+      try Sequential(
+        [
+          InputLayer(shape: [28, 28, 1]),
+          Conv2D(32, kernelSize: 3, activation: .relu), MaxPooling2D(2),
+          Conv2D(64, kernelSize: 3, activation: .relu), MaxPooling2D(2),
+          Conv2D(64, kernelSize: 3, activation: .relu), Flatten(),
+          Dense(64, activation: .relu), Dense(10, activation: .softmax),
+        ], seed: seed)
+    }, optimizer: "rmsprop", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"], normalize: false,
+    defaultDataset: "fashion_mnist", defaultEpochs: 3, defaultBatchSize: 64)
 }

@@ -1,11 +1,10 @@
 import ArgumentParser
 import DLP
+import DLPCluster
 import Foundation
 
-/// `dlp train`: fit a model on a dataset, evaluate it on the test split, write the report.
-struct TrainCommand: ParsableCommand {
-  static let configuration = CommandConfiguration(commandName: "train", abstract: "Train a model.")
-
+/// The flags of a training job, shared by `dlp train` and `dlp-coordinator`.
+struct TrainArguments: ParsableArguments {
   @OptionGroup var model: ModelOptions
   @OptionGroup var data: DataOptions
   @OptionGroup var job: RunOptions
@@ -23,20 +22,51 @@ struct TrainCommand: ParsableCommand {
     if !(0..<1).contains(validationSplit) { throw ValidationError("--validation-split must be in [0, 1)") }
   }
 
+  /// Builds everything and trains where `placement` says.
+  func execute(placement: Placement) throws {
+    let inProcess = placement == .inProcess
+    configureEngine(threads: job.threads ?? (inProcess ? nil : 1))
+    let (m, preset) = try model.makeModel(seed: job.seed)
+    let datasetName = data.dataset ?? preset?.defaultDataset
+    let splits = try data.load(default: datasetName)
+    let normalize = preset?.normalize ?? false
+    let prepared = try PreparedData.prepare(splits, for: m, normalize: normalize)
+    if let w = loadWeights { try WeightsFile.load(m, from: w) }
+    let options = FitOptions(
+      epochs: epochs ?? preset?.defaultEpochs ?? 1, batchSize: batchSize ?? preset?.defaultBatchSize ?? 32,
+      shuffle: !noShuffle, seed: job.seed)
+    let description = JobDescription(
+      dataset: datasetName ?? "", samples: data.samples, numWords: data.numWords, targetColumn: data.targetColumn,
+      normalize: normalize, validationSplit: validationSplit, batchSize: options.batchSize, seed: job.seed,
+      collective: job.allreduce)
+    let session = TrainingSession(
+      model: m, data: prepared, options: options, validationSplit: validationSplit, run: job, placement: placement,
+      description: description)
+    let outcome = try session.execute()
+    if let path = saveWeights { try WeightsFile.save(m, to: path) }
+    try outcome.finish(report: job.report)
+  }
+}
+
+/// Where training steps run.
+enum Placement: Equatable {
+  case inProcess
+  /// N worker processes on this machine, started and stopped by this process.
+  case localWorkers(Int)
+  /// Workers on other hosts connect to `bind`.
+  case external(bind: String, expectWorkers: Int, shipData: Bool)
+}
+
+/// `dlp train`: fit a model on a dataset, evaluate it on the test split, write the report.
+struct TrainCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "train", abstract: "Train a model.")
+
+  @OptionGroup var arguments: TrainArguments
+
   func run() throws {
     try reportingErrors {
-      configureEngine(threads: job.threads)
-      let (m, preset) = try model.makeModel(seed: job.seed)
-      let splits = try data.load(default: preset?.defaultDataset)
-      let prepared = try PreparedData.prepare(splits, for: m, normalize: preset?.normalize ?? false)
-      if let w = loadWeights { try WeightsFile.load(m, from: w) }
-      let options = FitOptions(
-        epochs: epochs ?? preset?.defaultEpochs ?? 1, batchSize: batchSize ?? preset?.defaultBatchSize ?? 32,
-        shuffle: !noShuffle, seed: job.seed)
-      let outcome = try TrainingSession(model: m, data: prepared, options: options, validationSplit: validationSplit, run: job)
-        .execute()
-      if let path = saveWeights { try WeightsFile.save(m, to: path) }
-      try outcome.finish(report: job.report)
+      let n = arguments.job.workers
+      try arguments.execute(placement: n == 0 ? .inProcess : .localWorkers(n))
     }
   }
 }

@@ -1,4 +1,5 @@
 import DLP
+import DLPCluster
 import Foundation
 
 /// One training job as the CLI runs it: fit (in-process or on workers), then evaluate on the
@@ -9,6 +10,8 @@ struct TrainingSession {
   let options: FitOptions
   let validationSplit: Double
   let run: RunOptions
+  let placement: Placement
+  let description: JobDescription
 
   struct Outcome {
     var history: History
@@ -19,7 +22,7 @@ struct TrainingSession {
     /// Prints the test figures, writes the report, and fails when training hit a NaN.
     func finish(report: String?) throws {
       if let ev = evaluation {
-        let text = ev.keys.sorted().map { String(format: "%@: %.4f", $0, ev[$0]!) }.joined(separator: " - ")
+        let text = ev.keys.sorted().map { "\($0): \(String(format: "%.4f", ev[$0]!))" }.joined(separator: " - ")
         printLine("test \(text)")
       }
       if let path = report { try writeJSONAtomically(json, to: path) }
@@ -42,27 +45,56 @@ struct TrainingSession {
   }
 
   func execute() throws -> Outcome {
-    var train = data.train
-    var validation: ArrayData?
-    if validationSplit > 0 {
-      let splitAt = Int(Double(train.count) * (1 - validationSplit))
-      validation = try train.slice(splitAt..<train.count)
-      train = try train.slice(0..<splitAt)
+    let roles = try data.roles(validationSplit: validationSplit)
+    let trainCount = roles[.train]!.count
+    let validationCount = roles[.validation]?.count ?? 0
+    let backend: TrainingBackend
+    var cluster: LocalCluster?
+    var coordinator: Coordinator?
+    var workerCount = 0
+    switch placement {
+    case .inProcess:
+      backend = try LocalBackend(model: model, data: roles, batchSize: options.batchSize, seed: options.seed)
+    case .localWorkers(let n):
+      let box = ClusterBox()
+      let c = try Coordinator(
+        options: CoordinatorOptions(bind: "tcp://127.0.0.1:*", expectWorkers: n, collective: run.allreduce),
+        probe: { box.cluster?.deadWorker() })
+      let local = try LocalCluster(workers: n, connect: c.controlEndpoint, threads: run.threads ?? 1)
+      box.cluster = local
+      cluster = local
+      coordinator = c
+      backend = c
+      workerCount = n
+    case .external(let bind, let expect, let ship):
+      let c = try Coordinator(options: CoordinatorOptions(bind: bind, expectWorkers: expect, collective: run.allreduce, shipData: ship))
+      printLine("coordinator listening on \(c.controlEndpoint) for \(expect) workers")
+      coordinator = c
+      backend = c
+      workerCount = expect
     }
-    var roles: [DataRole: ArrayData] = [.train: train]
-    if let v = validation { roles[.validation] = v }
-    if let t = data.test { roles[.test] = t }
-    guard run.workers == 0 else {
-      throw DLPError.config("--workers \(run.workers): distributed training is not available in this build yet")
+    do {
+      try coordinator?.start(model: model, description: description, data: data)
+      let history = try Trainer.fit(
+        model: model, backend: backend, trainCount: trainCount, validationCount: validationCount, options: options,
+        progress: run.progress)
+      var evaluation: [String: Double]?
+      if let t = data.test, history.stoppedReason == nil {
+        evaluation = try Trainer.evaluate(model: model, backend: backend, role: .test, count: t.count, batchSize: options.batchSize)
+      }
+      try coordinator?.syncWeights()
+      coordinator?.shutdown(reason: "job finished")
+      cluster?.finish()
+      return Outcome(history: history, evaluation: evaluation, workers: workerCount, datasetName: data.datasetName)
+    } catch {
+      coordinator?.shutdown(reason: "job failed: \(error)")
+      cluster?.finish(grace: 1)
+      throw error
     }
-    let backend = try LocalBackend(model: model, data: roles, batchSize: options.batchSize, seed: options.seed)
-    let history = try Trainer.fit(
-      model: model, backend: backend, trainCount: train.count, validationCount: validation?.count ?? 0,
-      options: options, progress: run.progress)
-    var evaluation: [String: Double]?
-    if let t = data.test, history.stoppedReason == nil {
-      evaluation = try Trainer.evaluate(model: model, backend: backend, role: .test, count: t.count, batchSize: options.batchSize)
-    }
-    return Outcome(history: history, evaluation: evaluation, workers: run.workers, datasetName: data.datasetName)
   }
+}
+
+/// Lets the coordinator's watchdog ask about worker processes started after it.
+final class ClusterBox: @unchecked Sendable {
+  var cluster: LocalCluster?
 }

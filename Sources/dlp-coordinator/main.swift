@@ -1,1 +1,3 @@
 import DLPCommands
+
+CoordinatorCommand.main()

@@ -1,1 +1,3 @@
 import DLPCommands
+
+WorkerCommand.main()

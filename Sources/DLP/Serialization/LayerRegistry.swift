@@ -15,6 +15,23 @@ public enum LayerRegistry {
     "Dropout": { c in try Dropout(Float(c.double("rate")), seed: c.optionalInt("seed"), name: c.name) },
     "Flatten": { c in Flatten(name: c.name) },
     "Activation": { c in ActivationLayer(try c.activation("activation"), name: c.name) },
+    "Conv2D": { c in try Conv2D(config: c) },
+    "MaxPooling2D": { c in try MaxPooling2D(config: c) },
+    "AveragePooling2D": { c in try AveragePooling2D(config: c) },
+    "GlobalAveragePooling2D": { c in
+      try c.requireChannelsLast()
+      return try GlobalAveragePooling2D(keepdims: c.bool("keepdims", default: false), name: c.name)
+    },
+    "GlobalMaxPooling2D": { c in
+      try c.requireChannelsLast()
+      return try GlobalMaxPooling2D(keepdims: c.bool("keepdims", default: false), name: c.name)
+    },
+    "Concatenate": { c in
+      guard let v = c.json["axis"], !v.isNull else { return Concatenate(name: c.name) }
+      return Concatenate(axis: try c.int("axis"), name: c.name)
+    },
+    "Add": { c in Add(name: c.name) },
+    "Reshape": { c in try Reshape(config: c) },
   ]
 
   /// Registers (or replaces) the factory for a Keras class name.

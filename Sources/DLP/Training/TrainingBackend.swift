@@ -21,14 +21,25 @@ extension TrainingBackend {
 
 extension Model {
   /// Adds every regulariser's penalty gradient into the gradient buffer and returns the total
-  /// penalty. Runs once per global batch, after gradients are summed.
-  public func applyRegularization(addGradients: Bool) -> Double {
+  /// penalty. Runs once per global batch, after gradients are summed. `range` limits both to a
+  /// part of the flat buffer (a ring worker regularises only the shard it owns).
+  public func applyRegularization(addGradients: Bool, range: Range<Int>? = nil) -> Double {
     var total = 0.0
     for layer in layers {
       for (i, spec) in layer.weightSpecs.enumerated() {
         guard let reg = spec.regularizer else { continue }
-        total += reg.penalty(layer.weight(i), count: spec.count)
-        if addGradients && layer.trainable { reg.addGradient(layer.weight(i), into: layer.weightGrad(i), count: spec.count) }
+        let start = layer.binding!.offsets[i]
+        var lo = 0
+        var hi = spec.count
+        if let r = range {
+          lo = Swift.max(0, r.lowerBound - start)
+          hi = Swift.min(spec.count, r.upperBound - start)
+          if lo >= hi { continue }
+        }
+        total += reg.penalty(layer.weight(i) + lo, count: hi - lo)
+        if addGradients && layer.trainable {
+          reg.addGradient(layer.weight(i) + lo, into: layer.weightGrad(i) + lo, count: hi - lo)
+        }
       }
     }
     return total

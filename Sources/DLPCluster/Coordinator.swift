@@ -1,0 +1,300 @@
+import DLP
+import DLPTransport
+import Foundation
+import Logging
+
+/// How the coordinator runs a job.
+public struct CoordinatorOptions: Sendable {
+  /// Control endpoint to bind, `tcp://HOST:PORT` (PORT may be `*`).
+  public var bind: String
+  public var expectWorkers: Int
+  /// "central" or "ring".
+  public var collective: String
+  /// Send the prepared dataset to the workers instead of letting them load it.
+  public var shipData: Bool
+  /// How long to wait for all workers to connect, and to load their data.
+  public var acceptTimeout: Double
+
+  public init(bind: String, expectWorkers: Int, collective: String = "ring", shipData: Bool = false, acceptTimeout: Double = 300) {
+    self.bind = bind
+    self.expectWorkers = expectWorkers
+    self.collective = collective
+    self.shipData = shipData
+    self.acceptTimeout = acceptTimeout
+  }
+}
+
+/// A worker as the coordinator knows it.
+struct WorkerRecord {
+  let routingID: [UInt8]
+  let rank: Int
+  let hello: HelloMessage
+  var name: String { "worker \(rank) (\(hello.workerID), pid \(hello.pid) on \(hello.hostname))" }
+}
+
+/// The coordinator: accepts N workers, hands them the job, then drives training as a
+/// `TrainingBackend`: it owns the per-epoch order, shards each global batch across the workers,
+/// and (central collective) sums their gradients and applies the optimizer step, or (ring)
+/// lets them reduce among themselves; it adds up their metrics exactly.
+public final class Coordinator: TrainingBackend {
+  public let options: CoordinatorOptions
+  public let controlEndpoint: String
+  let context: ZMQContext
+  let control: ZMQSocket
+  let codec = MessageCodec()
+  let watchdog: Watchdog
+  let logger = Logger(label: "dlp.coordinator")
+  var workers: [WorkerRecord] = []
+  private var byRoutingID: [[UInt8]: Int] = [:]
+  private var central: CentralAllReduce?
+  private var model: Model?
+  private var step: UInt64 = 0
+  private var jobID: UInt64 = 0
+  private var commandScratch: [UInt32] = []
+
+  /// Binds the control and heartbeat sockets. `probe` reports dead local worker processes.
+  public init(options: CoordinatorOptions, probe: @escaping @Sendable () -> String? = { nil }) throws {
+    guard options.expectWorkers >= 1 else { throw DLPError.config("--expect-workers must be >= 1") }
+    guard ["central", "ring"].contains(options.collective) else {
+      throw DLPError.config("unknown collective '\(options.collective)'; expected central or ring")
+    }
+    self.options = options
+    context = try ZMQContext()
+    control = try ZMQSocket(
+      context: context, kind: .router,
+      options: .init(maxMessageSize: 64 << 20, sendTimeout: 30, routerMandatory: true))
+    do {
+      controlEndpoint = try control.bind(options.bind)
+    } catch {
+      throw DLPError.io("cannot bind the coordinator to \(options.bind): \(error)")
+    }
+    watchdog = try Watchdog(context: context, bindHost: Endpoint.host(of: controlEndpoint) ?? "127.0.0.1", probe: probe)
+  }
+
+  var bindHost: String { Endpoint.host(of: controlEndpoint) ?? "127.0.0.1" }
+
+  /// Throws the watchdog's failure, if any.
+  func checkFailure() throws {
+    if let f = watchdog.failure { throw DLPError.training(f) }
+  }
+
+  /// Receives the next control message, refusing (with a log line) anything malformed, from
+  /// an unknown peer, for another job, or a late Hello (told the job has started).
+  func nextMessage(timeout: Double) throws -> (Envelope, WorkerRecord)? {
+    try checkFailure()
+    let env: Envelope
+    do {
+      env = try codec.receive(from: control, timeout: timeout, cancellation: watchdog.cancellation)
+    } catch let e as TransportError {
+      switch e {
+      case .timeout: return nil
+      case .cancelled: try checkFailure(); return nil
+      default:
+        logger.warning("refused a message: \(e)")
+        return nil
+      }
+    }
+    guard let id = env.routingID, let rank = byRoutingID[id] else {
+      if case .hello(let h) = env.message, let id = env.routingID {
+        logger.warning("refused worker \(h.workerID) from \(h.hostname): the job has already started")
+        try? codec.send(RejectMessage(reason: "the job has already started with \(workers.count) workers"), on: control, routingID: id)
+      } else {
+        logger.warning("refused a \(env.message.kind) from an unknown peer")
+      }
+      return nil
+    }
+    if env.header.jobID != jobID {
+      logger.warning("refused a \(env.message.kind) for job \(env.header.jobID) from \(workers[rank].name)")
+      return nil
+    }
+    return (env, workers[rank])
+  }
+
+  // MARK: job start
+
+  /// Waits for the workers, sends them the job (and the data, with --ship-data), waits until each
+  /// has built its replica and loaded the data, then sends the initial weights.
+  public func start(model: Model, description: JobDescription, data: PreparedData) throws {
+    self.model = model
+    try accept()
+    jobID = UInt64.random(in: 1...UInt64.max)
+    codec.jobID = jobID
+    var job = description
+    job.collective = options.collective
+    job.heartbeatPort = Endpoint.port(of: watchdog.endpoint) ?? 0
+    if options.collective == "central" {
+      let c = try CentralAllReduce(
+        context: context, endpoint: "tcp://\(bindHost):*",
+        options: .init(
+          rank: 0, worldSize: workers.count + 1, jobID: jobID, timeout: description.collectiveTimeout,
+          rootContributes: false, cancellation: watchdog.cancellation))
+      job.centralPort = Endpoint.port(of: c.endpoint ?? "") ?? 0
+      central = c
+    }
+    let modelJSON = model.toJSON()
+    let ring = workers.map(\.hello.ringEndpoint)
+    for w in workers {
+      codec.jobID = 0
+      try codec.send(WelcomeMessage(jobID: jobID, rank: Int32(w.rank), worldSize: Int32(workers.count)), on: control, routingID: w.routingID)
+      codec.jobID = jobID
+      try codec.send(
+        JobSpecMessage(
+          jobID: jobID, modelJSON: modelJSON, fitJSON: job.encoded(), datasetName: data.datasetName,
+          shipData: options.shipData, datasetHash: data.contentHash, seed: description.seed, rank: Int32(w.rank),
+          worldSize: Int32(workers.count), peerEndpoints: ring, collective: options.collective == "central" ? .central : .ring),
+        on: control, routingID: w.routingID)
+      watchdog.watch(identity: "hb-\(w.hello.workerID)", name: w.name)
+      if options.shipData { try DataShipment.send(data, codec: codec, socket: control, to: w.routingID) }
+    }
+    // Ready: each worker answers with heartbeat 0 once its replica and data are in place.
+    var ready = Set<Int>()
+    let deadline = Date().addingTimeInterval(options.acceptTimeout)
+    while ready.count < workers.count {
+      guard Date() < deadline else { throw DLPError.training("workers \(Set(workers.map(\.rank)).subtracting(ready).sorted()) did not get ready in \(Int(options.acceptTimeout)) s") }
+      guard let (env, w) = try nextMessage(timeout: 0.2) else { continue }
+      switch env.message {
+      case .heartbeat(let h) where h.sequence == 0: ready.insert(w.rank)
+      case .errorReport(let e): throw DLPError.training("\(w.name) failed: \(e.text)")
+      default: continue
+      }
+    }
+    try broadcastWeights()
+  }
+
+  private func accept() throws {
+    let deadline = Date().addingTimeInterval(options.acceptTimeout)
+    while workers.count < options.expectWorkers {
+      try checkFailure()
+      guard Date() < deadline else {
+        throw DLPError.training("only \(workers.count) of \(options.expectWorkers) workers connected to \(controlEndpoint) in \(Int(options.acceptTimeout)) s")
+      }
+      let env: Envelope
+      do {
+        env = try codec.receive(from: control, timeout: 0.2, cancellation: watchdog.cancellation)
+      } catch let e as TransportError {
+        if case .timeout = e { continue }
+        if case .cancelled = e { try checkFailure() }
+        logger.warning("refused a message while waiting for workers: \(e)")
+        continue
+      }
+      guard case .hello(let h) = env.message, let id = env.routingID else {
+        logger.warning("refused a \(env.message.kind) before the job started")
+        continue
+      }
+      guard h.protocolVersion == DLPProtocol.version else {
+        try? codec.send(RejectMessage(reason: "protocol version \(h.protocolVersion) is not supported (this coordinator speaks \(DLPProtocol.version))"), on: control, routingID: id)
+        logger.warning("refused worker \(h.workerID): protocol version \(h.protocolVersion)")
+        continue
+      }
+      guard byRoutingID[id] == nil, !h.ringEndpoint.isEmpty || options.collective == "central" else {
+        try? codec.send(RejectMessage(reason: "duplicate worker id or no ring endpoint"), on: control, routingID: id)
+        continue
+      }
+      byRoutingID[id] = workers.count
+      workers.append(WorkerRecord(routingID: id, rank: workers.count, hello: h))
+      logger.info("worker \(workers.count - 1) joined: \(h.workerID) on \(h.hostname)")
+    }
+  }
+
+  private func broadcastWeights() throws {
+    let p = model!.parameters
+    for w in workers {
+      try codec.send(
+        WeightChunkMessage(totalLength: UInt64(p.count), last: true), on: control, step: step,
+        payload: UnsafeBufferPointer(p.valueBuffer), routingID: w.routingID)
+    }
+  }
+
+  // MARK: TrainingBackend
+
+  /// Sends each worker its contiguous shard of `rows`.
+  private func sendCommands(rows: UnsafeBufferPointer<Int>, epoch: Int, phase: Phase) throws {
+    step += 1
+    let shards = shardRanges(count: rows.count, parts: workers.count)
+    for (w, shard) in zip(workers, shards) {
+      commandScratch.removeAll(keepingCapacity: true)
+      for i in shard { commandScratch.append(UInt32(rows[i])) }
+      try codec.send(
+        StepCommandMessage(
+          epoch: UInt32(epoch), step: step, shardStart: UInt32(shard.lowerBound), shardCount: UInt32(shard.count),
+          globalBatchSize: UInt32(rows.count), sampleIndices: commandScratch, phase: phase),
+        on: control, step: step, routingID: w.routingID)
+    }
+  }
+
+  /// Collects one metrics report per worker for the current step and adds them into `stats`.
+  private func collectReports(into stats: UnsafeMutablePointer<Double>) throws {
+    let size = model!.compiled!.layout.size
+    var pending = Set(workers.map(\.rank))
+    while !pending.isEmpty {
+      guard let (env, w) = try nextMessage(timeout: 0.2) else { continue }
+      switch env.message {
+      case .metricsReport(let m):
+        guard env.header.step == step, pending.contains(w.rank), m.metricState.count == size - 2 else {
+          logger.warning("refused a metrics report for step \(env.header.step) from \(w.name) (expected step \(step))")
+          continue
+        }
+        stats[0] += m.lossSum
+        stats[1] += Double(m.sampleCount)
+        for (i, v) in m.metricState.enumerated() { stats[2 + i] += v }
+        pending.remove(w.rank)
+      case .errorReport(let e):
+        throw DLPError.training("\(w.name) failed: \(e.text)")
+      default:
+        continue
+      }
+    }
+  }
+
+  /// Runs a collective, turning a failure into the watchdog's explanation when it has one.
+  private func collective(_ body: () throws -> Void) throws {
+    do {
+      try body()
+    } catch let e as TransportError {
+      try checkFailure()
+      throw DLPError.training("gradient exchange failed: \(e)")
+    }
+  }
+
+  public func trainStep(rows: UnsafeBufferPointer<Int>, epoch: Int, stats: UnsafeMutablePointer<Double>) throws {
+    try sendCommands(rows: rows, epoch: epoch, phase: .train)
+    if let central, let model {
+      let p = model.parameters
+      try collective { try central.reduce(p.gradBuffer, step: step) }
+      if model.hasRegularizers { stats[0] += model.applyRegularization(addGradients: true) * Double(rows.count) }
+      model.compiled!.optimizer.apply(params: p.values, grads: p.grads, ranges: p.trainableRanges, total: p.count)
+      try collective { try central.broadcast(p.valueBuffer, step: step) }
+    }
+    try collectReports(into: stats)
+  }
+
+  public func evaluateStep(rows: UnsafeBufferPointer<Int>, role: DataRole, stats: UnsafeMutablePointer<Double>) throws {
+    try sendCommands(rows: rows, epoch: 0, phase: role == .test ? .evaluate : .validate)
+    try collectReports(into: stats)
+  }
+
+  /// Brings the coordinator's weights up to date (under the ring collective only the workers
+  /// hold the current weights; every worker holds the same, so worker 0 sends them).
+  public func syncWeights() throws {
+    guard central == nil, let model, let first = workers.first else { return }
+    step += 1
+    try codec.send(
+      StepCommandMessage(epoch: 0, step: step, shardStart: 0, shardCount: 0, globalBatchSize: 1, sampleIndices: [], phase: .predict),
+      on: control, step: step, routingID: first.routingID)
+    while true {
+      guard let (env, w) = try nextMessage(timeout: 0.2) else { continue }
+      if case .errorReport(let e) = env.message { throw DLPError.training("\(w.name) failed: \(e.text)") }
+      guard case .weightChunk = env.message, w.rank == first.rank, env.header.step == step, let payload = env.payload else { continue }
+      try payload.copy(into: model.parameters.valueBuffer)
+      return
+    }
+  }
+
+  /// Tells every worker the job is over and closes the sockets.
+  public func shutdown(reason: String) {
+    for w in workers { try? codec.send(ShutdownMessage(reason: reason), on: control, routingID: w.routingID) }
+    central?.close()
+    watchdog.stop()
+    control.close(linger: 1)
+  }
+}

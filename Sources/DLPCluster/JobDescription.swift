@@ -1,0 +1,101 @@
+import DLP
+import Foundation
+
+/// What a worker needs besides the model to reproduce the coordinator's data and training
+/// settings exactly. Travels as JSON in `JobSpecMessage.fitJSON`.
+public struct JobDescription: Codable, Sendable, Equatable {
+  public var dataset: String
+  public var samples: Int?
+  public var numWords: Int
+  public var targetColumn: String?
+  /// Feature-wise normalisation fitted on the training split (Boston Housing's preset).
+  public var normalize: Bool
+  public var validationSplit: Double
+  public var batchSize: Int
+  public var seed: UInt64
+  /// "central" or "ring".
+  public var collective: String
+  /// Ports on the coordinator's host: the central collective's ROUTER (0 for ring) and the
+  /// heartbeat ROUTER. Workers combine them with the host they connected to.
+  public var centralPort: Int
+  public var heartbeatPort: Int
+  /// Seconds of peer silence after which a collective gives up.
+  public var collectiveTimeout: Double
+
+  public init(
+    dataset: String, samples: Int?, numWords: Int, targetColumn: String?, normalize: Bool, validationSplit: Double,
+    batchSize: Int, seed: UInt64, collective: String, centralPort: Int = 0, heartbeatPort: Int = 0,
+    collectiveTimeout: Double = 10
+  ) {
+    self.dataset = dataset
+    self.samples = samples
+    self.numWords = numWords
+    self.targetColumn = targetColumn
+    self.normalize = normalize
+    self.validationSplit = validationSplit
+    self.batchSize = batchSize
+    self.seed = seed
+    self.collective = collective
+    self.centralPort = centralPort
+    self.heartbeatPort = heartbeatPort
+    self.collectiveTimeout = collectiveTimeout
+  }
+
+  public func encoded() -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+  }
+
+  public static func decode(_ text: String) throws -> JobDescription {
+    do {
+      return try JSONDecoder().decode(JobDescription.self, from: Data(text.utf8))
+    } catch {
+      throw DLPError.config("malformed job description from the coordinator: \(error)")
+    }
+  }
+
+  /// Loads and prepares the dataset as the coordinator did.
+  public func loadData(for model: Model) throws -> PreparedData {
+    let splits = try DatasetCatalog.load(
+      dataset, options: DatasetOptions(numWords: numWords, samples: samples, targetColumn: targetColumn))
+    return try PreparedData.prepare(splits, for: model, normalize: normalize)
+  }
+}
+
+/// `tcp://HOST:PORT` pieces.
+enum Endpoint {
+  static func host(of endpoint: String) -> String? {
+    guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":") else { return nil }
+    return String(endpoint[endpoint.index(endpoint.startIndex, offsetBy: 6)..<colon])
+  }
+
+  static func port(of endpoint: String) -> Int? {
+    guard let colon = endpoint.lastIndex(of: ":") else { return nil }
+    return Int(endpoint[endpoint.index(after: colon)...])
+  }
+
+  static func tcp(_ host: String, _ port: Int) -> String { "tcp://\(host):\(port)" }
+}
+
+/// Process-wide wire settings.
+enum ClusterDefaults {
+  /// How often workers say they are alive, and how long the coordinator tolerates silence.
+  static let heartbeatInterval = 0.5
+  static let heartbeatTimeout = 3.0
+  /// Rows of the dataset per DataShipment message (of the widest array), for --ship-data.
+  static let shipmentChunkBytes = 4 << 20
+}
+
+/// Splits `rows` into `parts` contiguous shards, as even as possible (the first shards take the
+/// remainder). A shard may be empty; its worker still joins the all-reduce.
+public func shardRanges(count: Int, parts: Int) -> [Range<Int>] {
+  let base = count / parts
+  let extra = count % parts
+  var lo = 0
+  return (0..<parts).map { p in
+    let n = base + (p < extra ? 1 : 0)
+    defer { lo += n }
+    return lo..<(lo + n)
+  }
+}

@@ -1,0 +1,126 @@
+import ArgumentParser
+import DLP
+import Foundation
+
+/// `dlp kfold`: K-fold (or iterated K-fold) validation of a model on a dataset's training split,
+/// optionally followed by the book's last step, a fresh model trained on all of it and
+/// evaluated on the test split.
+struct KFoldCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "kfold", abstract: "K-fold or iterated K-fold validation of a model.",
+    discussion: """
+      Fold i validates on rows [i*n/K, (i+1)*n/K) of the (optionally shuffled) training data and \
+      trains a fresh model on the rest, as Deep Learning with Python does; the n % K leftover rows \
+      always stay in training. Normalisation statistics (boston-mlp, or --normalize) come from each \
+      fold's training rows only.
+      """)
+
+  @OptionGroup var model: ModelOptions
+  @OptionGroup var data: DataOptions
+  @OptionGroup var job: RunOptions
+
+  @Option(help: "Number of folds K (>= 2).") var folds: Int
+  @Option(help: "Repeats P of iterated K-fold; each repeat reshuffles the data (P > 1 implies --shuffle).")
+  var repeats: Int = 1
+  @Flag(help: "Shuffle the samples (with --seed) before splitting them into folds.") var shuffle = false
+  @Option(help: "Epochs per fold (default: the preset's, else 1).") var epochs: Int?
+  @Option(help: "Batch size (default: the preset's, else 32).") var batchSize: Int?
+  @Option(help: "Workers per fold task when distributed (>= 1).") var groupSize: Int = 1
+  @Flag(help: "Then train a fresh model on all the training data and evaluate it on the test split.")
+  var final = false
+  @Option(help: "Epochs of the --final model (default: --epochs).") var finalEpochs: Int?
+  @Flag(
+    inversion: .prefixedNo,
+    help: "Standardise features with statistics of each fold's training rows (default: the preset's choice).")
+  var normalize: Bool?
+  @Flag(help: "Do not shuffle the training rows each epoch.") var noEpochShuffle = false
+
+  func validate() throws {
+    if folds < 2 { throw ValidationError("--folds must be >= 2") }
+    if repeats < 1 { throw ValidationError("--repeats must be >= 1") }
+    if groupSize < 1 { throw ValidationError("--group-size must be >= 1") }
+    if let e = epochs, e < 0 { throw ValidationError("--epochs must be >= 0") }
+    if let e = finalEpochs, e < 0 { throw ValidationError("--final-epochs must be >= 0") }
+    if let b = batchSize, b <= 0 { throw ValidationError("--batch-size must be positive") }
+  }
+
+  func run() throws {
+    try reportingErrors {
+      guard job.workers == 0 else {
+        throw DLPError.config(
+          "--workers \(job.workers): distributed K-fold sweeps are not available yet; use --workers 0 to run the folds in this process")
+      }
+      configureEngine(threads: job.threads)
+      let (template, preset) = try model.makeModel(seed: job.seed)
+      // Every task builds its model from this document: stable layer names, same compile settings.
+      let blueprint = try ModelBlueprint(template)
+      let splits = try data.load(default: preset?.defaultDataset)
+      // Raw features: each fold normalises with its own training rows' statistics.
+      let prepared = try PreparedData.prepare(splits, for: template, normalize: false)
+      let normalize = self.normalize ?? preset?.normalize ?? false
+      let options = CrossValidationOptions(
+        epochs: epochs ?? preset?.defaultEpochs ?? 1, batchSize: batchSize ?? preset?.defaultBatchSize ?? 32,
+        shuffle: !noEpochShuffle)
+      let plan: ValidationPlan =
+        repeats > 1
+        ? IteratedKFoldPlan(folds: folds, repeats: repeats, seed: job.seed)
+        : KFoldPlan(folds: folds, shuffle: shuffle, seed: job.seed)
+      let tasks = try plan.tasks(count: prepared.train.count)
+      let runner: FoldTaskRunner = InProcessFoldRunner(
+        data: prepared.train, normalize: normalize, makeModel: blueprint.make)
+
+      if !job.quiet {
+        printLine(
+          "\(repeats > 1 ? "\(repeats) x " : "")\(folds)-fold validation of \(prepared.train.count) samples of \(prepared.datasetName)"
+            + " (\(prepared.train.count / folds) per fold), \(options.epochs) epochs, batch \(options.batchSize)"
+            + (normalize ? ", normalised per fold" : ""))
+      }
+      let start = Date()
+      let results = try runner.run(tasks: tasks, options: options) { r in
+        if !job.quiet { printLine(foldLine(r)) }
+      }
+      var seconds = Date().timeIntervalSince(start)
+      var trained = results.reduce(0) { $0 + $1.trainedSamples }
+      let summary = CrossValidationSummary(results)
+      printLine("mean over \(results.count) folds: \(summary.description)")
+
+      var report = summary.json
+      var stopped = results.compactMap { r in r.history.stoppedReason.map { "fold \(r.fold + 1): \($0)" } }
+      if final {
+        let finalOptions = CrossValidationOptions(
+          epochs: finalEpochs ?? options.epochs, batchSize: options.batchSize, shuffle: options.shuffle)
+        if !job.quiet {
+          printLine("final model: \(prepared.train.count) samples, \(finalOptions.epochs) epochs")
+        }
+        let finalStart = Date()
+        let (_, history, evaluation) = try CrossValidation.trainFinal(
+          data: prepared.train, test: prepared.test, makeModel: blueprint.make, seed: job.seed, options: finalOptions,
+          normalize: normalize, progress: job.progress)
+        seconds += Date().timeIntervalSince(finalStart)
+        trained += history.trainSamples * history.epochs.count
+        report["history"] = history.json
+        if let ev = evaluation {
+          report["evaluation"] = .object(ev.mapValues { JSONValue($0) })
+          printLine("test " + ev.keys.sorted().map { "\($0): \(String(format: "%.4f", ev[$0]!))" }.joined(separator: " - "))
+        } else if prepared.test == nil {
+          printLine("dataset \(prepared.datasetName) has no test split: the final model was not evaluated")
+        }
+        if let r = history.stoppedReason { stopped.append("final model: \(r)") }
+      }
+      report["train_seconds"] = JSONValue(seconds)
+      report["samples_per_second"] = JSONValue(seconds > 0 ? Double(trained) / seconds : 0)
+      report["workers"] = JSONValue(job.workers)
+      if let path = job.report { try writeJSONAtomically(.object(report), to: path) }
+      if !stopped.isEmpty { throw DLPError.training(stopped.joined(separator: "; ")) }
+    }
+  }
+
+  /// `fold 2/4: val_loss 9.8765 - val_mae 2.3456 (1.2s)`, with the repeat when iterated.
+  func foldLine(_ r: FoldResult) -> String {
+    let which = (repeats > 1 ? "repeat \(r.repeat + 1)/\(repeats) " : "") + "fold \(r.fold + 1)/\(folds)"
+    let metrics = r.evaluation.keys.sorted().map { "val_\($0) \(String(format: "%.4f", r.evaluation[$0]!))" }
+      .joined(separator: " - ")
+    let stop = r.history.stoppedReason.map { " [\($0)]" } ?? ""
+    return "\(which): \(metrics) (\(String(format: "%.1f", r.seconds))s)\(stop)"
+  }
+}
