@@ -92,7 +92,7 @@ public enum AllReduceBenchmark {
         defer { buffer.deallocate() }
         let times = try time(c, buffer: buffer, iterations: iterations, warmup: warmup) {
           // Refill with small integers so every call's sum is exact and checkable.
-          for i in 0..<buffer.count { buffer[i] = Float(rank + 1) }
+          buffer.update(repeating: Float(rank + 1))
           try barrier.wait()
         }
         let expected = Float(workers * (workers + 1) / 2)
