@@ -20,18 +20,24 @@ struct KFoldCommand: ParsableCommand {
   @OptionGroup var job: RunOptions
 
   @Option(help: "Number of folds K (>= 2).") var folds: Int
-  @Option(help: "Repeats P of iterated K-fold; each repeat reshuffles the data (P > 1 implies --shuffle).")
+  @Option(
+    help: "Repeats P of iterated K-fold; each repeat reshuffles the data (P > 1 implies --shuffle)."
+  )
   var repeats: Int = 1
-  @Flag(help: "Shuffle the samples (with --seed) before splitting them into folds.") var shuffle = false
+  @Flag(help: "Shuffle the samples (with --seed) before splitting them into folds.") var shuffle =
+    false
   @Option(help: "Epochs per fold (default: the preset's, else 1).") var epochs: Int?
   @Option(help: "Batch size (default: the preset's, else 32).") var batchSize: Int?
   @Option(help: "Workers per fold task when distributed (>= 1).") var groupSize: Int = 1
-  @Flag(help: "Then train a fresh model on all the training data and evaluate it on the test split.")
+  @Flag(
+    help: "Then train a fresh model on all the training data and evaluate it on the test split.")
   var final = false
   @Option(help: "Epochs of the --final model (default: --epochs).") var finalEpochs: Int?
   @Flag(
     inversion: .prefixedNo,
-    help: "Standardise features with statistics of each fold's training rows (default: the preset's choice).")
+    help:
+      "Standardise features with statistics of each fold's training rows (default: the preset's choice)."
+  )
   var normalize: Bool?
   @Flag(help: "Do not shuffle the training rows each epoch.") var noEpochShuffle = false
 
@@ -48,7 +54,8 @@ struct KFoldCommand: ParsableCommand {
     try reportingErrors {
       guard job.workers == 0 else {
         throw DLPError.config(
-          "--workers \(job.workers): distributed K-fold sweeps are not available yet; use --workers 0 to run the folds in this process")
+          "--workers \(job.workers): distributed K-fold sweeps are not available yet; use --workers 0 to run the folds in this process"
+        )
       }
       configureEngine(threads: job.threads)
       let (template, preset) = try model.makeModel(seed: job.seed)
@@ -59,7 +66,8 @@ struct KFoldCommand: ParsableCommand {
       let prepared = try PreparedData.prepare(splits, for: template, normalize: false)
       let normalize = self.normalize ?? preset?.normalize ?? false
       let options = CrossValidationOptions(
-        epochs: epochs ?? preset?.defaultEpochs ?? 1, batchSize: batchSize ?? preset?.defaultBatchSize ?? 32,
+        epochs: epochs ?? preset?.defaultEpochs ?? 1,
+        batchSize: batchSize ?? preset?.defaultBatchSize ?? 32,
         shuffle: !noEpochShuffle)
       let plan: ValidationPlan =
         repeats > 1
@@ -85,25 +93,33 @@ struct KFoldCommand: ParsableCommand {
       printLine("mean over \(results.count) folds: \(summary.description)")
 
       var report = summary.json
-      var stopped = results.compactMap { r in r.history.stoppedReason.map { "fold \(r.fold + 1): \($0)" } }
+      var stopped = results.compactMap { r in
+        r.history.stoppedReason.map { "fold \(r.fold + 1): \($0)" }
+      }
       if final {
         let finalOptions = CrossValidationOptions(
-          epochs: finalEpochs ?? options.epochs, batchSize: options.batchSize, shuffle: options.shuffle)
+          epochs: finalEpochs ?? options.epochs, batchSize: options.batchSize,
+          shuffle: options.shuffle)
         if !job.quiet {
           printLine("final model: \(prepared.train.count) samples, \(finalOptions.epochs) epochs")
         }
         let finalStart = Date()
         let (_, history, evaluation) = try CrossValidation.trainFinal(
-          data: prepared.train, test: prepared.test, makeModel: blueprint.make, seed: job.seed, options: finalOptions,
+          data: prepared.train, test: prepared.test, makeModel: blueprint.make, seed: job.seed,
+          options: finalOptions,
           normalize: normalize, progress: job.progress)
         seconds += Date().timeIntervalSince(finalStart)
         trained += history.trainSamples * history.epochs.count
         report["history"] = history.json
         if let ev = evaluation {
           report["evaluation"] = .object(ev.mapValues { JSONValue($0) })
-          printLine("test " + ev.keys.sorted().map { "\($0): \(String(format: "%.4f", ev[$0]!))" }.joined(separator: " - "))
+          printLine(
+            "test "
+              + ev.keys.sorted().map { "\($0): \(String(format: "%.4f", ev[$0]!))" }.joined(
+                separator: " - "))
         } else if prepared.test == nil {
-          printLine("dataset \(prepared.datasetName) has no test split: the final model was not evaluated")
+          printLine(
+            "dataset \(prepared.datasetName) has no test split: the final model was not evaluated")
         }
         if let r = history.stoppedReason { stopped.append("final model: \(r)") }
       }
@@ -117,9 +133,12 @@ struct KFoldCommand: ParsableCommand {
 
   /// `fold 2/4: val_loss 9.8765 - val_mae 2.3456 (1.2s)`, with the repeat when iterated.
   func foldLine(_ r: FoldResult) -> String {
-    let which = (repeats > 1 ? "repeat \(r.repeat + 1)/\(repeats) " : "") + "fold \(r.fold + 1)/\(folds)"
-    let metrics = r.evaluation.keys.sorted().map { "val_\($0) \(String(format: "%.4f", r.evaluation[$0]!))" }
-      .joined(separator: " - ")
+    let which =
+      (repeats > 1 ? "repeat \(r.repeat + 1)/\(repeats) " : "") + "fold \(r.fold + 1)/\(folds)"
+    let metrics = r.evaluation.keys.sorted().map {
+      "val_\($0) \(String(format: "%.4f", r.evaluation[$0]!))"
+    }
+    .joined(separator: " - ")
     let stop = r.history.stoppedReason.map { " [\($0)]" } ?? ""
     return "\(which): \(metrics) (\(String(format: "%.1f", r.seconds))s)\(stop)"
   }

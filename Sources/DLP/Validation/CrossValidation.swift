@@ -13,7 +13,8 @@ public enum CrossValidation {
   /// validation fold). Everything random is keyed by `task.seed`, so the result is the same
   /// whatever process runs the task.
   public static func run(
-    task: FoldTask, data: ArrayData, makeModel: ModelFactory, options: CrossValidationOptions, normalize: Bool
+    task: FoldTask, data: ArrayData, makeModel: ModelFactory, options: CrossValidationOptions,
+    normalize: Bool
   ) throws -> FoldResult {
     let start = Date()
     let parts = try partitions(task: task, data: data, normalize: normalize)
@@ -21,9 +22,11 @@ public enum CrossValidation {
     let validation = parts.validation.count > 0 ? parts.validation : nil
     var roles: [DataRole: ArrayData] = [.train: parts.train]
     if let v = validation { roles[.validation] = v }
-    let backend = try LocalBackend(model: model, data: roles, batchSize: options.batchSize, seed: task.seed)
+    let backend = try LocalBackend(
+      model: model, data: roles, batchSize: options.batchSize, seed: task.seed)
     let history = try Trainer.fit(
-      model: model, backend: backend, trainCount: parts.train.count, validationCount: validation?.count ?? 0,
+      model: model, backend: backend, trainCount: parts.train.count,
+      validationCount: validation?.count ?? 0,
       options: options.fitOptions(seed: task.seed))
     var evaluation: [String: Double] = [:]
     if let v = validation {
@@ -31,7 +34,8 @@ public enum CrossValidation {
       if evaluation.isEmpty {
         // No completed epoch with validation logs (0 epochs, or stopped on a NaN): evaluate.
         evaluation = try Trainer.evaluate(
-          model: model, backend: backend, role: .validation, count: v.count, batchSize: options.batchSize)
+          model: model, backend: backend, role: .validation, count: v.count,
+          batchSize: options.batchSize)
       }
     }
     return FoldResult(
@@ -42,7 +46,8 @@ public enum CrossValidation {
   /// The book's last step: a fresh model trained on ALL of `data` (normalisation fitted on it),
   /// then evaluated on `test` (normalised with the same statistics), when given.
   public static func trainFinal(
-    data: ArrayData, test: ArrayData?, makeModel: ModelFactory, seed: UInt64, options: CrossValidationOptions,
+    data: ArrayData, test: ArrayData?, makeModel: ModelFactory, seed: UInt64,
+    options: CrossValidationOptions,
     normalize: Bool, progress: ProgressPrinter = ProgressPrinter(mode: .silent)
   ) throws -> (model: Model, history: History, evaluation: [String: Double]?) {
     let finalSeed = KeyedRandom.key(seed, ValidationKeys.final)
@@ -56,7 +61,8 @@ public enum CrossValidation {
     let model = try freshModel(makeModel, seed: finalSeed, options: options)
     var roles: [DataRole: ArrayData] = [.train: train]
     if let t = testData { roles[.test] = t }
-    let backend = try LocalBackend(model: model, data: roles, batchSize: options.batchSize, seed: finalSeed)
+    let backend = try LocalBackend(
+      model: model, data: roles, batchSize: options.batchSize, seed: finalSeed)
     let history = try Trainer.fit(
       model: model, backend: backend, trainCount: train.count, validationCount: 0,
       options: options.fitOptions(seed: finalSeed), progress: progress)
@@ -93,7 +99,9 @@ public enum CrossValidation {
     return out
   }
 
-  static func freshModel(_ makeModel: ModelFactory, seed: UInt64, options: CrossValidationOptions) throws -> Model {
+  static func freshModel(_ makeModel: ModelFactory, seed: UInt64, options: CrossValidationOptions)
+    throws -> Model
+  {
     let model = try makeModel(seed)
     let c = try model.requireCompiled()
     if options.reinitializeWeights { model.reinitializeByPosition(seed: seed) }
@@ -104,7 +112,9 @@ public enum CrossValidation {
 
   /// The last epoch's `val_*` logs under their plain names, when every epoch completed.
   static func finalValidation(_ history: History, epochs: Int) -> [String: Double] {
-    guard history.stoppedReason == nil, history.epochs.count == epochs, epochs > 0 else { return [:] }
+    guard history.stoppedReason == nil, history.epochs.count == epochs, epochs > 0 else {
+      return [:]
+    }
     var out: [String: Double] = [:]
     for (k, v) in history.history where k.hasPrefix("val_") {
       if let last = v.last, v.count == epochs { out[String(k.dropFirst(4))] = last }
@@ -121,8 +131,10 @@ extension Model {
   public func reinitializeByPosition(seed: UInt64) {
     for (l, layer) in layers.enumerated() {
       for (i, spec) in layer.weightSpecs.enumerated() {
-        var rng = SeededGenerator(seed: KeyedRandom.key(seed, ValidationKeys.weights, UInt64(l), UInt64(i)))
-        spec.initializer.fill(.init(start: layer.weight(i), count: spec.count), shape: spec.shape, rng: &rng)
+        var rng = SeededGenerator(
+          seed: KeyedRandom.key(seed, ValidationKeys.weights, UInt64(l), UInt64(i)))
+        spec.initializer.fill(
+          .init(start: layer.weight(i), count: spec.count), shape: spec.shape, rng: &rng)
       }
     }
   }
@@ -136,7 +148,9 @@ public struct ModelBlueprint: Sendable {
 
   /// Captures `model`'s architecture and compile settings (not its weights).
   public init(_ model: Model) throws {
-    guard model.compiled != nil else { throw DLPError.config("model '\(model.name)' must be compiled before it can be copied") }
+    guard model.compiled != nil else {
+      throw DLPError.config("model '\(model.name)' must be compiled before it can be copied")
+    }
     document = KerasModelWriter.json(model)
   }
 
@@ -145,9 +159,12 @@ public struct ModelBlueprint: Sendable {
   /// A fresh, compiled model with weights initialised from `seed`.
   public func make(seed: UInt64) throws -> Model {
     let (model, cc) = try KerasModelReader.read(document, seed: seed)
-    guard let cc, !cc.losses.isEmpty else { throw DLPError.config("model blueprint has no compile_config loss") }
+    guard let cc, !cc.losses.isEmpty else {
+      throw DLPError.config("model blueprint has no compile_config loss")
+    }
     try model.compile(
-      optimizer: KerasObjects.parseOptimizer(cc.optimizer), losses: cc.losses.map(Losses.named), metrics: cc.metrics,
+      optimizer: KerasObjects.parseOptimizer(cc.optimizer), losses: cc.losses.map(Losses.named),
+      metrics: cc.metrics,
       lossWeights: cc.lossWeights)
     return model
   }

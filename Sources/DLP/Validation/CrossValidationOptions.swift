@@ -11,7 +11,9 @@ public struct CrossValidationOptions: Sendable, Codable, Equatable {
   /// `makeModel` loads pretrained weights that must be kept.
   public var reinitializeWeights: Bool
 
-  public init(epochs: Int, batchSize: Int = 32, shuffle: Bool = true, reinitializeWeights: Bool = true) {
+  public init(
+    epochs: Int, batchSize: Int = 32, shuffle: Bool = true, reinitializeWeights: Bool = true
+  ) {
     self.epochs = epochs
     self.batchSize = batchSize
     self.shuffle = shuffle

@@ -23,7 +23,8 @@ public struct CrossValidationSummary: Sendable {
         mean[key] = m
         std[key] = (values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / n).squareRoot()
       }
-      for key in first.history.history.keys where results.allSatisfy({ $0.history.history[key] != nil }) {
+      for key in first.history.history.keys
+      where results.allSatisfy({ $0.history.history[key] != nil }) {
         let curves = results.map { $0.history.history[key]! }
         let epochs = curves.map(\.count).min() ?? 0
         history[key] = (0..<epochs).map { e in curves.reduce(0) { $0 + $1[e] } / n }
@@ -38,13 +39,15 @@ public struct CrossValidationSummary: Sendable {
   public var json: [String: JSONValue] {
     [
       "folds": .array(results.map(\.json)), "mean": .object(mean.mapValues { JSONValue($0) }),
-      "std": .object(std.mapValues { JSONValue($0) }), "mean_history": .object(meanHistory.mapValues { JSONValue($0) }),
+      "std": .object(std.mapValues { JSONValue($0) }),
+      "mean_history": .object(meanHistory.mapValues { JSONValue($0) }),
     ]
   }
 
   /// `mae 2.3100 ± 0.1200 - loss 10.1000 ± 1.3000`, keys sorted.
   public var description: String {
-    mean.keys.sorted().map { k in "\(k) \(format(mean[k]!)) ± \(format(std[k] ?? 0))" }.joined(separator: " - ")
+    mean.keys.sorted().map { k in "\(k) \(format(mean[k]!)) ± \(format(std[k] ?? 0))" }.joined(
+      separator: " - ")
   }
 
   private func format(_ x: Double) -> String {

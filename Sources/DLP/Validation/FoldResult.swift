@@ -9,7 +9,9 @@ public struct FoldResult: Sendable, Equatable {
   /// Wall seconds the task took (model construction, training and validation).
   public var seconds: Double
 
-  public init(repeat r: Int, fold: Int, history: History, evaluation: [String: Double], seconds: Double = 0) {
+  public init(
+    repeat r: Int, fold: Int, history: History, evaluation: [String: Double], seconds: Double = 0
+  ) {
     self.repeat = r
     self.fold = fold
     self.history = history
@@ -29,7 +31,8 @@ public struct FoldResult: Sendable, Equatable {
   }
 
   public static func == (a: FoldResult, b: FoldResult) -> Bool {
-    a.repeat == b.repeat && a.fold == b.fold && a.evaluation == b.evaluation && a.history.history == b.history.history
+    a.repeat == b.repeat && a.fold == b.fold && a.evaluation == b.evaluation
+      && a.history.history == b.history.history
       && a.history.epochs == b.history.epochs && a.history.trainSamples == b.history.trainSamples
       && a.history.stoppedReason == b.history.stoppedReason
   }
@@ -39,8 +42,11 @@ public struct FoldResult: Sendable, Equatable {
 /// depend on History's own conformances.
 extension FoldResult: Codable {
   enum CodingKeys: String, CodingKey {
-    case `repeat`, fold, history, epochs, epochSeconds = "epoch_seconds", trainSamples = "train_samples"
-    case stoppedReason = "stopped_reason", evaluation, seconds
+    case `repeat`, fold, history, epochs
+    case epochSeconds = "epoch_seconds"
+    case trainSamples = "train_samples"
+    case stoppedReason = "stopped_reason"
+    case evaluation, seconds
   }
 
   public init(from decoder: Decoder) throws {
@@ -52,7 +58,8 @@ extension FoldResult: Codable {
     h.trainSamples = try c.decode(Int.self, forKey: .trainSamples)
     h.stoppedReason = try c.decodeIfPresent(String.self, forKey: .stoppedReason)
     self.init(
-      repeat: try c.decode(Int.self, forKey: .repeat), fold: try c.decode(Int.self, forKey: .fold), history: h,
+      repeat: try c.decode(Int.self, forKey: .repeat), fold: try c.decode(Int.self, forKey: .fold),
+      history: h,
       evaluation: try c.decode([String: Double].self, forKey: .evaluation),
       seconds: try c.decode(Double.self, forKey: .seconds))
   }

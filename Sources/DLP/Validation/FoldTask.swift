@@ -14,7 +14,8 @@ public struct FoldTask: Sendable, Codable, Equatable, Hashable {
   /// Rows of the training data to validate on.
   public var validationIndices: [Int]
 
-  public init(repeat r: Int, fold: Int, seed: UInt64, trainIndices: [Int], validationIndices: [Int]) {
+  public init(repeat r: Int, fold: Int, seed: UInt64, trainIndices: [Int], validationIndices: [Int])
+  {
     self.repeat = r
     self.fold = fold
     self.seed = seed
@@ -34,7 +35,8 @@ public struct FoldTask: Sendable, Codable, Equatable, Hashable {
     }
     for i in trainIndices + validationIndices where i < 0 || i >= count {
       throw DLPError.data(
-        "fold \(fold) (repeat \(self.repeat)) refers to sample \(i), outside the \(count) training samples")
+        "fold \(fold) (repeat \(self.repeat)) refers to sample \(i), outside the \(count) training samples"
+      )
     }
   }
 }
@@ -48,7 +50,7 @@ public protocol ValidationPlan: Sendable {
 enum ValidationKeys {
   static let task: UInt64 = 0x464F_4C44  // "FOLD"
   static let shuffle: UInt64 = 0x5348_4646  // "SHFF"
-  static let final: UInt64 = 0x46494E4C  // "FINL"
+  static let final: UInt64 = 0x4649_4E4C  // "FINL"
   static let weights: UInt64 = 0x5749_4E54  // "WINT"
 
   /// The sample order of repeat `r`: a permutation keyed by (seed, repeat).

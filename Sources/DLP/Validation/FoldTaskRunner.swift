@@ -4,7 +4,8 @@
 public protocol FoldTaskRunner {
   /// Runs every task and returns the results in the order of `tasks`. `onResult` is called
   /// once per task as it finishes (in completion order, on the caller's thread).
-  func run(tasks: [FoldTask], options: CrossValidationOptions, onResult: ((FoldResult) -> Void)?) throws
+  func run(tasks: [FoldTask], options: CrossValidationOptions, onResult: ((FoldResult) -> Void)?)
+    throws
     -> [FoldResult]
 }
 
@@ -26,11 +27,14 @@ public final class InProcessFoldRunner: FoldTaskRunner {
     self.makeModel = makeModel
   }
 
-  public func run(tasks: [FoldTask], options: CrossValidationOptions, onResult: ((FoldResult) -> Void)?) throws
+  public func run(
+    tasks: [FoldTask], options: CrossValidationOptions, onResult: ((FoldResult) -> Void)?
+  ) throws
     -> [FoldResult]
   {
     try tasks.map { task in
-      let r = try CrossValidation.run(task: task, data: data, makeModel: makeModel, options: options, normalize: normalize)
+      let r = try CrossValidation.run(
+        task: task, data: data, makeModel: makeModel, options: options, normalize: normalize)
       onResult?(r)
       return r
     }

@@ -19,7 +19,8 @@ public struct HoldOutSplit: ValidationPlan, Sendable, Codable, Equatable {
         "validation fraction must be in [0, 1). Received: validation_split=\(validationFraction)")
     }
     guard count > 0 else { throw DLPError.data("no samples to split") }
-    let order = shuffle ? ValidationKeys.permutation(count, seed: seed, repeat: 0) : Array(0..<count)
+    let order =
+      shuffle ? ValidationKeys.permutation(count, seed: seed, repeat: 0) : Array(0..<count)
     let splitAt = Int(Double(count) * (1 - validationFraction))
     guard splitAt > 0 else {
       throw DLPError.config(

@@ -20,15 +20,21 @@ public struct KFoldPlan: ValidationPlan, Sendable, Codable, Equatable {
   }
 
   public func tasks(count: Int) throws -> [FoldTask] {
-    let order = shuffle ? ValidationKeys.permutation(count, seed: seed, repeat: 0) : Array(0..<count)
+    let order =
+      shuffle ? ValidationKeys.permutation(count, seed: seed, repeat: 0) : Array(0..<count)
     return try KFoldPlan.partition(order, folds: folds, repeat: 0, seed: seed)
   }
 
   /// The book's folds over `order`, as tasks of repeat `r`.
-  static func partition(_ order: [Int], folds k: Int, repeat r: Int, seed: UInt64) throws -> [FoldTask] {
-    guard k >= 2 else { throw DLPError.config("K-fold needs at least 2 folds. Received: folds=\(k)") }
+  static func partition(_ order: [Int], folds k: Int, repeat r: Int, seed: UInt64) throws
+    -> [FoldTask]
+  {
+    guard k >= 2 else {
+      throw DLPError.config("K-fold needs at least 2 folds. Received: folds=\(k)")
+    }
     guard order.count >= k else {
-      throw DLPError.config("\(k)-fold validation needs at least \(k) samples; there are \(order.count)")
+      throw DLPError.config(
+        "\(k)-fold validation needs at least \(k) samples; there are \(order.count)")
     }
     let size = order.count / k
     return (0..<k).map { i in
@@ -36,7 +42,8 @@ public struct KFoldPlan: ValidationPlan, Sendable, Codable, Equatable {
       let hi = lo + size
       return FoldTask(
         repeat: r, fold: i, seed: FoldTask.seed(seed, repeat: r, fold: i),
-        trainIndices: Array(order[..<lo]) + Array(order[hi...]), validationIndices: Array(order[lo..<hi]))
+        trainIndices: Array(order[..<lo]) + Array(order[hi...]),
+        validationIndices: Array(order[lo..<hi]))
     }
   }
 }
@@ -61,7 +68,8 @@ public struct IteratedKFoldPlan: ValidationPlan, Sendable, Codable, Equatable {
     }
     return try (0..<repeats).flatMap { r in
       try KFoldPlan.partition(
-        ValidationKeys.permutation(count, seed: seed, repeat: r), folds: folds, repeat: r, seed: seed)
+        ValidationKeys.permutation(count, seed: seed, repeat: r), folds: folds, repeat: r,
+        seed: seed)
     }
   }
 }
