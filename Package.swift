@@ -48,10 +48,10 @@ let package = Package(
     .executableTarget(name: "dlp-coordinator", dependencies: ["DLPCommands"]),
     .executableTarget(name: "dlp-worker", dependencies: ["DLPCommands"]),
     .testTarget(name: "DLPTensorTests", dependencies: ["DLPTensor"]),
-    .testTarget(name: "DLPDataTests", dependencies: ["DLPData", "DLPTensor"]),
+    .testTarget(name: "DLPDataTests", dependencies: ["DLPData", "DLPTensor"], exclude: ["Fixtures"]),
     .testTarget(name: "DLPTests", dependencies: ["DLP", "DLPTensor"]),
     .testTarget(name: "DLPTransportTests", dependencies: ["DLPTransport", "DLPTensor"]),
     .testTarget(name: "DLPClusterTests", dependencies: ["DLPCluster", "DLP", "DLPTensor"]),
-    .testTarget(name: "EndToEndTests", dependencies: ["DLP", "DLPTensor"]),
+    .testTarget(name: "EndToEndTests", dependencies: ["DLP", "DLPTensor", "DLPTransport"]),
   ]
 )

@@ -6,7 +6,7 @@ import XCTest
 final class OptimizerTests: XCTestCase {
   func step(_ o: Optimizer, _ w: inout [Float], _ g: [Float]) {
     w.withUnsafeMutableBufferPointer { wp in
-      g.withUnsafeBufferPointer { gp in o.apply(params: wp.baseAddress!, grads: gp.baseAddress!, ranges: [0..<w.count], total: w.count) }
+      g.withUnsafeBufferPointer { gp in o.apply(params: wp.baseAddress!, grads: gp.baseAddress!, ranges: [0..<wp.count], total: wp.count) }
     }
   }
 

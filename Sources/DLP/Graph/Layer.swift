@@ -17,6 +17,9 @@ public struct SampleRandomness {
   public var epoch: Int
   /// Global ids of the batch's rows (their index in the training set).
   public var sampleIDs: UnsafePointer<Int>?
+  /// Distinguishes the random streams of different nodes: the node's position in the graph,
+  /// the same in every process that builds the model from the same config.
+  public var nodeSalt: UInt64 = 0
 }
 
 /// What a layer's forward sees: its inputs, its output buffer and its scratch, each `batch`

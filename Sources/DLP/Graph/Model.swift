@@ -64,9 +64,12 @@ open class Model {
     updateTrainableRanges()
   }
 
+  /// Initialises a layer's weights from a stream keyed by (seed, the layer's position in the
+  /// model, weight index): the same model built twice, or on every worker, starts the same.
   func initialize(_ layer: Layer, seed: UInt64) {
+    let position = UInt64(layers.firstIndex { $0 === layer } ?? 0)
     for (i, spec) in layer.weightSpecs.enumerated() {
-      var rng = SeededGenerator(seed: KeyedRandom.key(seed, Dropout.hash(layer.name), UInt64(i)))
+      var rng = SeededGenerator(seed: KeyedRandom.key(seed, position, UInt64(i)))
       spec.initializer.fill(.init(start: layer.weight(i), count: spec.count), shape: spec.shape, rng: &rng)
     }
   }

@@ -4,7 +4,6 @@
 public final class Dropout: Layer {
   public let rate: Float
   public let seed: Int?
-  private let salt: UInt64
 
   public init(_ rate: Float, seed: Int? = nil, name: String? = nil) throws {
     guard rate >= 0 && rate < 1 else {
@@ -12,9 +11,7 @@ public final class Dropout: Layer {
     }
     self.rate = rate
     self.seed = seed
-    let n = name ?? LayerNames.unique("dropout")
-    salt = KeyedRandom.key(UInt64(seed ?? 0), Dropout.hash(n))
-    super.init(name: n, defaultPrefix: "dropout")
+    super.init(name: name, defaultPrefix: "dropout")
   }
 
   public override var className: String { "Dropout" }
@@ -39,7 +36,8 @@ public final class Dropout: Layer {
     }
     let keep = 1 / (1 - rate)
     for r in 0..<p.batch {
-      let key = KeyedRandom.key(p.randomness.seed ^ salt, UInt64(p.randomness.epoch), UInt64(ids[r]))
+      let key = KeyedRandom.key(
+        p.randomness.seed, UInt64(bitPattern: Int64(seed ?? 0)), p.randomness.nodeSalt, UInt64(p.randomness.epoch), UInt64(ids[r]))
       let m = mask + r * width
       for j in 0..<width { m[j] = KeyedRandom.uniform(key, UInt64(j)) < rate ? 0 : keep }
     }
@@ -60,12 +58,5 @@ public final class Dropout: Layer {
 
   public override func config() -> [String: JSONValue] {
     ["rate": JSONValue(rate), "seed": seed.map { JSONValue($0) } ?? .null, "noise_shape": nil]
-  }
-
-  /// FNV-1a of the layer name: a stable per-layer salt across processes.
-  static func hash(_ s: String) -> UInt64 {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-    return h
   }
 }

@@ -130,8 +130,9 @@ public final class GraphExecutor {
 
   /// Runs every node forward for `batch` loaded samples.
   public func forward(batch: Int, training: Bool, seed: UInt64 = 0, epoch: Int = 0) {
-    let random = SampleRandomness(seed: seed, epoch: epoch, sampleIDs: UnsafePointer(sampleIDs))
+    var random = SampleRandomness(seed: seed, epoch: epoch, sampleIDs: UnsafePointer(sampleIDs))
     for (k, n) in model.nodes.enumerated() where !(n.layer is InputLayer) {
+      random.nodeSalt = UInt64(k)
       n.layer.forward(
         ForwardPass(
           inputs: inputPointers[k], output: outputs[k], scratch: scratch[k], batch: batch, training: training,
@@ -170,13 +171,15 @@ public final class GraphExecutor {
     }
     for k in stride(from: nodes.count - 1, through: 0, by: -1) {
       let n = nodes[k]
-      guard needsGrad[k], !(n.layer is InputLayer) else { continue }
+      guard needsGrad[k] else { continue }
       let w = widths[k]
       if !contributorGrads[k].isEmpty {
         let g = grads[k]
         g.update(from: contributorGrads[k][0], count: batch * w)
         for c in contributorGrads[k].dropFirst() { for i in 0..<(batch * w) { g[i] += c[i] } }
       }
+      // An input node has no layer to run, but its contributors still need summing.
+      if n.layer is InputLayer { continue }
       let l = layerOfNode[k]
       let trains = n.layer.trainable && n.layer.parameterCount > 0
       n.layer.backward(

@@ -1,0 +1,41 @@
+import DLP
+import XCTest
+
+/// With the same seed, 1, 2 and 3 worker processes (ring and central) give the weights and the
+/// history of in-process training; 1001 samples divide neither by the batch nor by the workers,
+/// and the model has Dropout and an L2 penalty.
+final class DistributedEquivalenceTests: XCTestCase {
+  func train(_ dir: String, _ job: (csv: String, model: String), workers: Int, collective: String) throws -> (weights: String, report: JSONValue) {
+    let tag = "w\(workers)-\(collective)"
+    let weights = "\(dir)/\(tag).npz"
+    let report = "\(dir)/\(tag).json"
+    let r = try Harness.run(
+      "dlp",
+      [
+        "train", "--dataset", job.csv, "--model", job.model, "--epochs", "2", "--batch-size", "64", "--seed", "5",
+        "--validation-split", "0.2", "--workers", String(workers), "--allreduce", collective, "--quiet",
+        "--save-weights", weights, "--report", report,
+      ])
+    XCTAssertEqual(r.status, 0, "workers \(workers) \(collective): \(r.stderr)")
+    return (weights, try Harness.report(report))
+  }
+
+  func testWorkersReproduceInProcessTraining() throws {
+    let dir = Harness.folder()
+    let job = try Harness.makeJob(in: dir)
+    let reference = try train(dir, job, workers: 0, collective: "ring")
+    let history = reference.report["history"]!
+    for (workers, collective) in [(1, "ring"), (2, "ring"), (3, "ring"), (2, "central"), (3, "central")] {
+      let run = try train(dir, job, workers: workers, collective: collective)
+      let diff = try Harness.maxRelativeDifference(reference.weights, run.weights)
+      XCTAssertLessThan(diff, 1e-4, "\(workers) workers, \(collective): weights differ by \(diff)")
+      for key in ["loss", "accuracy", "val_loss", "val_accuracy"] {
+        let a = history[key]!.array!.map { $0.double! }
+        let b = run.report["history"]![key]!.array!.map { $0.double! }
+        XCTAssertEqual(a.count, b.count)
+        for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 5e-5, "\(key) with \(workers) workers (\(collective))") }
+      }
+      XCTAssertEqual(run.report["workers"]?.int, workers)
+    }
+  }
+}

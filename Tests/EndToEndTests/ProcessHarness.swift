@@ -1,0 +1,137 @@
+import DLP
+import Foundation
+import XCTest
+
+/// Runs the real `dlp`, `dlp-coordinator` and `dlp-worker` executables.
+enum Harness {
+  /// Where the executables are: $DLP_BIN_DIR (set by scripts/test), else the package's
+  /// release or debug build folder. Missing executables fail the test loudly.
+  static func binary(_ name: String) throws -> String {
+    var dirs: [String] = []
+    if let d = ProcessInfo.processInfo.environment["DLP_BIN_DIR"] { dirs.append(d) }
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    dirs += [root.appendingPathComponent(".build/release").path, root.appendingPathComponent(".build/debug").path]
+    for d in dirs where FileManager.default.isExecutableFile(atPath: "\(d)/\(name)") { return "\(d)/\(name)" }
+    XCTFail("\(name) not found in \(dirs); build it first (scripts/test does: swift build -c release)")
+    throw CocoaError(.fileNoSuchFile)
+  }
+
+  struct Result {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+  }
+
+  final class Running: @unchecked Sendable {
+    let process: Process
+    let out = Pipe()
+    let err = Pipe()
+    init(process: Process) { self.process = process }
+
+    func wait(timeout: Double) -> Result? {
+      let deadline = Date().addingTimeInterval(timeout)
+      while process.isRunning && Date() < deadline { usleep(20_000) }
+      if process.isRunning {
+        process.terminate()
+        return nil
+      }
+      return Result(
+        status: process.terminationStatus,
+        stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+        stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+    }
+  }
+
+  static func start(_ name: String, _ args: [String], cwd: String? = nil) throws -> Running {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: try binary(name))
+    p.arguments = args
+    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    let r = Running(process: p)
+    p.standardOutput = r.out
+    p.standardError = r.err
+    try p.run()
+    return r
+  }
+
+  static func run(_ name: String, _ args: [String], timeout: Double = 120, cwd: String? = nil) throws -> Result {
+    let r = try start(name, args, cwd: cwd)
+    guard let result = r.wait(timeout: timeout) else {
+      XCTFail("\(name) \(args.joined(separator: " ")) did not finish in \(timeout) s")
+      throw CocoaError(.executableLoad)
+    }
+    return result
+  }
+
+  /// A fresh folder for one test's files.
+  static func folder() -> String {
+    let d = NSTemporaryDirectory() + "dlp-e2e-\(getpid())-\(UUID().uuidString.prefix(8))"
+    try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+    return d
+  }
+
+  /// A 3-class CSV dataset (`features...,label`) of `n` rows, and a model JSON with Dropout
+  /// compiled for it. n need not divide by the batch or the worker count.
+  static func makeJob(in dir: String, rows n: Int = 1001) throws -> (csv: String, model: String) {
+    var rng = SeededGenerator(seed: 42)
+    var lines = ["f0,f1,f2,f3,f4,f5,label"]
+    for _ in 0..<n {
+      let c = Int(rng.next() % 3)
+      let f = (0..<6).map { j in Float(j % 3 == c ? 1 : 0) + rng.nextNormal() * 0.6 }
+      lines.append(f.map { String($0) }.joined(separator: ",") + ",\(c)")
+    }
+    let csv = dir + "/data.csv"
+    try lines.joined(separator: "\n").write(toFile: csv, atomically: true, encoding: .utf8)
+    let m = try Sequential([
+      InputLayer(shape: [6]), Dense(16, activation: .relu, kernelRegularizer: .l2(1e-3)), Dropout(0.3),
+      Dense(3, activation: .softmax),
+    ])
+    try m.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
+    let model = dir + "/model.json"
+    try m.toJSON().write(toFile: model, atomically: true, encoding: .utf8)
+    return (csv, model)
+  }
+
+  /// Largest |a - b| / max(|a|, 1e-3) over every weight of two --save-weights files.
+  static func maxRelativeDifference(_ a: String, _ b: String) throws -> Float {
+    let x = try WeightsFile.read(a)
+    let y = try WeightsFile.read(b)
+    XCTAssertEqual(Set(x.keys), Set(y.keys))
+    var worst: Float = 0
+    for (k, t) in x {
+      guard let u = y[k], u.shape == t.shape else {
+        XCTFail("weight \(k) differs in shape")
+        return .infinity
+      }
+      for (p, q) in zip(t.scalars, u.scalars) { worst = max(worst, abs(p - q) / max(abs(p), 1e-3)) }
+    }
+    return worst
+  }
+
+  static func report(_ path: String) throws -> JSONValue {
+    try JSONValue.parse(Data(contentsOf: URL(fileURLWithPath: path)))
+  }
+
+  /// Worker processes whose id mentions `tag` (launched workers carry their parent's pid).
+  static func processes(matching tag: String) -> [pid_t] {
+    let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return procs.compactMap { Int32($0) }.filter { pid in
+      guard let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8) else { return false }
+      return cmd.contains("dlp-worker") && cmd.contains(tag)
+    }
+  }
+
+  /// A free TCP port on loopback.
+  static func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return Int(UInt16(bigEndian: addr.sin_port))
+  }
+}
