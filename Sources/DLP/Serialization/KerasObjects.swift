@@ -74,6 +74,13 @@ public enum KerasObjects {
     if let lr = c?["learning_rate"], lr.object != nil {
       throw DLPError.config("optimizer '\(name)': learning-rate schedules are not supported yet")
     }
+    // Keras's base-optimizer extras DLP does not implement: refuse rather than ignore them.
+    for key in ["weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "loss_scale_factor", "gradient_accumulation_steps"] {
+      if let v = c?[key], !v.isNull {
+        throw DLPError.config("optimizer '\(name)': '\(key)' = \(v.serialized()) is not supported yet")
+      }
+    }
+    if c?["use_ema"]?.bool == true { throw DLPError.config("optimizer '\(name)': use_ema is not supported yet") }
     let lr = learningRate ?? f("learning_rate")
     switch name {
     case "sgd":
