@@ -1,5 +1,6 @@
 import ArgumentParser
 import DLP
+import DLPCluster
 
 /// `dlp evaluate`: loss and metrics of saved weights on a dataset's test split.
 struct EvaluateCommand: ParsableCommand {
@@ -13,13 +14,22 @@ struct EvaluateCommand: ParsableCommand {
 
   func run() throws {
     try reportingErrors {
-      configureEngine(threads: job.threads)
+      configureEngine(threads: job.threads ?? (job.workers == 0 ? nil : 1))
       let (m, preset) = try model.makeModel(seed: job.seed)
       try WeightsFile.load(m, from: loadWeights)
       let splits = try data.load(default: preset?.defaultDataset)
       let prepared = try PreparedData.prepare(splits, for: m, normalize: preset?.normalize ?? false)
       guard let test = prepared.test else { throw DLPError.data("dataset '\(prepared.datasetName)' has no test split") }
-      let ev = try m.evaluate(test, batchSize: batchSize)
+      let description = JobDescription(
+        dataset: data.dataset ?? preset?.defaultDataset ?? "", samples: data.samples, numWords: data.numWords,
+        targetColumn: data.targetColumn, normalize: preset?.normalize ?? false, validationSplit: 0, batchSize: batchSize,
+        seed: job.seed, collective: job.allreduce)
+      let ev = try ClusterSession.run(
+        placement: job.workers == 0 ? .inProcess : .localWorkers(job.workers), model: m, data: prepared,
+        roles: try prepared.roles(validationSplit: 0), batchSize: batchSize, run: job, description: description
+      ) { backend, _ in
+        try Trainer.evaluate(model: m, backend: backend, role: .test, count: test.count, batchSize: batchSize)
+      }
       printLine(ev.keys.sorted().map { "\($0): \(String(format: "%.4f", ev[$0]!))" }.joined(separator: " - "))
       if let path = job.report {
         try writeJSONAtomically(["evaluation": .object(ev.mapValues { JSONValue($0) }), "workers": JSONValue(job.workers)], to: path)

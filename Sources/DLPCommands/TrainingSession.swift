@@ -48,33 +48,10 @@ struct TrainingSession {
     let roles = try data.roles(validationSplit: validationSplit)
     let trainCount = roles[.train]!.count
     let validationCount = roles[.validation]?.count ?? 0
-    let backend: TrainingBackend
-    var cluster: LocalCluster?
-    var coordinator: Coordinator?
-    var workerCount = 0
-    switch placement {
-    case .inProcess:
-      backend = try LocalBackend(model: model, data: roles, batchSize: options.batchSize, seed: options.seed)
-    case .localWorkers(let n):
-      let box = ClusterBox()
-      let c = try Coordinator(
-        options: CoordinatorOptions(bind: "tcp://127.0.0.1:*", expectWorkers: n, collective: run.allreduce),
-        probe: { box.cluster?.deadWorker() })
-      let local = try LocalCluster(workers: n, connect: c.controlEndpoint, threads: run.threads ?? 1)
-      box.cluster = local
-      cluster = local
-      coordinator = c
-      backend = c
-      workerCount = n
-    case .external(let bind, let expect, let ship):
-      let c = try Coordinator(options: CoordinatorOptions(bind: bind, expectWorkers: expect, collective: run.allreduce, shipData: ship))
-      printLine("coordinator listening on \(c.controlEndpoint) for \(expect) workers")
-      coordinator = c
-      backend = c
-      workerCount = expect
-    }
-    do {
-      try coordinator?.start(model: model, description: description, data: data)
+    return try ClusterSession.run(
+      placement: placement, model: model, data: data, roles: roles, batchSize: options.batchSize, run: run,
+      description: description
+    ) { backend, workers in
       let history = try Trainer.fit(
         model: model, backend: backend, trainCount: trainCount, validationCount: validationCount, options: options,
         progress: run.progress)
@@ -82,12 +59,45 @@ struct TrainingSession {
       if let t = data.test, history.stoppedReason == nil {
         evaluation = try Trainer.evaluate(model: model, backend: backend, role: .test, count: t.count, batchSize: options.batchSize)
       }
-      try coordinator?.syncWeights()
-      coordinator?.shutdown(reason: "job finished")
+      return Outcome(history: history, evaluation: evaluation, workers: workers, datasetName: data.datasetName)
+    }
+  }
+}
+
+/// Runs `body` against the backend `placement` asks for: this process, N local worker
+/// processes (started here, and stopped whatever happens), or workers connecting from other
+/// hosts. Afterwards the model holds the final weights.
+enum ClusterSession {
+  static func run<T>(
+    placement: Placement, model: Model, data: PreparedData, roles: [DataRole: ArrayData], batchSize: Int, run: RunOptions,
+    description: JobDescription, _ body: (TrainingBackend, Int) throws -> T
+  ) throws -> T {
+    let coordinator: Coordinator
+    var cluster: LocalCluster?
+    switch placement {
+    case .inProcess:
+      return try body(LocalBackend(model: model, data: roles, batchSize: batchSize, seed: description.seed), 0)
+    case .localWorkers(let n):
+      let box = ClusterBox()
+      coordinator = try Coordinator(
+        options: CoordinatorOptions(bind: "tcp://127.0.0.1:*", expectWorkers: n, collective: run.allreduce),
+        probe: { box.cluster?.deadWorker() })
+      let local = try LocalCluster(workers: n, connect: coordinator.controlEndpoint, threads: run.threads ?? 1)
+      box.cluster = local
+      cluster = local
+    case .external(let bind, let expect, let ship):
+      coordinator = try Coordinator(options: CoordinatorOptions(bind: bind, expectWorkers: expect, collective: run.allreduce, shipData: ship))
+      printLine("coordinator listening on \(coordinator.controlEndpoint) for \(expect) workers")
+    }
+    do {
+      try coordinator.start(model: model, description: description, data: data)
+      let result = try body(coordinator, coordinator.options.expectWorkers)
+      try coordinator.syncWeights()
+      coordinator.shutdown(reason: "job finished")
       cluster?.finish()
-      return Outcome(history: history, evaluation: evaluation, workers: workerCount, datasetName: data.datasetName)
+      return result
     } catch {
-      coordinator?.shutdown(reason: "job failed: \(error)")
+      coordinator.shutdown(reason: "job failed: \(error)")
       cluster?.finish(grace: 1)
       throw error
     }
