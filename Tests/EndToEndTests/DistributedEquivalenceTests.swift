@@ -38,4 +38,28 @@ final class DistributedEquivalenceTests: XCTestCase {
       XCTAssertEqual(run.report["workers"]?.int, workers)
     }
   }
+
+  /// `dlp evaluate --workers 2` shards the test set and sums metrics exactly as one process does.
+  func testShardedEvaluationMatchesInProcess() throws {
+    guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz") else {
+      throw XCTSkip("Fashion-MNIST is not installed (scripts/setup installs dataset-fashion-mnist); skipping")
+    }
+    let dir = Harness.folder()
+    let weights = "\(dir)/w.npz"
+    let t = try Harness.run(
+      "dlp", ["train", "--dataset", "fashion_mnist", "--preset", "mnist-mlp", "--epochs", "1", "--samples", "3000", "--quiet", "--save-weights", weights])
+    XCTAssertEqual(t.status, 0, t.stderr)
+    var results: [JSONValue] = []
+    for workers in [0, 2, 3] {
+      let report = "\(dir)/ev\(workers).json"
+      let r = try Harness.run(
+        "dlp", ["evaluate", "--dataset", "fashion_mnist", "--preset", "mnist-mlp", "--load-weights", weights, "--workers", String(workers), "--report", report])
+      XCTAssertEqual(r.status, 0, r.stderr)
+      results.append(try Harness.report(report)["evaluation"]!)
+    }
+    for r in results.dropFirst() {
+      XCTAssertEqual(r["accuracy"]?.double, results[0]["accuracy"]?.double)
+      XCTAssertEqual(r["loss"]!.double!, results[0]["loss"]!.double!, accuracy: 1e-6)
+    }
+  }
 }
