@@ -9,7 +9,9 @@ extension Model {
   /// (their weights are the same memory, but only this model's optimizer state and trainable
   /// ranges describe them).
   public func intermediateModel(outputs layerNames: [String], name: String? = nil) throws -> Model {
-    guard !layerNames.isEmpty else { throw DLPError.config("intermediateModel needs at least one layer name") }
+    guard !layerNames.isEmpty else {
+      throw DLPError.config("intermediateModel needs at least one layer name")
+    }
     let outs = try layerNames.map { try outputTensor(ofLayer: $0) }
     return try submodel(outputs: outs, name: name ?? "\(self.name)_intermediate")
   }
@@ -21,7 +23,8 @@ extension Model {
     let applications = nodes.filter { $0.layer === layer }
     guard applications.count == 1 else {
       throw DLPError.config(
-        "layer '\(name)' is applied \(applications.count) times in model '\(self.name)' (a shared layer), so it has no single output")
+        "layer '\(name)' is applied \(applications.count) times in model '\(self.name)' (a shared layer), so it has no single output"
+      )
     }
     return SymbolicTensor(node: applications[0], shape: layer.outputShape)
   }
@@ -48,7 +51,8 @@ extension Model {
   /// nil. This is what gradient ascent in input space climbs (the book's filter patterns).
   /// The model must have one input; `x` has shape (n, input shape...).
   public func inputGradient(_ x: Tensor, output: Int = 0, unit: Int?) throws -> Tensor {
-    try InputGradient(model: self, output: output, unit: unit, capacity: x.shape.first ?? 1).gradient(x).gradient
+    try InputGradient(model: self, output: output, unit: unit, capacity: x.shape.first ?? 1)
+      .gradient(x).gradient
   }
 }
 
@@ -68,18 +72,22 @@ public final class InputGradient {
   ///   - capacity: the most samples one call takes.
   public init(model: Model, output: Int = 0, unit: Int?, capacity: Int) throws {
     guard model.inputs.count == 1 else {
-      throw DLPError.config("inputGradient needs a model with one input; '\(model.name)' has \(model.inputs.count)")
+      throw DLPError.config(
+        "inputGradient needs a model with one input; '\(model.name)' has \(model.inputs.count)")
     }
     guard model.outputs.indices.contains(output) else {
-      throw DLPError.config("model '\(model.name)' has \(model.outputs.count) outputs; output \(output) does not exist")
+      throw DLPError.config(
+        "model '\(model.name)' has \(model.outputs.count) outputs; output \(output) does not exist")
     }
     let out = model.outputs[output]
     if let u = unit, !(0..<(out.shape.last ?? 1)).contains(u) {
       throw DLPError.config(
-        "output '\(out.node.layer.name)' has \(out.shape.last ?? 1) units on its last axis; unit \(u) does not exist")
+        "output '\(out.node.layer.name)' has \(out.shape.last ?? 1) units on its last axis; unit \(u) does not exist"
+      )
     }
     guard !(out.node.layer is InputLayer) else {
-      throw DLPError.config("output \(output) of model '\(model.name)' is its input: there is nothing to differentiate")
+      throw DLPError.config(
+        "output \(output) of model '\(model.name)' is its input: there is nothing to differentiate")
     }
     self.model = model
     self.unit = unit
@@ -88,7 +96,8 @@ public final class InputGradient {
     let probe = try model.submodel(outputs: [out], name: "\(model.name)_probe")
     self.probe = probe
     guard probe.inputs.count == 1 else {
-      throw DLPError.config("output \(output) of model '\(model.name)' does not depend on its input")
+      throw DLPError.config(
+        "output \(output) of model '\(model.name)' does not depend on its input")
     }
     executor = GraphExecutor(model: probe, capacity: capacity, inputGradients: true)
     outputNode = probe.nodes.firstIndex { $0 === out.node }!
@@ -101,11 +110,13 @@ public final class InputGradient {
     let shape = probe.inputs[0].shape
     guard x.rank == shape.count + 1, Array(x.shape.dropFirst()) == shape else {
       throw DLPError.shape(
-        "input '\(probe.inputs[0].node.layer.name)' expects samples of shape \(describeShapes([shape])), got a tensor of shape \(x.shape)")
+        "input '\(probe.inputs[0].node.layer.name)' expects samples of shape \(describeShapes([shape])), got a tensor of shape \(x.shape)"
+      )
     }
     let n = x.shape[0]
     guard n <= executor.capacity else {
-      throw DLPError.shape("this InputGradient takes at most \(executor.capacity) samples at once, got \(n)")
+      throw DLPError.shape(
+        "this InputGradient takes at most \(executor.capacity) samples at once, got \(n)")
     }
     let data = try ArrayData(inputs: [x])
     let rows = Array(0..<n)
@@ -133,7 +144,8 @@ public final class InputGradient {
     defer { for (l, t) in zip(probe.layers, trainable) { l.trainable = t } }
     executor.backward(batch: n)
 
-    let grad = Array(UnsafeBufferPointer(start: executor.gradient(node: inputNode), count: n * shape.reduce(1, *)))
+    let grad = Array(
+      UnsafeBufferPointer(start: executor.gradient(node: inputNode), count: n * shape.reduce(1, *)))
     return (objective, Tensor(uncheckedShape: x.shape, scalars: grad))
   }
 }

@@ -8,7 +8,8 @@ public enum Padding: String, Sendable, CaseIterable {
   /// Parses Keras's `padding` value (case-insensitive); `context` names the layer in errors.
   public init(keras value: String, context: String) throws {
     guard let p = Padding(rawValue: value.lowercased()) else {
-      throw DLPError.config("\(context): expected padding 'valid' or 'same'. Received: padding=\(value)")
+      throw DLPError.config(
+        "\(context): expected padding 'valid' or 'same'. Received: padding=\(value)")
     }
     self = p
   }
@@ -30,7 +31,9 @@ public struct Window2D: Sendable, Equatable {
     input: [Int], kernel: (Int, Int), strides: (Int, Int), padding: Padding, context: String
   ) throws {
     guard input.count == 3, input.allSatisfy({ $0 > 0 }) else {
-      throw DLPError.shape("\(context) expects inputs of shape (None, height, width, channels); received \(describeShapes([input]))")
+      throw DLPError.shape(
+        "\(context) expects inputs of shape (None, height, width, channels); received \(describeShapes([input]))"
+      )
     }
     (inH, inW, channels) = (input[0], input[1], input[2])
     (kernelH, kernelW) = kernel
@@ -49,7 +52,8 @@ public struct Window2D: Sendable, Equatable {
     case .valid:
       guard k <= size else {
         throw DLPError.shape(
-          "\(context): the window (\(k) along the \(axisName)) is larger than the input (\(size)) with padding 'valid'; use a smaller kernel or padding 'same'")
+          "\(context): the window (\(k) along the \(axisName)) is larger than the input (\(size)) with padding 'valid'; use a smaller kernel or padding 'same'"
+        )
       }
       return ((size - k) / stride + 1, 0)
     case .same:
@@ -71,6 +75,13 @@ public struct Window2D: Sendable, Equatable {
     kernelH == 1 && kernelW == 1 && strideH == 1 && strideW == 1 && outH == inH && outW == inW
   }
 
+  /// True when the windows tile the input without overlap or padding (strides = kernel,
+  /// 'valid'): every input position is in at most one window.
+  public var tiles: Bool {
+    strideH == kernelH && strideW == kernelW && padTop == 0 && padLeft == 0 && outH * kernelH <= inH
+      && outW * kernelW <= inW
+  }
+
   /// The kernel rows `lo..<hi` of window row `oh` that fall inside the input.
   @inline(__always) func rows(_ oh: Int) -> (start: Int, lo: Int, hi: Int) {
     let start = oh * strideH - padTop
@@ -88,7 +99,8 @@ public struct Window2D: Sendable, Equatable {
 /// `kernel_size=3` or `(3, 3)`), naming the layer and key in errors.
 func positivePair(_ values: [Int], _ key: String, _ context: String) throws -> (Int, Int) {
   guard values.count == 2, values.allSatisfy({ $0 > 0 }) else {
-    throw DLPError.config("\(context): expected \(key) to be one or two positive integers. Received: \(key)=\(values)")
+    throw DLPError.config(
+      "\(context): expected \(key) to be one or two positive integers. Received: \(key)=\(values)")
   }
   return (values[0], values[1])
 }
@@ -103,7 +115,9 @@ extension LayerConfig {
   func requireChannelsLast() throws {
     let f = try string("data_format", default: "channels_last")
     guard f == "channels_last" else {
-      throw DLPError.config("\(context): key 'data_format' must be 'channels_last' (DLP stores images as (H, W, C)), got '\(f)'")
+      throw DLPError.config(
+        "\(context): key 'data_format' must be 'channels_last' (DLP stores images as (H, W, C)), got '\(f)'"
+      )
     }
   }
 }

@@ -13,7 +13,8 @@ public final class Add: Layer {
     guard inputShapes.allSatisfy({ $0 == first }) else {
       throw DLPError.shape(
         "Add '\(name)' needs inputs of one shape; received "
-          + inputShapes.enumerated().map { "input \($0) \(describeShapes([$1]))" }.joined(separator: ", "))
+          + inputShapes.enumerated().map { "input \($0) \(describeShapes([$1]))" }.joined(
+            separator: ", "))
     }
     return first
   }

@@ -16,7 +16,8 @@ public final class Concatenate: Layer {
     let full = axis < 0 ? axis + rank + 1 : axis
     guard full >= 1, full <= rank else {
       throw DLPError.shape(
-        "Concatenate '\(name)': axis \(axis) is out of range for inputs of rank \(rank + 1) (batch axis included; the batch axis 0 cannot be joined)")
+        "Concatenate '\(name)': axis \(axis) is out of range for inputs of rank \(rank + 1) (batch axis included; the batch axis 0 cannot be joined)"
+      )
     }
     return full - 1
   }
@@ -30,7 +31,8 @@ public final class Concatenate: Layer {
       guard s.count == first.count, s.indices.allSatisfy({ $0 == a || s[$0] == first[$0] }) else {
         throw DLPError.shape(
           "Concatenate '\(name)' (axis \(axis)) needs inputs that match on every axis but the joined one; received "
-            + inputShapes.enumerated().map { "input \($0) \(describeShapes([$1]))" }.joined(separator: ", "))
+            + inputShapes.enumerated().map { "input \($0) \(describeShapes([$1]))" }.joined(
+              separator: ", "))
       }
     }
     var out = first

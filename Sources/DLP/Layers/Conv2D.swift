@@ -24,12 +24,15 @@ public final class Conv2D: Layer, ActivatedLayer {
   ) throws {
     let context = "Conv2D '\(name ?? "conv2d")'"
     guard filters > 0 else {
-      throw DLPError.config("\(context): expected a positive number of filters. Received: filters=\(filters)")
+      throw DLPError.config(
+        "\(context): expected a positive number of filters. Received: filters=\(filters)")
     }
-    let k = try positivePair(kernelSize.count == 1 ? kernelSize + kernelSize : kernelSize, "kernel_size", context)
+    let k = try positivePair(
+      kernelSize.count == 1 ? kernelSize + kernelSize : kernelSize, "kernel_size", context)
     let s = try positivePair(strides.count == 1 ? strides + strides : strides, "strides", context)
     guard dilationRate.allSatisfy({ $0 == 1 }) else {
-      throw DLPError.config("\(context): only dilation_rate 1 is supported. Received: dilation_rate=\(dilationRate)")
+      throw DLPError.config(
+        "\(context): only dilation_rate 1 is supported. Received: dilation_rate=\(dilationRate)")
     }
     self.filters = filters
     self.kernelSize = k
@@ -46,11 +49,13 @@ public final class Conv2D: Layer, ActivatedLayer {
 
   /// `Conv2D(32, kernelSize: 3, activation: .relu)`: a square kernel.
   public convenience init(
-    _ filters: Int, kernelSize: Int, strides: Int = 1, padding: Padding = .valid, activation: Activation = .linear,
+    _ filters: Int, kernelSize: Int, strides: Int = 1, padding: Padding = .valid,
+    activation: Activation = .linear,
     useBias: Bool = true, name: String? = nil
   ) throws {
     try self.init(
-      filters, kernelSize: [kernelSize, kernelSize], strides: [strides, strides], padding: padding, activation: activation,
+      filters, kernelSize: [kernelSize, kernelSize], strides: [strides, strides], padding: padding,
+      activation: activation,
       useBias: useBias, name: name)
   }
 
@@ -58,7 +63,9 @@ public final class Conv2D: Layer, ActivatedLayer {
 
   func geometry(_ shapes: [[Int]]) throws -> Window2D {
     try requireSingleInput(shapes)
-    return try Window2D(input: shapes[0], kernel: kernelSize, strides: strides, padding: padding, context: "Conv2D '\(name)'")
+    return try Window2D(
+      input: shapes[0], kernel: kernelSize, strides: strides, padding: padding,
+      context: "Conv2D '\(name)'")
   }
 
   public override func computeOutputShape(_ inputShapes: [[Int]]) throws -> [Int] {
@@ -70,9 +77,13 @@ public final class Conv2D: Layer, ActivatedLayer {
     let g = try geometry(inputShapes)
     window = g
     addWeight(
-      "kernel", shape: [kernelSize.0, kernelSize.1, g.channels, filters], initializer: kernelInitializer,
+      "kernel", shape: [kernelSize.0, kernelSize.1, g.channels, filters],
+      initializer: kernelInitializer,
       regularizer: kernelRegularizer)
-    if useBias { addWeight("bias", shape: [filters], initializer: biasInitializer, regularizer: biasRegularizer) }
+    if useBias {
+      addWeight(
+        "bias", shape: [filters], initializer: biasInitializer, regularizer: biasRegularizer)
+    }
   }
 
   /// The im2col matrix of the batch (forward), reused for its gradient in backward.
@@ -96,22 +107,16 @@ public final class Conv2D: Layer, ActivatedLayer {
     let f = filters
     // y = cols W  (rows, filters)
     BLAS.gemm(
-      transposeA: false, transposeB: false, m: rows, n: f, k: k, a: cols, lda: k, b: weight(0), ldb: f, c: y, ldc: f)
+      transposeA: false, transposeB: false, m: rows, n: f, k: k, a: cols, lda: k, b: weight(0),
+      ldb: f, c: y, ldc: f)
+    // Bias and ReLU in one pass (the common case); other activations after the bias.
+    let relu = activation == .relu && !p.deferActivation
     if useBias {
-      let b = weight(1)
-      if activation == .relu && !p.deferActivation {
-        for r in 0..<rows {
-          let row = y + r * f
-          for j in 0..<f { row[j] = Swift.max(row[j] + b[j], 0) }
-        }
-        return
-      }
-      for r in 0..<rows {
-        let row = y + r * f
-        for j in 0..<f { row[j] += b[j] }
-      }
+      Elementwise.addBias(y, rows: rows, width: f, bias: weight(1), relu: relu)
+    } else if relu {
+      Elementwise.reluForward(y, count: rows * f)
     }
-    if !p.deferActivation { activation.apply(y, rows: rows, width: f) }
+    if !relu && !p.deferActivation { activation.apply(y, rows: rows, width: f) }
   }
 
   public override func backward(_ p: BackwardPass) {
@@ -120,31 +125,41 @@ public final class Conv2D: Layer, ActivatedLayer {
     let k = g.patchWidth
     let f = filters
     let dz = p.outputGrad
-    if !p.deferActivation { activation.backward(output: p.output, grad: dz, rows: rows, width: f) }
+    let biasGrad = p.computeWeightGrads && useBias ? weightGrad(1) : nil
+    // dz = dy * activation'(y), fused with db = column sums of dz for ReLU (one pass).
+    if activation == .relu && !p.deferActivation {
+      Elementwise.reluBackward(
+        output: p.output, grad: dz, rows: rows, width: f, columnSums: biasGrad,
+        accumulate: p.accumulateWeightGrads)
+    } else {
+      if !p.deferActivation {
+        activation.backward(output: p.output, grad: dz, rows: rows, width: f)
+      }
+      if let db = biasGrad {
+        Elementwise.columnSums(
+          dz, rows: rows, width: f, into: db, accumulate: p.accumulateWeightGrads)
+      }
+    }
     let cols = g.isPointwise ? UnsafeMutablePointer(mutating: p.inputs[0]) : p.scratch[0]
     if p.computeWeightGrads {
       // dW = cols^T dz  (kh * kw * in, filters)
       BLAS.gemm(
         transposeA: true, transposeB: false, m: k, n: f, k: rows, a: cols, lda: k, b: dz, ldb: f,
         beta: p.accumulateWeightGrads ? 1 : 0, c: weightGrad(0), ldc: f)
-      if useBias {
-        let db = weightGrad(1)
-        if !p.accumulateWeightGrads { db.update(repeating: 0, count: f) }
-        for r in 0..<rows {
-          let row = dz + r * f
-          for j in 0..<f { db[j] += row[j] }
-        }
-      }
     }
     guard let dx = p.inputGrads[0] else { return }
     if g.isPointwise {
       // dx = dz W^T  (rows, in)
-      BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: k, k: f, a: dz, lda: f, b: weight(0), ldb: f, c: dx, ldc: k)
+      BLAS.gemm(
+        transposeA: false, transposeB: true, m: rows, n: k, k: f, a: dz, lda: f, b: weight(0),
+        ldb: f, c: dx, ldc: k)
       return
     }
     // dCols = dz W^T  (rows, kh * kw * in), written over the im2col matrix (no longer needed:
     // the next forward rebuilds it), then scattered back onto the input positions.
-    BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: k, k: f, a: dz, lda: f, b: weight(0), ldb: f, c: cols, ldc: k)
+    BLAS.gemm(
+      transposeA: false, transposeB: true, m: rows, n: k, k: f, a: dz, lda: f, b: weight(0), ldb: f,
+      c: cols, ldc: k)
     Im2Col.col2im(cols, batch: p.batch, g, into: dx)
   }
 
@@ -173,20 +188,31 @@ extension Conv2D {
   public convenience init(config c: LayerConfig) throws {
     try c.requireChannelsLast()
     let groups = c.optionalInt("groups") ?? 1
-    guard groups == 1 else { throw DLPError.config("\(c.context): key 'groups' must be 1 (grouped convolutions are not supported), got \(groups)") }
+    guard groups == 1 else {
+      throw DLPError.config(
+        "\(c.context): key 'groups' must be 1 (grouped convolutions are not supported), got \(groups)"
+      )
+    }
     let dilation = try c.ints("dilation_rate", count: 2, default: [1, 1])
     guard dilation == [1, 1] else {
-      throw DLPError.config("\(c.context): key 'dilation_rate' must be 1 (dilated convolutions are not supported), got \(dilation)")
+      throw DLPError.config(
+        "\(c.context): key 'dilation_rate' must be 1 (dilated convolutions are not supported), got \(dilation)"
+      )
     }
-    for key in ["activity_regularizer", "kernel_constraint", "bias_constraint"] where !(c.json[key]?.isNull ?? true) {
-      throw DLPError.config("\(c.context): key '\(key)' is not supported, got \(c.json[key]!.serialized())")
+    for key in ["activity_regularizer", "kernel_constraint", "bias_constraint"]
+    where !(c.json[key]?.isNull ?? true) {
+      throw DLPError.config(
+        "\(c.context): key '\(key)' is not supported, got \(c.json[key]!.serialized())")
     }
     try self.init(
-      c.int("filters"), kernelSize: c.ints("kernel_size", count: 2), strides: c.ints("strides", count: 2, default: [1, 1]),
-      padding: c.padding(), activation: c.activation("activation"), useBias: c.bool("use_bias", default: true),
+      c.int("filters"), kernelSize: c.ints("kernel_size", count: 2),
+      strides: c.ints("strides", count: 2, default: [1, 1]),
+      padding: c.padding(), activation: c.activation("activation"),
+      useBias: c.bool("use_bias", default: true),
       kernelInitializer: c.initializer("kernel_initializer", default: .glorotUniform),
       biasInitializer: c.initializer("bias_initializer", default: .zeros),
-      kernelRegularizer: c.regularizer("kernel_regularizer"), biasRegularizer: c.regularizer("bias_regularizer"),
+      kernelRegularizer: c.regularizer("kernel_regularizer"),
+      biasRegularizer: c.regularizer("bias_regularizer"),
       name: c.name)
   }
 }

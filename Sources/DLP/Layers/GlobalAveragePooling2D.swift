@@ -44,7 +44,9 @@ public final class GlobalAveragePooling2D: Layer {
     }
   }
 
-  public override func config() -> [String: JSONValue] { ["data_format": "channels_last", "keepdims": .bool(keepdims)] }
+  public override func config() -> [String: JSONValue] {
+    ["data_format": "channels_last", "keepdims": .bool(keepdims)]
+  }
 }
 
 /// The channel count of a global pooling layer's (H, W, C) input; throws on other ranks.
@@ -52,7 +54,8 @@ func globalPoolingChannels(_ layer: Layer, _ shapes: [[Int]]) throws -> Int {
   try layer.requireSingleInput(shapes)
   guard shapes[0].count == 3 else {
     throw DLPError.shape(
-      "\(layer.className) '\(layer.name)' expects inputs of shape (None, height, width, channels); received \(describeShapes(shapes))")
+      "\(layer.className) '\(layer.name)' expects inputs of shape (None, height, width, channels); received \(describeShapes(shapes))"
+    )
   }
   return shapes[0][2]
 }

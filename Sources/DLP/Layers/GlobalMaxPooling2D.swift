@@ -50,5 +50,7 @@ public final class GlobalMaxPooling2D: Layer {
     }
   }
 
-  public override func config() -> [String: JSONValue] { ["data_format": "channels_last", "keepdims": .bool(keepdims)] }
+  public override func config() -> [String: JSONValue] {
+    ["data_format": "channels_last", "keepdims": .bool(keepdims)]
+  }
 }

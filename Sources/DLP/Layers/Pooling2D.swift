@@ -7,9 +7,13 @@ public class Pooling2D: Layer {
   /// Fixed by `build`.
   public private(set) var window: Window2D?
 
-  init(poolSize: [Int], strides: [Int]?, padding: Padding, name: String?, defaultPrefix: String, kind: String) throws {
+  init(
+    poolSize: [Int], strides: [Int]?, padding: Padding, name: String?, defaultPrefix: String,
+    kind: String
+  ) throws {
     let context = "\(kind) '\(name ?? defaultPrefix)'"
-    let pool = try positivePair(poolSize.count == 1 ? poolSize + poolSize : poolSize, "pool_size", context)
+    let pool = try positivePair(
+      poolSize.count == 1 ? poolSize + poolSize : poolSize, "pool_size", context)
     self.poolSize = pool
     if let s = strides {
       self.strides = try positivePair(s.count == 1 ? s + s : s, "strides", context)
@@ -22,7 +26,9 @@ public class Pooling2D: Layer {
 
   func geometry(_ shapes: [[Int]]) throws -> Window2D {
     try requireSingleInput(shapes)
-    return try Window2D(input: shapes[0], kernel: poolSize, strides: strides, padding: padding, context: "\(className) '\(name)'")
+    return try Window2D(
+      input: shapes[0], kernel: poolSize, strides: strides, padding: padding,
+      context: "\(className) '\(name)'")
   }
 
   public override func computeOutputShape(_ inputShapes: [[Int]]) throws -> [Int] {
