@@ -13,6 +13,9 @@
 #   DLP_BENCH_QUIET_WAIT=S  before each run, wait up to S seconds (default 120; 0: never) for the
 #                   machine to be idle (other processes using < 15% of the CPUs over 2 s); the CPU
 #                   use seen just before each run is recorded in its entry as busy_before.
+#   DLP_BENCH_NICE=N  run every measured command (DLP and peers alike) under `nice -n N`; on a
+#                   machine shared with other work, N=-10 (as root) keeps the figures close to a
+#                   quiet machine's (torch's spinning OpenMP threads collapse when preempted).
 
 set -uo pipefail
 
@@ -118,7 +121,9 @@ timed() {
   [ "$1" = "--" ] && shift
   TIMED_RSS_FILE=""
   wait_quiet
+  if [ -n "${DLP_BENCH_NICE:-}" ]; then set -- nice -n "$DLP_BENCH_NICE" "$@"; fi
   local start end
+  TIMED_STAT_BEFORE=$(awk '/^cpu / {print $2+$3+$4+$6+$7+$8, $5}' /proc/stat)
   start=$(date +%s.%N)
   if [ -x /usr/bin/time ]; then
     TIMED_RSS_FILE="$prefix.time"
@@ -128,6 +133,7 @@ timed() {
   fi
   TIMED_RC=$?
   end=$(date +%s.%N)
+  TIMED_STAT_AFTER=$(awk '/^cpu / {print $2+$3+$4+$6+$7+$8, $5}' /proc/stat)
   TIMED_WALL=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
 }
 
@@ -146,13 +152,13 @@ run_dlp() {
   rm -f "$report"
   bench_log "$label: $DLP_BIN $*"
   timed "$BENCH_LOGS/$id" -- "$DLP_BIN" "$@"
-  local cmd="$DLP_BIN $*"
+  local cmd="${DLP_BENCH_NICE:+nice -n $DLP_BENCH_NICE }$DLP_BIN $*"
   if [ "$TIMED_RC" -ne 0 ] || [ ! -s "$report" ]; then
     skip_entry "$id" "$label" dlp "failed (exit $TIMED_RC; see $BENCH_LOGS/$id.err)"
     return
   fi
   "$PYTHON" "$REPORT_PY" entry --id "$id" --label "$label" --kind dlp --dlp-report "$report" \
-    --wall "$TIMED_WALL" --busy-before "$BUSY_BEFORE" ${TIMED_RSS_FILE:+--time-file "$TIMED_RSS_FILE"} --command "$cmd" \
+    --wall "$TIMED_WALL" --busy-before "$BUSY_BEFORE" --stat "$TIMED_STAT_BEFORE" "$TIMED_STAT_AFTER" ${TIMED_RSS_FILE:+--time-file "$TIMED_RSS_FILE"} --command "$cmd" \
     -o "$BENCH_DIR/$id.json"
 }
 
@@ -190,6 +196,6 @@ run_peer() {
     return
   fi
   "$PYTHON" "$REPORT_PY" entry --id "$id" --label "$label" --kind peer --peer-output "$BENCH_LOGS/$id.out" \
-    --wall "$TIMED_WALL" --busy-before "$BUSY_BEFORE" ${TIMED_RSS_FILE:+--time-file "$TIMED_RSS_FILE"} --command "$*" \
+    --wall "$TIMED_WALL" --busy-before "$BUSY_BEFORE" --stat "$TIMED_STAT_BEFORE" "$TIMED_STAT_AFTER" ${TIMED_RSS_FILE:+--time-file "$TIMED_RSS_FILE"} --command "${DLP_BENCH_NICE:+nice -n $DLP_BENCH_NICE }$*" \
     -o "$BENCH_DIR/$id.json"
 }

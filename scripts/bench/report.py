@@ -37,6 +37,17 @@ def _numbers(d, prefix=""):
     return out
 
 
+def _time_v(path, key):
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.strip().startswith(key):
+                    return line.rsplit(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def _peak_rss_mb(path):
     try:
         with open(path) as f:
@@ -71,6 +82,17 @@ def cmd_entry(a):
         entry["metrics"]["process_wall_seconds"] = a.wall
     if a.busy_before is not None:
         entry["metrics"]["busy_before_percent"] = a.busy_before
+    if a.stat and a.time_file:
+        # CPU time of other processes while this run ran: all busy jiffies minus the run's own
+        # user+sys time (GNU time), as a percentage of all the machine's CPU time.
+        b0, i0 = (float(v) for v in a.stat[0].split())
+        b1, i1 = (float(v) for v in a.stat[1].split())
+        hz = os.sysconf("SC_CLK_TCK")
+        user, system = _time_v(a.time_file, "User time"), _time_v(a.time_file, "System time")
+        total = (b1 - b0) + (i1 - i0)
+        if user is not None and system is not None and total > 0:
+            own = (float(user) + float(system)) * hz
+            entry["metrics"]["others_cpu_percent_during"] = round(max(0.0, 100 * ((b1 - b0) - own) / total), 1)
     if a.time_file:
         rss = _peak_rss_mb(a.time_file)
         if rss is not None:
@@ -112,9 +134,10 @@ def cmd_summarize(a):
     for c in a.column:
         key, header, fmt = (c.split(":") + ["", ""])[:3]
         columns.append((key, header or key, fmt or ".3g"))
-    # How busy the machine was (other processes) just before each run: figures taken on a busy
-    # machine are low.
+    # How busy the machine was with other processes just before and during each run: figures
+    # taken on a busy machine are low.
     columns.append(("busy_before_percent", "busy% before", ".0f"))
+    columns.append(("others_cpu_percent_during", "others% during", ".0f"))
 
     def value(i, key):
         e = entries.get(i)
@@ -220,6 +243,8 @@ def main():
     e.add_argument("--wall", type=float)
     e.add_argument("--time-file")
     e.add_argument("--busy-before", type=float, help="percent CPU busy just before the run")
+    e.add_argument("--stat", nargs=2, metavar=("BEFORE", "AFTER"),
+                   help='/proc/stat "busy idle" jiffies before and after the run')
     e.add_argument("--command")
     e.add_argument("-o", required=True)
     s = sub.add_parser("summarize")
