@@ -35,6 +35,8 @@ public enum Trainer {
     try options.validate()
     let c = try model.requireCompiled()
     guard trainCount > 0 else { throw DLPError.data("no training samples") }
+    // `trainable` may have changed since the last fit (freeze a base, unfreeze its top, ...).
+    model.updateTrainableRanges()
     var history = History()
     history.trainSamples = trainCount
     var stats = [Double](repeating: 0, count: c.layout.size)
