@@ -62,4 +62,24 @@ final class DistributedEquivalenceTests: XCTestCase {
       XCTAssertEqual(r["loss"]!.double!, results[0]["loss"]!.double!, accuracy: 1e-6)
     }
   }
+
+  /// The book's convnet on 2 workers gives in-process weights. SGD, because RMSprop turns the
+  /// rounding noise of near-zero gradients (which differs with summation order: even 1 vs 2
+  /// BLAS threads in one process) into full-size steps of random sign; one RMSprop step still
+  /// agrees to 1e-5.
+  func testConvnetOnWorkersMatchesInProcess() throws {
+    guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") else {
+      throw XCTSkip("Fashion-MNIST is not installed (scripts/setup installs dataset-fashion-mnist); skipping")
+    }
+    let dir = Harness.folder()
+    for workers in [0, 2] {
+      let r = try Harness.run(
+        "dlp",
+        ["train", "--dataset", "fashion_mnist", "--preset", "mnist-convnet", "--optimizer", "sgd", "--epochs", "1", "--samples", "650",
+         "--batch-size", "64", "--seed", "2", "--workers", String(workers), "--quiet", "--save-weights", "\(dir)/c\(workers).npz"])
+      XCTAssertEqual(r.status, 0, r.stderr)
+    }
+    let diff = try Harness.maxRelativeDifference("\(dir)/c0.npz", "\(dir)/c2.npz")
+    XCTAssertLessThan(diff, 1e-4, "convnet weights on 2 workers differ by \(diff)")
+  }
 }
