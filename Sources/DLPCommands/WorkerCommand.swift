@@ -14,6 +14,7 @@ public struct WorkerCommand: ParsableCommand {
   @Option(help: "Address other workers reach this one at (default: the route to the coordinator).") var advertise: String?
   @Option(help: "Exit when the coordinator is silent this many seconds during a job.") var idleTimeout: Double = 120
   @Flag(help: "Exit when the parent process exits (set by dlp train --workers).") var exitWithParent = false
+  @Option(help: .hidden) var benchRank: Int?
 
   public init() {}
 
@@ -22,6 +23,8 @@ public struct WorkerCommand: ParsableCommand {
       throw ValidationError("--connect must be tcp://HOST:PORT")
     }
     if exitWithParent { ParentWatch.start() }
+    // `dlp bench allreduce` starts its ranks as `dlp-worker --connect RENDEZVOUS --bench-rank R`.
+    if let benchRank { return try runBenchRank(benchRank) }
     BLAS.enableFlushToZero(threads: threads)
     let id = workerID ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
     do {

@@ -1,0 +1,71 @@
+import ArgumentParser
+import DLP
+import DLPCluster
+import Foundation
+
+/// `dlp bench`: micro-benchmarks of the distributed machinery.
+struct BenchCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "bench", abstract: "Benchmarks of the distributed machinery.",
+    subcommands: [BenchAllReduceCommand.self])
+}
+
+/// `dlp bench allreduce`: sums SIZE bytes of float32 across N worker processes with the chosen
+/// collective and reports the median time per all-reduce and the bus bandwidth
+/// 2(N-1)/N * SIZE / time / 1e9.
+struct BenchAllReduceCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "allreduce",
+    abstract: "Time all-reduces of float32 buffers among worker processes.",
+    discussion: """
+      Starts N dlp-worker processes (ranks), each with its own ZeroMQ context, as separate hosts \
+      would have. Every iteration starts after a barrier (untimed); its time is the slowest \
+      rank's. Every rank checks every result against the closed-form sum and the command fails \
+      if one element is wrong.
+      """)
+
+  @Option(help: "Worker processes (ranks).") var workers: Int
+  @Option(help: "Bytes of float32 per all-reduce: 1600000, 4MB (10^6), 16MiB (2^20), ...")
+  var bytes: String
+  @Option(help: "Timed iterations.") var iterations: Int = 20
+  @Option(help: "Untimed iterations first.") var warmup: Int = 3
+  @Option(help: "Collective: ring, or central (rank 0 is the root and contributes).") var allreduce:
+    String = "ring"
+  @Option(help: "How the ranks talk: tcp (loopback) or ipc (Unix domain sockets).") var transport:
+    String = "tcp"
+  @Option(help: "Pieces the buffer is streamed in (default: the collective's, as in training).")
+  var chunkBytes: String?
+  @Option(help: "Longest wait for any one message, in seconds.") var timeout: Double = 30
+  @Option(help: "Write the report JSON here (atomically).") var report: String?
+  @Flag(help: "No summary line.") var quiet = false
+
+  func run() throws {
+    do {
+      let config = ProcessAllReduceBench.Config(
+        workers: workers, bytes: try ProcessAllReduceBench.parseSize(bytes), iterations: iterations,
+        warmup: warmup, collective: allreduce, transport: transport,
+        chunkBytes: try chunkBytes.map(ProcessAllReduceBench.parseSize), timeout: timeout)
+      let result = try ProcessAllReduceBench.run(config)
+      if !quiet { printLine(result.summary) }
+      if let report { try writeJSONAtomically(result.json, to: report) }
+    } catch let e as BenchError {
+      FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+      throw ExitCode(1)
+    } catch let e as DLPError {
+      FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+      throw ExitCode(1)
+    }
+  }
+}
+
+extension WorkerCommand {
+  /// `dlp-worker --connect RENDEZVOUS --bench-rank R`: one rank of `dlp bench allreduce`.
+  func runBenchRank(_ rank: Int) throws {
+    do {
+      try BenchRank.run(connect: connect, rank: rank)
+    } catch {
+      FileHandle.standardError.write(Data("dlp-worker bench rank \(rank): error: \(error)\n".utf8))
+      throw ExitCode(1)
+    }
+  }
+}
