@@ -49,7 +49,8 @@ public final class Coordinator: TrainingBackend {
   private var central: CentralAllReduce?
   private var model: Model?
   private var step: UInt64 = 0
-  private var jobID: UInt64 = 0
+  /// The running job (0 until `start`, or a K-fold sweep's start, assigns one).
+  var jobID: UInt64 = 0
   private var commandScratch: [UInt32] = []
 
   /// Binds the control and heartbeat sockets. `probe` reports dead local worker processes.
@@ -161,7 +162,8 @@ public final class Coordinator: TrainingBackend {
     try broadcastWeights()
   }
 
-  private func accept() throws {
+  /// Waits for `expectWorkers` Hellos (also the first step of a K-fold sweep).
+  func accept() throws {
     let deadline = Date().addingTimeInterval(options.acceptTimeout)
     while workers.count < options.expectWorkers {
       try checkFailure()

@@ -47,7 +47,9 @@ enum DataShipment {
       guard shape.reduce(1, *) == total, total <= 1 << 31 else {
         throw DLPError.data("shipment '\(m.arrayName)': shape \(shape) does not hold \(total) elements")
       }
-      var entry = buffers[m.arrayName] ?? (shape, [Float](repeating: 0, count: total))
+      // Taken out of the dictionary while it is filled: a copy left there would make every chunk
+      // copy the whole array (copy on write).
+      var entry = buffers.removeValue(forKey: m.arrayName) ?? (shape, [Float](repeating: 0, count: total))
       guard entry.shape == shape else { throw DLPError.data("shipment '\(m.arrayName)' changed shape") }
       let offset = Int(clamping: m.chunkOffset)
       let n = env.payload?.count ?? 0

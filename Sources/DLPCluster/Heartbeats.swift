@@ -44,6 +44,10 @@ final class Watchdog: @unchecked Sendable {
   private var lastSeen: [String: Date] = [:]
   private var names: [String: String] = [:]
   private var failureText: String?
+  /// Set for jobs that outlive a worker (K-fold sweeps): a silent worker is recorded for
+  /// `takeLosses()` and no longer watched, instead of failing the job.
+  private var tolerant = false
+  private var losses: [(identity: String, text: String)] = []
   private let stopFlag = Cancellation()
   private let logger = Logger(label: "dlp.coordinator.watchdog")
 
@@ -52,7 +56,7 @@ final class Watchdog: @unchecked Sendable {
     let socket = try ZMQSocket(
       context: context, kind: .router, options: .init(receiveHighWaterMark: 1000, maxMessageSize: 4096))
     endpoint = try socket.bind(Endpoint.tcp(bindHost, 0).replacingOccurrences(of: ":0", with: ":*"))
-    let t = Thread { [unowned self] in
+    let t = Thread { [self] in  // strong: the thread outlives short jobs until stop() ends its loop
       let codec = MessageCodec()
       while !stopFlag.isCancelled {
         if let env = try? codec.receive(from: socket, timeout: 0.1), let id = env.routingID {
@@ -81,11 +85,42 @@ final class Watchdog: @unchecked Sendable {
   private func checkSilence() {
     lock.lock()
     let now = Date()
-    let silent = lastSeen.first { now.timeIntervalSince($0.value) > ClusterDefaults.heartbeatTimeout }
-    lock.unlock()
-    if let (id, seen) = silent {
-      fail("\(names[id] ?? id) stopped responding (no heartbeat for \(String(format: "%.1f", now.timeIntervalSince(seen))) s)")
+    var text: String?
+    if let (id, seen) = lastSeen.first(where: { now.timeIntervalSince($0.value) > ClusterDefaults.heartbeatTimeout }) {
+      text = "\(names[id] ?? id) stopped responding (no heartbeat for \(String(format: "%.1f", now.timeIntervalSince(seen))) s)"
+      if tolerant {
+        lastSeen[id] = nil
+        names[id] = nil
+        losses.append((id, text!))
+        text = nil
+      }
     }
+    lock.unlock()
+    if let text { fail(text) }
+  }
+
+  /// Makes a silent worker a loss to collect with `takeLosses()` rather than the job's failure.
+  func tolerateLosses() {
+    lock.lock()
+    tolerant = true
+    lock.unlock()
+  }
+
+  /// The workers found silent since the last call (tolerant mode), by heartbeat identity.
+  func takeLosses() -> [(identity: String, text: String)] {
+    lock.lock()
+    defer { lock.unlock() }
+    let out = losses
+    losses.removeAll()
+    return out
+  }
+
+  /// Stops watching a worker (it finished, or is known to be gone).
+  func unwatch(identity: String) {
+    lock.lock()
+    lastSeen[identity] = nil
+    names[identity] = nil
+    lock.unlock()
   }
 
   func fail(_ text: String) {

@@ -88,6 +88,10 @@ public final class Worker {
     jobID = job.jobID
     codec.jobID = job.jobID
     codec.rank = job.rank
+    // A K-fold sweep: tasks instead of steps.
+    if let sweep = try FoldJobDescription.sweep(in: job.fitJSON) {
+      return try FoldWorker(worker: self, job: job, sweep: sweep).run()
+    }
     let description = try JobDescription.decode(job.fitJSON)
     let coordinatorHost = Endpoint.host(of: options.connect) ?? "127.0.0.1"
     heartbeat = try HeartbeatSender(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DLP
+import DLPCluster
 import Foundation
 
 /// `dlp kfold`: K-fold (or iterated K-fold) validation of a model on a dataset's training split,
@@ -28,7 +29,12 @@ struct KFoldCommand: ParsableCommand {
     false
   @Option(help: "Epochs per fold (default: the preset's, else 1).") var epochs: Int?
   @Option(help: "Batch size (default: the preset's, else 32).") var batchSize: Int?
-  @Option(help: "Workers per fold task when distributed (>= 1).") var groupSize: Int = 1
+  @Option(
+    help:
+      "Workers per fold task when distributed (only 1 for now: each task runs on one worker).")
+  var groupSize: Int = 1
+  @Flag(help: "Send the dataset to the workers instead of letting each load it.") var shipData =
+    false
   @Flag(
     help: "Then train a fresh model on all the training data and evaluate it on the test split.")
   var final = false
@@ -52,42 +58,74 @@ struct KFoldCommand: ParsableCommand {
 
   func run() throws {
     try reportingErrors {
-      guard job.workers == 0 else {
+      guard groupSize == 1 else {
         throw DLPError.config(
-          "--workers \(job.workers): distributed K-fold sweeps are not available yet; use --workers 0 to run the folds in this process"
+          "--group-size \(groupSize): data-parallel fold tasks (a group of workers per task) are not implemented; use --group-size 1, where each task runs on one worker and --workers N runs N tasks at a time"
         )
+      }
+      if shipData && job.workers == 0 {
+        throw DLPError.config("--ship-data sends the data to workers; it needs --workers N")
       }
       configureEngine(threads: job.threads)
       let (template, preset) = try model.makeModel(seed: job.seed)
       // Every task builds its model from this document: stable layer names, same compile settings.
       let blueprint = try ModelBlueprint(template)
-      let splits = try data.load(default: preset?.defaultDataset)
-      // Raw features: each fold normalises with its own training rows' statistics.
-      let prepared = try PreparedData.prepare(splits, for: template, normalize: false)
       let normalize = self.normalize ?? preset?.normalize ?? false
       let options = CrossValidationOptions(
         epochs: epochs ?? preset?.defaultEpochs ?? 1,
         batchSize: batchSize ?? preset?.defaultBatchSize ?? 32,
         shuffle: !noEpochShuffle)
-      let plan: ValidationPlan =
-        repeats > 1
-        ? IteratedKFoldPlan(folds: folds, repeats: repeats, seed: job.seed)
-        : KFoldPlan(folds: folds, shuffle: shuffle, seed: job.seed)
-      let tasks = try plan.tasks(count: prepared.train.count)
-      let runner: FoldTaskRunner = InProcessFoldRunner(
-        data: prepared.train, normalize: normalize, makeModel: blueprint.make)
-
-      if !job.quiet {
-        printLine(
-          "\(repeats > 1 ? "\(repeats) x " : "")\(folds)-fold validation of \(prepared.train.count) samples of \(prepared.datasetName)"
-            + " (\(prepared.train.count / folds) per fold), \(options.epochs) epochs, batch \(options.batchSize)"
-            + (normalize ? ", normalised per fold" : ""))
+      // --workers N: N worker processes pull the tasks from a queue; each builds its models from
+      // the blueprint and trains on its own copy of the data, so the results are the same. They
+      // start before this process loads the data, so they load theirs at the same time.
+      var cluster: FoldCoordinator?
+      if job.workers > 0 {
+        cluster = try FoldCoordinator.launchLocal(
+          workers: job.workers, threads: job.threads ?? 1, shipData: shipData,
+          blueprint: blueprint,
+          job: FoldJobDescription(
+            kfold: .init(normalize: normalize, groupSize: groupSize),
+            data: JobDescription(
+              dataset: data.dataset ?? preset?.defaultDataset ?? "", samples: data.samples,
+              numWords: data.numWords, targetColumn: data.targetColumn, normalize: false,
+              validationSplit: 0, batchSize: options.batchSize, seed: job.seed,
+              collective: job.allreduce)))
       }
-      let start = Date()
-      let results = try runner.run(tasks: tasks, options: options) { r in
-        if !job.quiet { printLine(foldLine(r)) }
+      let prepared: PreparedData
+      let results: [FoldResult]
+      let start: Date
+      do {
+        if !shipData { try cluster?.start() }
+        let splits = try data.load(default: preset?.defaultDataset)
+        // Raw features: each fold normalises with its own training rows' statistics.
+        prepared = try PreparedData.prepare(splits, for: template, normalize: false)
+        let plan: ValidationPlan =
+          repeats > 1
+          ? IteratedKFoldPlan(folds: folds, repeats: repeats, seed: job.seed)
+          : KFoldPlan(folds: folds, shuffle: shuffle, seed: job.seed)
+        let tasks = try plan.tasks(count: prepared.train.count)
+        cluster?.data = prepared
+        let runner: FoldTaskRunner =
+          cluster
+          ?? InProcessFoldRunner(
+            data: prepared.train, normalize: normalize, makeModel: blueprint.make)
+        if !job.quiet {
+          printLine(
+            "\(repeats > 1 ? "\(repeats) x " : "")\(folds)-fold validation of \(prepared.train.count) samples of \(prepared.datasetName)"
+              + " (\(prepared.train.count / folds) per fold), \(options.epochs) epochs, batch \(options.batchSize)"
+              + (normalize ? ", normalised per fold" : "")
+              + (job.workers > 0 ? ", on \(job.workers) worker\(job.workers == 1 ? "" : "s")" : ""))
+        }
+        start = Date()
+        results = try runner.run(tasks: tasks, options: options) { r in
+          if !job.quiet { printLine(foldLine(r)) }
+        }
+      } catch {
+        cluster?.finish(reason: "the sweep failed: \(error)", failed: true)
+        throw error
       }
       var seconds = Date().timeIntervalSince(start)
+      cluster?.finish(reason: "the sweep is over")
       var trained = results.reduce(0) { $0 + $1.trainedSamples }
       let summary = CrossValidationSummary(results)
       printLine("mean over \(results.count) folds: \(summary.description)")

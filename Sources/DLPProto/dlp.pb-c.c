@@ -592,6 +592,141 @@ void   dlp__data_shipment__free_unpacked
   assert(message->base.descriptor == &dlp__data_shipment__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   dlp__task_request__init
+                     (Dlp__TaskRequest         *message)
+{
+  static const Dlp__TaskRequest init_value = DLP__TASK_REQUEST__INIT;
+  *message = init_value;
+}
+size_t dlp__task_request__get_packed_size
+                     (const Dlp__TaskRequest *message)
+{
+  assert(message->base.descriptor == &dlp__task_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t dlp__task_request__pack
+                     (const Dlp__TaskRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &dlp__task_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t dlp__task_request__pack_to_buffer
+                     (const Dlp__TaskRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &dlp__task_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Dlp__TaskRequest *
+       dlp__task_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Dlp__TaskRequest *)
+     protobuf_c_message_unpack (&dlp__task_request__descriptor,
+                                allocator, len, data);
+}
+void   dlp__task_request__free_unpacked
+                     (Dlp__TaskRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &dlp__task_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   dlp__task_assignment__init
+                     (Dlp__TaskAssignment         *message)
+{
+  static const Dlp__TaskAssignment init_value = DLP__TASK_ASSIGNMENT__INIT;
+  *message = init_value;
+}
+size_t dlp__task_assignment__get_packed_size
+                     (const Dlp__TaskAssignment *message)
+{
+  assert(message->base.descriptor == &dlp__task_assignment__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t dlp__task_assignment__pack
+                     (const Dlp__TaskAssignment *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &dlp__task_assignment__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t dlp__task_assignment__pack_to_buffer
+                     (const Dlp__TaskAssignment *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &dlp__task_assignment__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Dlp__TaskAssignment *
+       dlp__task_assignment__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Dlp__TaskAssignment *)
+     protobuf_c_message_unpack (&dlp__task_assignment__descriptor,
+                                allocator, len, data);
+}
+void   dlp__task_assignment__free_unpacked
+                     (Dlp__TaskAssignment *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &dlp__task_assignment__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   dlp__task_result__init
+                     (Dlp__TaskResult         *message)
+{
+  static const Dlp__TaskResult init_value = DLP__TASK_RESULT__INIT;
+  *message = init_value;
+}
+size_t dlp__task_result__get_packed_size
+                     (const Dlp__TaskResult *message)
+{
+  assert(message->base.descriptor == &dlp__task_result__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t dlp__task_result__pack
+                     (const Dlp__TaskResult *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &dlp__task_result__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t dlp__task_result__pack_to_buffer
+                     (const Dlp__TaskResult *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &dlp__task_result__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Dlp__TaskResult *
+       dlp__task_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Dlp__TaskResult *)
+     protobuf_c_message_unpack (&dlp__task_result__descriptor,
+                                allocator, len, data);
+}
+void   dlp__task_result__free_unpacked
+                     (Dlp__TaskResult *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &dlp__task_result__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor dlp__header__field_descriptors[9] =
 {
   {
@@ -1749,6 +1884,159 @@ const ProtobufCMessageDescriptor dlp__data_shipment__descriptor =
   (ProtobufCMessageInit) dlp__data_shipment__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor dlp__task_request__field_descriptors[1] =
+{
+  {
+    "dataset_hash",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__TaskRequest, dataset_hash),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned dlp__task_request__field_indices_by_name[] = {
+  0,   /* field[0] = dataset_hash */
+};
+static const ProtobufCIntRange dlp__task_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor dlp__task_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "dlp.TaskRequest",
+  "TaskRequest",
+  "Dlp__TaskRequest",
+  "dlp",
+  sizeof(Dlp__TaskRequest),
+  1,
+  dlp__task_request__field_descriptors,
+  dlp__task_request__field_indices_by_name,
+  1,  dlp__task_request__number_ranges,
+  (ProtobufCMessageInit) dlp__task_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor dlp__task_assignment__field_descriptors[3] =
+{
+  {
+    "task_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__TaskAssignment, task_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "task_json",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__TaskAssignment, task_json),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "options_json",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__TaskAssignment, options_json),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned dlp__task_assignment__field_indices_by_name[] = {
+  2,   /* field[2] = options_json */
+  0,   /* field[0] = task_id */
+  1,   /* field[1] = task_json */
+};
+static const ProtobufCIntRange dlp__task_assignment__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor dlp__task_assignment__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "dlp.TaskAssignment",
+  "TaskAssignment",
+  "Dlp__TaskAssignment",
+  "dlp",
+  sizeof(Dlp__TaskAssignment),
+  3,
+  dlp__task_assignment__field_descriptors,
+  dlp__task_assignment__field_indices_by_name,
+  1,  dlp__task_assignment__number_ranges,
+  (ProtobufCMessageInit) dlp__task_assignment__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor dlp__task_result__field_descriptors[2] =
+{
+  {
+    "task_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__TaskResult, task_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "result_json",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__TaskResult, result_json),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned dlp__task_result__field_indices_by_name[] = {
+  1,   /* field[1] = result_json */
+  0,   /* field[0] = task_id */
+};
+static const ProtobufCIntRange dlp__task_result__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor dlp__task_result__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "dlp.TaskResult",
+  "TaskResult",
+  "Dlp__TaskResult",
+  "dlp",
+  sizeof(Dlp__TaskResult),
+  2,
+  dlp__task_result__field_descriptors,
+  dlp__task_result__field_indices_by_name,
+  1,  dlp__task_result__number_ranges,
+  (ProtobufCMessageInit) dlp__task_result__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue dlp__protocol__enum_values_by_number[2] =
 {
   { "PROTOCOL_UNSPECIFIED", "DLP__PROTOCOL__PROTOCOL_UNSPECIFIED", 0 },
@@ -1777,7 +2065,7 @@ const ProtobufCEnumDescriptor dlp__protocol__descriptor =
   dlp__protocol__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue dlp__message_kind__enum_values_by_number[17] =
+static const ProtobufCEnumValue dlp__message_kind__enum_values_by_number[20] =
 {
   { "MESSAGE_KIND_UNSPECIFIED", "DLP__MESSAGE_KIND__MESSAGE_KIND_UNSPECIFIED", 0 },
   { "MESSAGE_KIND_HELLO", "DLP__MESSAGE_KIND__MESSAGE_KIND_HELLO", 1 },
@@ -1796,11 +2084,14 @@ static const ProtobufCEnumValue dlp__message_kind__enum_values_by_number[17] =
   { "MESSAGE_KIND_ALL_GATHER_CHUNK", "DLP__MESSAGE_KIND__MESSAGE_KIND_ALL_GATHER_CHUNK", 14 },
   { "MESSAGE_KIND_REDUCE_CHUNK", "DLP__MESSAGE_KIND__MESSAGE_KIND_REDUCE_CHUNK", 15 },
   { "MESSAGE_KIND_BROADCAST_CHUNK", "DLP__MESSAGE_KIND__MESSAGE_KIND_BROADCAST_CHUNK", 16 },
+  { "MESSAGE_KIND_TASK_ASSIGNMENT", "DLP__MESSAGE_KIND__MESSAGE_KIND_TASK_ASSIGNMENT", 17 },
+  { "MESSAGE_KIND_TASK_RESULT", "DLP__MESSAGE_KIND__MESSAGE_KIND_TASK_RESULT", 18 },
+  { "MESSAGE_KIND_TASK_REQUEST", "DLP__MESSAGE_KIND__MESSAGE_KIND_TASK_REQUEST", 19 },
 };
 static const ProtobufCIntRange dlp__message_kind__value_ranges[] = {
-{0, 0},{0, 17}
+{0, 0},{0, 20}
 };
-static const ProtobufCEnumValueIndex dlp__message_kind__enum_values_by_name[17] =
+static const ProtobufCEnumValueIndex dlp__message_kind__enum_values_by_name[20] =
 {
   { "MESSAGE_KIND_ALL_GATHER_CHUNK", 14 },
   { "MESSAGE_KIND_BROADCAST_CHUNK", 16 },
@@ -1816,6 +2107,9 @@ static const ProtobufCEnumValueIndex dlp__message_kind__enum_values_by_name[17] 
   { "MESSAGE_KIND_REJECT", 3 },
   { "MESSAGE_KIND_SHUTDOWN", 11 },
   { "MESSAGE_KIND_STEP_COMMAND", 5 },
+  { "MESSAGE_KIND_TASK_ASSIGNMENT", 17 },
+  { "MESSAGE_KIND_TASK_REQUEST", 19 },
+  { "MESSAGE_KIND_TASK_RESULT", 18 },
   { "MESSAGE_KIND_UNSPECIFIED", 0 },
   { "MESSAGE_KIND_WEIGHT_CHUNK", 7 },
   { "MESSAGE_KIND_WELCOME", 2 },
@@ -1827,9 +2121,9 @@ const ProtobufCEnumDescriptor dlp__message_kind__descriptor =
   "MessageKind",
   "Dlp__MessageKind",
   "dlp",
-  17,
+  20,
   dlp__message_kind__enum_values_by_number,
-  17,
+  20,
   dlp__message_kind__enum_values_by_name,
   1,
   dlp__message_kind__value_ranges,

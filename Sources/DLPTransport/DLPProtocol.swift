@@ -31,6 +31,9 @@ public enum MessageKind: Int32, Sendable, CaseIterable, CustomStringConvertible 
   case allGatherChunk = 14
   case reduceChunk = 15
   case broadcastChunk = 16
+  case taskAssignment = 17
+  case taskResult = 18
+  case taskRequest = 19
 
   public var description: String {
     switch self {
@@ -50,11 +53,17 @@ public enum MessageKind: Int32, Sendable, CaseIterable, CustomStringConvertible 
     case .allGatherChunk: return "AllGatherChunk"
     case .reduceChunk: return "ReduceChunk"
     case .broadcastChunk: return "BroadcastChunk"
+    case .taskAssignment: return "TaskAssignment"
+    case .taskResult: return "TaskResult"
+    case .taskRequest: return "TaskRequest"
     }
   }
 
   /// The kinds whose body is empty: the collectives' data frames, described by the header alone.
-  public var hasEmptyBody: Bool { rawValue >= MessageKind.reduceScatterChunk.rawValue }
+  public var hasEmptyBody: Bool {
+    (MessageKind.reduceScatterChunk.rawValue...MessageKind.broadcastChunk.rawValue).contains(
+      rawValue)
+  }
 }
 
 /// How gradients are all-reduced; mirrors the proto's `Collective`.

@@ -12,6 +12,9 @@ public enum Message: Sendable, Equatable {
   case errorReport(ErrorReportMessage)
   case shutdown(ShutdownMessage)
   case dataShipment(DataShipmentMessage)
+  case taskAssignment(TaskAssignmentMessage)
+  case taskResult(TaskResultMessage)
+  case taskRequest(TaskRequestMessage)
   /// A collective's data frame (reduce-scatter, all-gather, reduce, broadcast chunk): the body
   /// is empty and the header describes the payload.
   case collectiveChunk(MessageKind)
@@ -31,6 +34,9 @@ public enum Message: Sendable, Equatable {
     case .errorReport: return .errorReport
     case .shutdown: return .shutdown
     case .dataShipment: return .dataShipment
+    case .taskAssignment: return .taskAssignment
+    case .taskResult: return .taskResult
+    case .taskRequest: return .taskRequest
     case .collectiveChunk(let k): return k
     }
   }
@@ -50,6 +56,9 @@ public enum Message: Sendable, Equatable {
     case .errorReport(let m): m.pack(into: &out)
     case .shutdown(let m): m.pack(into: &out)
     case .dataShipment(let m): m.pack(into: &out)
+    case .taskAssignment(let m): m.pack(into: &out)
+    case .taskResult(let m): m.pack(into: &out)
+    case .taskRequest(let m): m.pack(into: &out)
     case .collectiveChunk: out.removeAll(keepingCapacity: true)
     }
   }
@@ -71,6 +80,10 @@ public enum Message: Sendable, Equatable {
     case .errorReport: return .errorReport(try ErrorReportMessage(packed: body, arena: arena))
     case .shutdown: return .shutdown(try ShutdownMessage(packed: body, arena: arena))
     case .dataShipment: return .dataShipment(try DataShipmentMessage(packed: body, arena: arena))
+    case .taskAssignment:
+      return .taskAssignment(try TaskAssignmentMessage(packed: body, arena: arena))
+    case .taskResult: return .taskResult(try TaskResultMessage(packed: body, arena: arena))
+    case .taskRequest: return .taskRequest(try TaskRequestMessage(packed: body, arena: arena))
     case .reduceScatterChunk, .allGatherChunk, .reduceChunk, .broadcastChunk:
       guard body.isEmpty else {
         throw TransportError.malformed(

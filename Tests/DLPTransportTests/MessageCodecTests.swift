@@ -42,6 +42,11 @@ final class MessageCodecTests: XCTestCase {
       DataShipmentMessage(
         arrayName: "x_train", shape: [60000, 28, 28], chunkOffset: 1 << 20,
         totalElements: 47_040_000, last: false)),
+    .taskAssignment(
+      TaskAssignmentMessage(
+        taskID: 7, taskJSON: "{\"repeat\":1,\"fold\":2}", optionsJSON: "{\"epochs\":3}")),
+    .taskResult(TaskResultMessage(taskID: 7, resultJSON: "{\"fold\":2}")),
+    .taskRequest(TaskRequestMessage(datasetHash: 0xFEED_F00D_DEAD_BEEF)),
     .collectiveChunk(.reduceScatterChunk),
     .collectiveChunk(.broadcastChunk),
   ]

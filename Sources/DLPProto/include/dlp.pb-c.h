@@ -28,6 +28,9 @@ typedef struct Dlp__Heartbeat Dlp__Heartbeat;
 typedef struct Dlp__ErrorReport Dlp__ErrorReport;
 typedef struct Dlp__Shutdown Dlp__Shutdown;
 typedef struct Dlp__DataShipment Dlp__DataShipment;
+typedef struct Dlp__TaskRequest Dlp__TaskRequest;
+typedef struct Dlp__TaskAssignment Dlp__TaskAssignment;
+typedef struct Dlp__TaskResult Dlp__TaskResult;
 
 
 /* --- enums --- */
@@ -67,7 +70,13 @@ typedef enum _Dlp__MessageKind {
   DLP__MESSAGE_KIND__MESSAGE_KIND_REDUCE_SCATTER_CHUNK = 13,
   DLP__MESSAGE_KIND__MESSAGE_KIND_ALL_GATHER_CHUNK = 14,
   DLP__MESSAGE_KIND__MESSAGE_KIND_REDUCE_CHUNK = 15,
-  DLP__MESSAGE_KIND__MESSAGE_KIND_BROADCAST_CHUNK = 16
+  DLP__MESSAGE_KIND__MESSAGE_KIND_BROADCAST_CHUNK = 16,
+  /*
+   * Control plane of K-fold sweeps: coordinator -> idle worker, worker -> coordinator.
+   */
+  DLP__MESSAGE_KIND__MESSAGE_KIND_TASK_ASSIGNMENT = 17,
+  DLP__MESSAGE_KIND__MESSAGE_KIND_TASK_RESULT = 18,
+  DLP__MESSAGE_KIND__MESSAGE_KIND_TASK_REQUEST = 19
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DLP__MESSAGE_KIND)
 } Dlp__MessageKind;
 typedef enum _Dlp__Collective {
@@ -378,6 +387,63 @@ struct  Dlp__DataShipment
     , (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0 }
 
 
+/*
+ * Worker -> coordinator, once its data is in place: ready for tasks.
+ */
+struct  Dlp__TaskRequest
+{
+  ProtobufCMessage base;
+  /*
+   * content hash of the data the worker loaded or received
+   */
+  uint64_t dataset_hash;
+};
+#define DLP__TASK_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&dlp__task_request__descriptor) \
+    , 0 }
+
+
+/*
+ * Coordinator -> worker: run this task next.
+ */
+struct  Dlp__TaskAssignment
+{
+  ProtobufCMessage base;
+  /*
+   * the coordinator's key for the task; TaskResult echoes it
+   */
+  uint64_t task_id;
+  /*
+   * a FoldTask: repeat, fold, seed, training and validation rows
+   */
+  char *task_json;
+  /*
+   * CrossValidationOptions: epochs, batch size, epoch shuffling
+   */
+  char *options_json;
+};
+#define DLP__TASK_ASSIGNMENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&dlp__task_assignment__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Worker -> coordinator: the result of the task it was assigned.
+ */
+struct  Dlp__TaskResult
+{
+  ProtobufCMessage base;
+  uint64_t task_id;
+  /*
+   * a FoldResult: per-epoch history, final validation metrics, seconds
+   */
+  char *result_json;
+};
+#define DLP__TASK_RESULT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&dlp__task_result__descriptor) \
+    , 0, (char *)protobuf_c_empty_string }
+
+
 /* Dlp__Header methods */
 void   dlp__header__init
                      (Dlp__Header         *message);
@@ -625,6 +691,63 @@ Dlp__DataShipment *
 void   dlp__data_shipment__free_unpacked
                      (Dlp__DataShipment *message,
                       ProtobufCAllocator *allocator);
+/* Dlp__TaskRequest methods */
+void   dlp__task_request__init
+                     (Dlp__TaskRequest         *message);
+size_t dlp__task_request__get_packed_size
+                     (const Dlp__TaskRequest   *message);
+size_t dlp__task_request__pack
+                     (const Dlp__TaskRequest   *message,
+                      uint8_t             *out);
+size_t dlp__task_request__pack_to_buffer
+                     (const Dlp__TaskRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Dlp__TaskRequest *
+       dlp__task_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   dlp__task_request__free_unpacked
+                     (Dlp__TaskRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Dlp__TaskAssignment methods */
+void   dlp__task_assignment__init
+                     (Dlp__TaskAssignment         *message);
+size_t dlp__task_assignment__get_packed_size
+                     (const Dlp__TaskAssignment   *message);
+size_t dlp__task_assignment__pack
+                     (const Dlp__TaskAssignment   *message,
+                      uint8_t             *out);
+size_t dlp__task_assignment__pack_to_buffer
+                     (const Dlp__TaskAssignment   *message,
+                      ProtobufCBuffer     *buffer);
+Dlp__TaskAssignment *
+       dlp__task_assignment__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   dlp__task_assignment__free_unpacked
+                     (Dlp__TaskAssignment *message,
+                      ProtobufCAllocator *allocator);
+/* Dlp__TaskResult methods */
+void   dlp__task_result__init
+                     (Dlp__TaskResult         *message);
+size_t dlp__task_result__get_packed_size
+                     (const Dlp__TaskResult   *message);
+size_t dlp__task_result__pack
+                     (const Dlp__TaskResult   *message,
+                      uint8_t             *out);
+size_t dlp__task_result__pack_to_buffer
+                     (const Dlp__TaskResult   *message,
+                      ProtobufCBuffer     *buffer);
+Dlp__TaskResult *
+       dlp__task_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   dlp__task_result__free_unpacked
+                     (Dlp__TaskResult *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Dlp__Header_Closure)
@@ -666,6 +789,15 @@ typedef void (*Dlp__Shutdown_Closure)
 typedef void (*Dlp__DataShipment_Closure)
                  (const Dlp__DataShipment *message,
                   void *closure_data);
+typedef void (*Dlp__TaskRequest_Closure)
+                 (const Dlp__TaskRequest *message,
+                  void *closure_data);
+typedef void (*Dlp__TaskAssignment_Closure)
+                 (const Dlp__TaskAssignment *message,
+                  void *closure_data);
+typedef void (*Dlp__TaskResult_Closure)
+                 (const Dlp__TaskResult *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -689,6 +821,9 @@ extern const ProtobufCMessageDescriptor dlp__heartbeat__descriptor;
 extern const ProtobufCMessageDescriptor dlp__error_report__descriptor;
 extern const ProtobufCMessageDescriptor dlp__shutdown__descriptor;
 extern const ProtobufCMessageDescriptor dlp__data_shipment__descriptor;
+extern const ProtobufCMessageDescriptor dlp__task_request__descriptor;
+extern const ProtobufCMessageDescriptor dlp__task_assignment__descriptor;
+extern const ProtobufCMessageDescriptor dlp__task_result__descriptor;
 
 PROTOBUF_C__END_DECLS
 

@@ -1,0 +1,199 @@
+import DLP
+import DLPTransport
+import Foundation
+import XCTest
+
+@testable import DLPCluster
+
+/// A sweep's coordinator with workers on threads of this process (real sockets, shipped data):
+/// the results are the in-process runner's, and a worker that falls silent mid-task loses
+/// nothing.
+final class FoldCoordinatorTests: XCTestCase {
+  /// 3 classes in 6 noisy features.
+  func makeData(rows n: Int) throws -> PreparedData {
+    var rng = SeededGenerator(seed: 7)
+    var x: [Float] = []
+    var y: [Float] = []
+    for _ in 0..<n {
+      let c = Int(rng.next() % 3)
+      x += (0..<6).map { j in Float(j % 3 == c ? 1 : 0) + rng.nextNormal() * 0.6 }
+      y.append(Float(c))
+    }
+    let train = try ArrayData(
+      x: Tensor(shape: [n, 6], scalars: x), y: Tensor(shape: [n, 1], scalars: y))
+    return PreparedData(train: train, test: nil, datasetName: "synthetic", contentHash: 0x5EED)
+  }
+
+  func makeBlueprint() throws -> ModelBlueprint {
+    let m = try Sequential([
+      InputLayer(shape: [6]), Dense(16, activation: .relu), Dropout(0.2),
+      Dense(3, activation: .softmax),
+    ])
+    try m.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
+    return try ModelBlueprint(m)
+  }
+
+  func sweepJob(normalize: Bool) -> FoldJobDescription {
+    FoldJobDescription(
+      kfold: .init(normalize: normalize),
+      data: JobDescription(
+        dataset: "", samples: nil, numWords: 0, targetColumn: nil, normalize: false,
+        validationSplit: 0, batchSize: 32, seed: 11, collective: "ring"))
+  }
+
+  /// Runs `Worker`s on threads until the coordinator shuts them down.
+  func startWorkers(_ n: Int, connect: String) -> [Thread] {
+    (0..<n).map { i in
+      let t = Thread {
+        let w = try? Worker(
+          options: WorkerOptions(connect: connect, workerID: "thread-\(i)", idleTimeout: 60))
+        try? w?.run()
+      }
+      t.start()
+      return t
+    }
+  }
+
+  func assertSame(
+    _ a: [FoldResult], _ b: [FoldResult], file: StaticString = #filePath, line: UInt = #line
+  ) {
+    XCTAssertEqual(a.count, b.count, file: file, line: line)
+    for (x, y) in zip(a, b) {
+      XCTAssertEqual(x, y, "repeat \(x.repeat) fold \(x.fold) differs", file: file, line: line)
+    }
+  }
+
+  func testTwoWorkersGiveTheInProcessResults() throws {
+    let data = try makeData(rows: 240)
+    let blueprint = try makeBlueprint()
+    let options = CrossValidationOptions(epochs: 3, batchSize: 32)
+    let tasks = try IteratedKFoldPlan(folds: 4, repeats: 3, seed: 11).tasks(count: data.train.count)
+    let expected = try InProcessFoldRunner(
+      data: data.train, normalize: true, makeModel: blueprint.make
+    ).run(tasks: tasks, options: options)
+
+    let c = try FoldCoordinator(
+      options: CoordinatorOptions(
+        bind: "tcp://127.0.0.1:*", expectWorkers: 2, shipData: true, acceptTimeout: 30),
+      blueprint: blueprint, job: sweepJob(normalize: true), data: data)
+    _ = startWorkers(2, connect: c.controlEndpoint)
+    var seen = 0
+    let results = try c.run(tasks: tasks, options: options) { _ in seen += 1 }
+    c.finish(reason: "test over")
+    XCTAssertEqual(seen, 12)
+    assertSame(results, expected)
+    XCTAssertEqual(c.losses, [])
+  }
+
+  /// A worker that takes a task and then falls silent (no heartbeat, no result), as a remote
+  /// worker whose host died would: after the heartbeat timeout its task is redone elsewhere.
+  func testASilentWorkersTaskIsRedoneByTheOthers() throws {
+    let data = try makeData(rows: 160)
+    let blueprint = try makeBlueprint()
+    let options = CrossValidationOptions(epochs: 2, batchSize: 32)
+    let tasks = try KFoldPlan(folds: 4, shuffle: true, seed: 5).tasks(count: data.train.count)
+    let expected = try InProcessFoldRunner(
+      data: data.train, normalize: false, makeModel: blueprint.make
+    ).run(tasks: tasks, options: options)
+
+    let c = try FoldCoordinator(
+      options: CoordinatorOptions(
+        bind: "tcp://127.0.0.1:*", expectWorkers: 2, shipData: true, acceptTimeout: 30),
+      blueprint: blueprint, job: sweepJob(normalize: false), data: data)
+    // The silent one joins first and says ready at once, so it surely gets a task.
+    let context = try ZMQContext()
+    let fake = try ZMQSocket(
+      context: context, kind: .dealer,
+      options: .init(maxMessageSize: 1 << 30, sendTimeout: 5, routingID: Array("w-silent".utf8)))
+    try fake.connect(c.controlEndpoint)
+    let assigned = Flag()
+    let fakeThread = Thread {
+      let codec = MessageCodec()
+      try? codec.send(
+        HelloMessage.local(workerID: "silent", blasThreads: 1, ringEndpoint: "tcp://127.0.0.1:1"),
+        on: fake)
+      var jobID: UInt64 = 0
+      while let env = try? codec.receive(from: fake, timeout: 30) {
+        switch env.message {
+        case .jobSpec(let s):
+          jobID = s.jobID
+        case .dataShipment(let m) where m.last:
+          codec.jobID = jobID
+          try? codec.send(TaskRequestMessage(datasetHash: 0x5EED), on: fake)
+        case .taskAssignment:
+          assigned.set()
+          return  // and say nothing, ever
+        default:
+          continue
+        }
+      }
+    }
+    fakeThread.start()
+    usleep(300_000)
+    _ = startWorkers(1, connect: c.controlEndpoint)
+
+    let start = Date()
+    let results = try c.run(tasks: tasks, options: options, onResult: nil)
+    c.finish(reason: "test over")
+    XCTAssertTrue(assigned.isSet, "the silent worker never got a task")
+    assertSame(results, expected)
+    XCTAssertEqual(c.losses.count, 1, "\(c.losses)")
+    XCTAssertTrue(c.losses.first?.contains("stopped responding") == true, "\(c.losses)")
+    XCTAssertLessThan(Date().timeIntervalSince(start), 20)
+    if assigned.isSet { fake.close() }
+  }
+
+  /// A worker that loads its own copy of the data must have the coordinator's (content hash).
+  func testAWorkerWithOtherDataIsRefused() throws {
+    let dir = NSTemporaryDirectory() + "dlp-kfold-\(getpid())-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let csv = dir + "/other.csv"
+    var lines = ["f0,f1,f2,f3,f4,f5,label"]
+    for i in 0..<40 {
+      lines.append((0..<6).map { String(Float(i * $0) / 7) }.joined(separator: ",") + ",\(i % 3)")
+    }
+    try lines.joined(separator: "\n").write(toFile: csv, atomically: true, encoding: .utf8)
+    var job = sweepJob(normalize: false)
+    job.data.dataset = csv
+    let c = try FoldCoordinator(
+      options: CoordinatorOptions(bind: "tcp://127.0.0.1:*", expectWorkers: 1, acceptTimeout: 30),
+      blueprint: try makeBlueprint(), job: job)
+    _ = startWorkers(1, connect: c.controlEndpoint)
+    // The workers start loading before the coordinator has its data, as `dlp kfold` does.
+    try c.start()
+    let data = try makeData(rows: 40)
+    c.data = data
+    let tasks = try KFoldPlan(folds: 2).tasks(count: 40)
+    XCTAssertThrowsError(try c.run(tasks: tasks, options: CrossValidationOptions(epochs: 1))) { e in
+      XCTAssertTrue("\(e)".contains("the datasets differ"), "\(e)")
+    }
+    c.finish(reason: "test over", failed: true)
+  }
+
+  func testGroupsOfWorkersPerTaskAreRefusedClearly() throws {
+    var job = sweepJob(normalize: false)
+    job.kfold.groupSize = 2
+    XCTAssertThrowsError(
+      try FoldCoordinator(
+        options: CoordinatorOptions(bind: "tcp://127.0.0.1:*", expectWorkers: 2),
+        blueprint: try makeBlueprint(), job: job, data: try makeData(rows: 10))
+    ) { e in
+      XCTAssertTrue("\(e)".contains("--group-size 2"), "\(e)")
+    }
+  }
+}
+
+final class Flag: @unchecked Sendable {
+  private let lock = NSLock()
+  private var value = false
+  func set() {
+    lock.lock()
+    value = true
+    lock.unlock()
+  }
+  var isSet: Bool {
+    lock.lock()
+    defer { lock.unlock() }
+    return value
+  }
+}

@@ -1,0 +1,167 @@
+import DLP
+import Foundation
+import XCTest
+
+/// `dlp kfold --workers N` with real worker processes: the same folds and per-fold scores as
+/// the in-process sweep whatever the worker count, a worker killed mid-sweep loses no fold, and
+/// the report has the in-process keys.
+final class KFoldDistributedTests: XCTestCase {
+  /// Iterated K-fold, P = 3 x K = 4, on the harness's CSV (1001 rows: folds of 250, one
+  /// leftover row) with its model (Dropout, L2): 12 tasks.
+  func kfold(
+    _ dir: String, _ job: (csv: String, model: String), workers: Int, tag: String,
+    epochs: Int = 3, extra: [String] = []
+  ) throws -> (report: JSONValue, result: Harness.Result) {
+    let report = "\(dir)/\(tag).json"
+    let r = try Harness.run(
+      "dlp",
+      [
+        "kfold", "--dataset", job.csv, "--model", job.model, "--folds", "4", "--repeats", "3",
+        "--epochs", String(epochs), "--batch-size", "32", "--seed", "9", "--workers",
+        String(workers), "--report", report,
+      ] + extra, timeout: 300)
+    XCTAssertEqual(r.status, 0, "\(tag): \(r.stderr)")
+    return (try Harness.report(report), r)
+  }
+
+  func keys(_ v: JSONValue?) -> Set<String> { Set(v?.object?.keys.map { $0 } ?? []) }
+
+  func numbers(_ v: JSONValue?) -> [Double] { v?.array?.map { $0.double ?? .nan } ?? [] }
+
+  /// Every fold's history and evaluation, and the summary, agree to 1e-9.
+  func assertSameFolds(
+    _ a: JSONValue, _ b: JSONValue, _ what: String, file: StaticString = #filePath,
+    line: UInt = #line
+  ) {
+    let fa = a["folds"]?.array ?? []
+    let fb = b["folds"]?.array ?? []
+    XCTAssertEqual(fa.count, 12, what, file: file, line: line)
+    XCTAssertEqual(fa.count, fb.count, what, file: file, line: line)
+    for (x, y) in zip(fa, fb) {
+      let which = "\(what): repeat \(x["repeat"]?.int ?? -1) fold \(x["fold"]?.int ?? -1)"
+      XCTAssertEqual(x["repeat"], y["repeat"], which, file: file, line: line)
+      XCTAssertEqual(x["fold"], y["fold"], which, file: file, line: line)
+      let ex = x["evaluation"]?.object ?? [:]
+      let ey = y["evaluation"]?.object ?? [:]
+      XCTAssertEqual(Set(ex.keys), Set(ey.keys), which, file: file, line: line)
+      XCTAssertFalse(ex.isEmpty, which, file: file, line: line)
+      for (k, v) in ex {
+        XCTAssertEqual(
+          v.double ?? .nan, ey[k]?.double ?? .infinity, accuracy: 1e-9, "\(which) \(k)",
+          file: file, line: line)
+      }
+      let hx = x["history"]?.object ?? [:]
+      let hy = y["history"]?.object ?? [:]
+      XCTAssertEqual(Set(hx.keys), Set(hy.keys), which, file: file, line: line)
+      for (k, v) in hx {
+        let p = numbers(v)
+        let q = numbers(hy[k])
+        XCTAssertEqual(p.count, q.count, "\(which) \(k)", file: file, line: line)
+        for (s, t) in zip(p, q) {
+          XCTAssertEqual(s, t, accuracy: 1e-9, "\(which) history \(k)", file: file, line: line)
+        }
+      }
+    }
+    for key in ["mean", "std"] {
+      let ma = a[key]?.object ?? [:]
+      let mb = b[key]?.object ?? [:]
+      XCTAssertEqual(Set(ma.keys), Set(mb.keys), "\(what) \(key)", file: file, line: line)
+      for (k, v) in ma {
+        XCTAssertEqual(
+          v.double ?? .nan, mb[k]?.double ?? .infinity, accuracy: 1e-9, "\(what) \(key) \(k)",
+          file: file, line: line)
+      }
+    }
+  }
+
+  func testIteratedKFoldOnWorkersGivesTheInProcessResults() throws {
+    let dir = Harness.folder()
+    let job = try Harness.makeJob(in: dir)
+    let reference = try kfold(dir, job, workers: 0, tag: "inprocess").report
+    let two = try kfold(dir, job, workers: 2, tag: "two").report
+    assertSameFolds(reference, two, "2 workers")
+    XCTAssertEqual(two["workers"]?.int, 2)
+    // Three workers, with the data shipped instead of loaded: the same again.
+    let three = try kfold(dir, job, workers: 3, tag: "three", extra: ["--ship-data"]).report
+    assertSameFolds(reference, three, "3 workers, shipped data")
+    XCTAssertEqual(three["workers"]?.int, 3)
+  }
+
+  func testAWorkerKilledMidSweepLosesNoFold() throws {
+    let dir = Harness.folder()
+    let job = try Harness.makeJob(in: dir, rows: 4000)
+    // Tasks of about half a second, so the kill surely lands mid-task.
+    let epochs = 100
+    let reference = try kfold(dir, job, workers: 0, tag: "inprocess", epochs: epochs).report
+    let report = "\(dir)/killed.json"
+    let run = try Harness.start(
+      "dlp",
+      [
+        "kfold", "--dataset", job.csv, "--model", job.model, "--folds", "4", "--repeats", "3",
+        "--epochs", String(epochs), "--batch-size", "32", "--seed", "9", "--workers", "2",
+        "--report", report,
+      ])
+    let tag = "-\(run.process.processIdentifier)"
+    // Mid-sweep: the first fold result is in, so both workers have been running tasks.
+    var seen = ""
+    while !seen.contains(": val_") {
+      let chunk = run.out.fileHandleForReading.availableData
+      if chunk.isEmpty { break }
+      seen += String(decoding: chunk, as: UTF8.self)
+    }
+    usleep(100_000)
+    let victim = Harness.processes(matching: "local-1\(tag)").first
+    XCTAssertNotNil(victim, "worker 1 is not running")
+    XCTAssertTrue(run.process.isRunning, "the sweep ended before the kill; make the tasks longer")
+    if let victim { kill(victim, SIGKILL) }
+    let result = run.wait(timeout: 120)
+    XCTAssertEqual(result?.status, 0, result?.stderr ?? "did not finish")
+    let stderr = result?.stderr ?? ""
+    XCTAssertTrue(stderr.contains("was killed by signal 9"), stderr)
+    XCTAssertTrue(stderr.contains("goes back on the queue"), "the victim ran no task: \(stderr)")
+    let killed = try Harness.report(report)
+    assertSameFolds(reference, killed, "a worker killed")
+    XCTAssertEqual(killed["workers"]?.int, 2)
+    usleep(300_000)
+    XCTAssertEqual(Harness.processes(matching: tag), [], "orphan worker processes remain")
+  }
+
+  func testTheReportHasTheInProcessKeys() throws {
+    let dir = Harness.folder()
+    let job = try Harness.makeJob(in: dir, rows: 200)
+    let (reference, _) = try kfold(dir, job, workers: 0, tag: "inprocess", epochs: 2)
+    let (report, run) = try kfold(dir, job, workers: 2, tag: "two", epochs: 2)
+    XCTAssertEqual(keys(report), keys(reference))
+    XCTAssertEqual(
+      keys(report),
+      ["folds", "mean", "std", "mean_history", "train_seconds", "samples_per_second", "workers"])
+    XCTAssertEqual(report["workers"]?.int, 2)
+    XCTAssertGreaterThan(report["train_seconds"]?.double ?? 0, 0)
+    XCTAssertGreaterThan(report["samples_per_second"]?.double ?? 0, 0)
+    for fold in report["folds"]?.array ?? [] {
+      XCTAssertEqual(keys(fold), ["repeat", "fold", "history", "evaluation"])
+    }
+    XCTAssertEqual(
+      keys(report["mean_history"]),
+      ["loss", "accuracy", "val_loss", "val_accuracy"])
+    XCTAssertEqual(keys(report["mean"]), ["loss", "accuracy"])
+    // One progress line per fold, as in-process.
+    XCTAssertEqual(
+      run.stdout.components(separatedBy: "\n").filter {
+        $0.contains("fold ") && $0.contains("val_")
+      }.count, 12, run.stdout)
+  }
+
+  func testGroupsOfWorkersPerTaskAreRefusedClearly() throws {
+    let dir = Harness.folder()
+    let job = try Harness.makeJob(in: dir, rows: 100)
+    let r = try Harness.run(
+      "dlp",
+      [
+        "kfold", "--dataset", job.csv, "--model", job.model, "--folds", "2", "--workers", "2",
+        "--group-size", "2",
+      ])
+    XCTAssertEqual(r.status, 1)
+    XCTAssertTrue(r.stderr.contains("--group-size 2"), r.stderr)
+  }
+}
