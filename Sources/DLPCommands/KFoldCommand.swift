@@ -14,6 +14,12 @@ struct KFoldCommand: ParsableCommand {
       trains a fresh model on the rest, as Deep Learning with Python does; the n % K leftover rows \
       always stay in training. Normalisation statistics (boston-mlp, or --normalize) come from each \
       fold's training rows only.
+
+      With --workers N, N worker processes pull the tasks from a queue (a worker killed mid-sweep \
+      loses no fold: its task is redone by the others). Every task's seed, folds and model are \
+      the same wherever it runs, so the results do not depend on N; they do depend on the BLAS \
+      threads per task (--threads: 1 per worker by default, all cores in-process), which change \
+      the rounding of large matrix products.
       """)
 
   @OptionGroup var model: ModelOptions
