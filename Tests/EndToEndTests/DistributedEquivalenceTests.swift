@@ -63,23 +63,31 @@ final class DistributedEquivalenceTests: XCTestCase {
     }
   }
 
-  /// The book's convnet on 2 workers gives in-process weights. SGD, because RMSprop turns the
-  /// rounding noise of near-zero gradients (which differs with summation order: even 1 vs 2
-  /// BLAS threads in one process) into full-size steps of random sign; one RMSprop step still
-  /// agrees to 1e-5.
-  func testConvnetOnWorkersMatchesInProcess() throws {
-    guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") else {
-      throw XCTSkip("Fashion-MNIST is not installed (scripts/setup installs dataset-fashion-mnist); skipping")
-    }
+  /// A convnet and a two-branch functional convnet (shared Conv2D, Concatenate, Add, max
+  /// pooling) on 2 and 3 workers give in-process weights. The images are continuous-valued:
+  /// on real images (Fashion-MNIST's flat black backgrounds) many max-pool windows hold exact
+  /// ties, and the last-bit rounding that differs with summation order (shards vs a batch,
+  /// even 1 vs 2 BLAS threads in one process) decides which position a tie routes its
+  /// gradient to, so runs drift by ~1e-4 absolute in a few steps. That is the argmax's
+  /// discontinuity, not the exchange: here nothing ties, and the exchange itself is checked.
+  func testConvnetsOnWorkersMatchInProcess() throws {
     let dir = Harness.folder()
-    for workers in [0, 2] {
-      let r = try Harness.run(
-        "dlp",
-        ["train", "--dataset", "fashion_mnist", "--preset", "mnist-convnet", "--optimizer", "sgd", "--epochs", "1", "--samples", "650",
-         "--batch-size", "64", "--seed", "2", "--workers", String(workers), "--quiet", "--save-weights", "\(dir)/c\(workers).npz"])
-      XCTAssertEqual(r.status, 0, r.stderr)
+    let job = try Harness.makeImageJob(in: dir)
+    for (name, model) in [("sequential", job.sequential), ("functional", job.functional)] {
+      func train(_ workers: Int) throws -> String {
+        let weights = "\(dir)/\(name)-\(workers).npz"
+        let r = try Harness.run(
+          "dlp",
+          ["train", "--dataset", job.npz, "--model", model, "--epochs", "2", "--batch-size", "64", "--seed", "2",
+           "--workers", String(workers), "--quiet", "--save-weights", weights])
+        XCTAssertEqual(r.status, 0, "\(name) on \(workers) workers: \(r.stderr)")
+        return weights
+      }
+      let reference = try train(0)
+      for workers in [2, 3] {
+        let diff = try Harness.maxRelativeDifference(reference, try train(workers))
+        XCTAssertLessThan(diff, 1e-4, "\(name) convnet weights on \(workers) workers differ by \(diff)")
+      }
     }
-    let diff = try Harness.maxRelativeDifference("\(dir)/c0.npz", "\(dir)/c2.npz")
-    XCTAssertLessThan(diff, 1e-4, "convnet weights on 2 workers differ by \(diff)")
   }
 }

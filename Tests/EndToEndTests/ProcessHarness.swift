@@ -92,6 +92,58 @@ enum Harness {
     return (csv, model)
   }
 
+  /// A 3-class image dataset (`x_train [650, 12, 12, 1]` of continuous values: a class's
+  /// bright quadrant plus noise, so no two pixels tie) as an .npz, and two convnets compiled
+  /// for it with SGD: a Sequential one and a functional one with a shared Conv2D applied to two
+  /// branches, Add and Concatenate. 650 divides neither by the batch nor by the workers.
+  static func makeImageJob(in dir: String, rows n: Int = 650) throws -> (npz: String, sequential: String, functional: String) {
+    var rng = SeededGenerator(seed: 7)
+    func images(_ count: Int) throws -> (x: Tensor, y: Tensor) {
+      var x = [Float](), y = [Float]()
+      for _ in 0..<count {
+        let c = Int(rng.next() % 3)
+        y.append(Float(c))
+        for i in 0..<12 {
+          for j in 0..<12 {
+            let lit = (c == 0 && i < 6 && j < 6) || (c == 1 && i >= 6 && j >= 6) || (c == 2 && i < 6 && j >= 6)
+            x.append((lit ? 0.8 : 0.2) + rng.nextNormal() * 0.3)
+          }
+        }
+      }
+      return (try Tensor(shape: [count, 12, 12, 1], scalars: x), try Tensor(shape: [count], scalars: y))
+    }
+    let train = try images(n)
+    let test = try images(100)
+    var npz = NPZWriter()
+    try npz.add("x_train", train.x)
+    try npz.add("y_train", train.y)
+    try npz.add("x_test", test.x)
+    try npz.add("y_test", test.y)
+    let data = dir + "/images.npz"
+    try npz.write(to: URL(fileURLWithPath: data))
+
+    let sequential = try Sequential([
+      InputLayer(shape: [12, 12, 1]), Conv2D(6, kernelSize: 3, activation: .relu), MaxPooling2D(2),
+      Conv2D(8, kernelSize: 3, activation: .relu), Flatten(), Dense(3, activation: .softmax),
+    ])
+    let input = Input(shape: [12, 12, 1])
+    let shared = try Conv2D(4, kernelSize: 3, padding: .same, activation: .relu)
+    let a = try shared(input)
+    let b = try shared(try Conv2D(1, kernelSize: 1)(input))
+    let merged = try Concatenate()([try Add()([a, b]), a])
+    let pooled = try MaxPooling2D(2)(try Conv2D(6, kernelSize: 3, activation: .relu)(merged))
+    let output = try Dense(3, activation: .softmax)(try Flatten()(pooled))
+    let functional = try Model(inputs: input, outputs: output)
+    var paths: [String] = []
+    for (name, model) in [("sequential", sequential as Model), ("functional", functional)] {
+      try model.compile(optimizer: "sgd", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
+      let path = "\(dir)/\(name).json"
+      try model.toJSON().write(toFile: path, atomically: true, encoding: .utf8)
+      paths.append(path)
+    }
+    return (data, paths[0], paths[1])
+  }
+
   /// Largest |a - b| / max(|a|, 1e-3) over every weight of two --save-weights files.
   static func maxRelativeDifference(_ a: String, _ b: String) throws -> Float {
     let x = try WeightsFile.read(a)

@@ -71,26 +71,43 @@ public enum Elementwise {
     }
   }
 
-  /// Runs `body` over chunks of rows, each with its own column accumulators (one SIMD8 per 8
-  /// columns, plus one for the leftovers), then adds the chunks' sums into `out` in chunk
-  /// order (deterministic for a given thread count).
+  /// Runs `body` over chunks of rows and writes (or adds) the column sums it accumulates.
+  /// A conv bias gradient sums tens of thousands of terms that mostly cancel, so a plain float
+  /// running sum loses several digits and the result depends on how the rows were split
+  /// (1 vs 2 threads, or a batch vs its shards on workers). Each block of `blockRows` rows is
+  /// summed in float by `body` (the vectorised hot loop), then added into Double accumulators;
+  /// chunks are combined in chunk order (deterministic for a given thread count).
   static func reduceRows(
     rows: Int, width: Int, into out: UnsafeMutablePointer<Float>?, accumulate: Bool,
     _ body: (Range<Int>, UnsafeMutableBufferPointer<SIMD8<Float>>) -> Void
   ) {
     let slots = width / 8 + 1
+    let blockRows = 32
     let chunks = Parallel.chunks(rows, minimumPerChunk: 256)
-    withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: chunks * slots) { acc in
-      acc.initialize(repeating: .zero)
-      let base = UncheckedSendable(acc.baseAddress!)
-      Parallel.forEach(rows, minimumPerChunk: 256) { c, range in
-        body(range, UnsafeMutableBufferPointer(start: base.value + c * slots, count: slots))
-      }
-      guard let out else { return }
-      for j in 0..<width {
-        var v: Float = 0
-        for c in 0..<chunks { v += acc[c * slots + j / 8][j % 8] }
-        out[j] = accumulate ? out[j] + v : v
+    withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: chunks * slots) { block in
+      withUnsafeTemporaryAllocation(of: SIMD8<Double>.self, capacity: chunks * slots) { total in
+        block.initialize(repeating: .zero)
+        total.initialize(repeating: .zero)
+        let blockBase = UncheckedSendable(block.baseAddress!)
+        let totalBase = UncheckedSendable(total.baseAddress!)
+        Parallel.forEach(rows, minimumPerChunk: 256) { c, range in
+          let acc = UnsafeMutableBufferPointer(start: blockBase.value + c * slots, count: slots)
+          let sum = totalBase.value + c * slots
+          var start = range.lowerBound
+          while start < range.upperBound {
+            let end = Swift.min(start + blockRows, range.upperBound)
+            acc.update(repeating: .zero)
+            body(start..<end, acc)
+            for s in 0..<slots { sum[s] += SIMD8<Double>(acc[s]) }
+            start = end
+          }
+        }
+        guard let out else { return }
+        for j in 0..<width {
+          var v: Double = 0
+          for c in 0..<chunks { v += total[c * slots + j / 8][j % 8] }
+          out[j] = accumulate ? Float(Double(out[j]) + v) : Float(v)
+        }
       }
     }
   }
