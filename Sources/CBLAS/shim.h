@@ -2,6 +2,19 @@
 /* OpenBLAS extras: thread count control, and the pool restart that lets threads inherit MXCSR. */
 int openblas_get_num_threads(void);
 int blas_thread_shutdown_(void);
+/* The kernel family OpenBLAS's DYNAMIC_ARCH picked at load time ("Haswell", "SkylakeX", ...). */
+char *openblas_get_corename(void);
+
+/* Whether this CPU and OS run OpenBLAS's SkylakeX (AVX-512 F/BW/DQ/VL) kernels. */
+#if defined(__x86_64__)
+static inline int dlp_cpu_runs_skylakex_kernels(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+}
+#else
+static inline int dlp_cpu_runs_skylakex_kernels(void) { return 0; }
+#endif
 
 /* Flush denormals to zero (FTZ) and treat denormal inputs as zero (DAZ) on this thread: the
    rmsprop state decays into denormals and x86 handles those ~100x slower. */

@@ -37,7 +37,9 @@ struct TrainingSession {
         "epoch_seconds": JSONValue(history.epochSeconds),
         "workers": JSONValue(workers),
         "dataset": JSONValue(datasetName),
+        "blas_core": JSONValue(BLASKernelChoice.coreName),
       ]
+      if let replaced = BLASKernelChoice.replacedCore { o["blas_core_replaced"] = JSONValue(replaced) }
       if let ev = evaluation { o["evaluation"] = .object(ev.mapValues { JSONValue($0) }) }
       if let r = history.stoppedReason { o["stopped_reason"] = JSONValue(r) }
       return .object(o)

@@ -1,3 +1,6 @@
 import DLPCommands
+import DLPTensor
 
+// Before anything else: OpenBLAS's kernels are fixed when it loads (see BLASKernelChoice).
+BLASKernelChoice.reexecWithPreferredKernels()
 WorkerCommand.main()

@@ -61,12 +61,14 @@ final class FunctionalModelTests: XCTestCase {
   }
 
   func testMergeShapeMismatchNamesLayerAndShapes() throws {
-    let a = Input(shape: [5])
-    let b = Input(shape: [6])
+    let a = Input(shape: [5], name: "left")
+    let b = try Dense(6, name: "right_dense")(Input(shape: [5]))
     XCTAssertThrowsError(try Add(name: "sum")([a, b])) { e in
       let m = "\(e)"
       XCTAssertTrue(
         m.contains("Add 'sum'") && m.contains("(None, 5)") && m.contains("(None, 6)"), m)
+      // The merge names the layers its inputs come from.
+      XCTAssertTrue(m.contains("from layer 'left'") && m.contains("from layer 'right_dense'"), m)
     }
     let c = Input(shape: [2, 3])
     let d = Input(shape: [3, 3])

@@ -42,10 +42,11 @@ enum Harness {
     }
   }
 
-  static func start(_ name: String, _ args: [String], cwd: String? = nil) throws -> Running {
+  static func start(_ name: String, _ args: [String], cwd: String? = nil, environment: [String: String] = [:]) throws -> Running {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: try binary(name))
     p.arguments = args
+    if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
     let r = Running(process: p)
     p.standardOutput = r.out
@@ -54,8 +55,10 @@ enum Harness {
     return r
   }
 
-  static func run(_ name: String, _ args: [String], timeout: Double = 120, cwd: String? = nil) throws -> Result {
-    let r = try start(name, args, cwd: cwd)
+  static func run(
+    _ name: String, _ args: [String], timeout: Double = 120, cwd: String? = nil, environment: [String: String] = [:]
+  ) throws -> Result {
+    let r = try start(name, args, cwd: cwd, environment: environment)
     guard let result = r.wait(timeout: timeout) else {
       XCTFail("\(name) \(args.joined(separator: " ")) did not finish in \(timeout) s")
       throw CocoaError(.executableLoad)

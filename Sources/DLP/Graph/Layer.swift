@@ -99,7 +99,8 @@ open class Layer {
   public final func addWeight(
     _ name: String, shape: [Int], initializer: Initializer, regularizer: Regularizer? = nil
   ) {
-    weightSpecs.append(WeightSpec(name: name, shape: shape, initializer: initializer, regularizer: regularizer))
+    weightSpecs.append(
+      WeightSpec(name: name, shape: shape, initializer: initializer, regularizer: regularizer))
   }
 
   /// Builds the layer for these input shapes if not built yet; checks shapes on later calls.
@@ -107,7 +108,8 @@ open class Layer {
     if isBuilt {
       guard shapes == inputShapes else {
         throw DLPError.shape(
-          "layer '\(name)' was built for input shape \(describeShapes(inputShapes)) and cannot take \(describeShapes(shapes))")
+          "layer '\(name)' was built for input shape \(describeShapes(inputShapes)) and cannot take \(describeShapes(shapes))"
+        )
       }
       return outputShape
     }
@@ -135,21 +137,30 @@ open class Layer {
   public func getWeights() -> [Tensor] {
     guard let b = binding else { return [] }
     return weightSpecs.enumerated().map { i, spec in
-      Tensor(uncheckedShape: spec.shape, scalars: Array(UnsafeBufferPointer(start: b.store.values + b.offsets[i], count: spec.count)))
+      Tensor(
+        uncheckedShape: spec.shape,
+        scalars: Array(UnsafeBufferPointer(start: b.store.values + b.offsets[i], count: spec.count))
+      )
     }
   }
 
   /// Replaces the layer's weights; shapes must match Keras's.
   public func setWeights(_ tensors: [Tensor]) throws {
-    guard let b = binding else { throw DLPError.config("layer '\(name)' has no weights yet: build its model first") }
+    guard let b = binding else {
+      throw DLPError.config("layer '\(name)' has no weights yet: build its model first")
+    }
     guard tensors.count == weightSpecs.count else {
-      throw DLPError.shape("layer '\(name)' has \(weightSpecs.count) weights, \(tensors.count) were given")
+      throw DLPError.shape(
+        "layer '\(name)' has \(weightSpecs.count) weights, \(tensors.count) were given")
     }
     for (i, (t, spec)) in zip(tensors, weightSpecs).enumerated() {
       guard t.shape == spec.shape else {
-        throw DLPError.shape("weight '\(name)/\(spec.name)' has shape \(spec.shape), the value given has \(t.shape)")
+        throw DLPError.shape(
+          "weight '\(name)/\(spec.name)' has shape \(spec.shape), the value given has \(t.shape)")
       }
-      t.scalars.withUnsafeBufferPointer { (b.store.values + b.offsets[i]).update(from: $0.baseAddress!, count: spec.count) }
+      t.scalars.withUnsafeBufferPointer {
+        (b.store.values + b.offsets[i]).update(from: $0.baseAddress!, count: spec.count)
+      }
     }
   }
 
@@ -169,8 +180,17 @@ extension Layer {
   }
 
   public func callAsFunction(_ inputs: [SymbolicTensor]) throws -> SymbolicTensor {
-    let out = try ensureBuilt(inputs.map(\.shape))
-    return SymbolicTensor(node: Node(layer: self, inputs: inputs), shape: out)
+    do {
+      let out = try ensureBuilt(inputs.map(\.shape))
+      return SymbolicTensor(node: Node(layer: self, inputs: inputs), shape: out)
+    } catch DLPError.shape(let message) where inputs.count > 1 {
+      // A merge names its inputs only by position; say which layers produced them, so a
+      // mismatch in a large graph (or a Keras JSON) can be traced to its branches.
+      let sources = inputs.enumerated().map { i, t in
+        "input \(i) \(describeShapes([t.shape])) from layer '\(t.node.layer.name)'"
+      }
+      throw DLPError.shape(message + " (" + sources.joined(separator: ", ") + ")")
+    }
   }
 }
 
