@@ -193,7 +193,11 @@ public enum KerasModelReader {
       throw DLPError.config("compile_config loss \(l.serialized()) is not a loss name")
     }
     let weights = try perOutput(v["loss_weights"], what: "loss_weights")?.map { w -> Float in
-      guard let d = w.double else { throw DLPError.config("compile_config loss_weights must be numbers") }
+      guard let d = w.double else {
+        // Keras 3's compile(optimizer, loss, metrics_list) puts the list into loss_weights
+        // (its third positional parameter): say what was found.
+        throw DLPError.config("compile_config loss_weights must be numbers, found \(w.serialized())")
+      }
       return Float(d)
     }
     var metrics: [String] = []
