@@ -57,6 +57,9 @@ public final class FoldCoordinator: FoldTaskRunner {
   private var nextGroupID: UInt64 = 1
   /// Why each lost worker was given up on, in order.
   public private(set) var losses: [String] = []
+  /// Tasks given up by a group whose members all live (a ring that failed, a leader that sent
+  /// no result), in order; a lost worker's task is in `losses`.
+  public private(set) var requeues: [String] = []
 
   /// How often an idle worker hears from the coordinator (its idle timeout is longer).
   static let keepAliveInterval = 5.0
@@ -199,7 +202,9 @@ public final class FoldCoordinator: FoldTaskRunner {
       guard let g = groups.removeValue(forKey: id) else { return }
       for m in g.members where groupOf[m] == id { groupOf[m] = nil }
       if let t = queue.requeue(worker: Int(id)), let text {
-        logger.warning("\(text); its group's task \(describe(t)) goes back on the queue")
+        let what = "\(text); its group's task \(describe(t)) goes back on the queue"
+        requeues.append(what)
+        logger.warning("\(what)")
       }
     }
     func lose(_ w: WorkerRecord, _ text: String) {

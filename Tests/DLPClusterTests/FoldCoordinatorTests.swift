@@ -33,12 +33,15 @@ final class FoldCoordinatorTests: XCTestCase {
     return try ModelBlueprint(m)
   }
 
-  func sweepJob(normalize: Bool) -> FoldJobDescription {
+  func sweepJob(normalize: Bool, groupSize: Int = 1, collectiveTimeout: Double = 10)
+    -> FoldJobDescription
+  {
     FoldJobDescription(
-      kfold: .init(normalize: normalize),
+      kfold: .init(normalize: normalize, groupSize: groupSize),
       data: JobDescription(
         dataset: "", samples: nil, numWords: 0, targetColumn: nil, normalize: false,
-        validationSplit: 0, batchSize: 32, seed: 11, collective: "ring"))
+        validationSplit: 0, batchSize: 32, seed: 11, collective: "ring",
+        collectiveTimeout: collectiveTimeout))
   }
 
   /// Runs `Worker`s on threads until the coordinator shuts them down.
@@ -250,6 +253,68 @@ final class FoldCoordinatorTests: XCTestCase {
     c.finish(reason: "test over")
     // One row per batch: the only part is the leader's, so the sums are the in-process ones.
     assertSame(results, expected)
+  }
+
+  /// A group member that takes its task and then sits it out (its heartbeat goes on, so it is
+  /// not lost): its partner's ring times out, the partner gives the task up, and the task is
+  /// redone by a group of the two others.
+  func testAGroupWhoseRingFailsGivesItsTaskBack() throws {
+    let data = try makeData(rows: 120)
+    let blueprint = try makeBlueprint()
+    let options = CrossValidationOptions(epochs: 2, batchSize: 32)
+    let tasks = try KFoldPlan(folds: 3).tasks(count: data.train.count)
+    let c = try FoldCoordinator(
+      options: CoordinatorOptions(
+        bind: "tcp://127.0.0.1:*", expectWorkers: 3, shipData: true, acceptTimeout: 30),
+      blueprint: blueprint, job: sweepJob(normalize: false, groupSize: 2, collectiveTimeout: 1),
+      data: data)
+    let context = try ZMQContext()
+    let fake = try ZMQSocket(
+      context: context, kind: .dealer,
+      options: .init(maxMessageSize: 1 << 30, sendTimeout: 5, routingID: Array("w-idle".utf8)))
+    try fake.connect(c.controlEndpoint)
+    let assigned = Flag()
+    let stop = Flag()
+    // Joins first and says ready first, so it is in the first group.
+    let fakeThread = Thread {
+      let codec = MessageCodec()
+      try? codec.send(
+        HelloMessage.local(workerID: "idle", blasThreads: 1, ringEndpoint: "tcp://127.0.0.1:1"),
+        on: fake)
+      var heartbeat: HeartbeatSender?
+      defer { heartbeat?.stop() }
+      while !stop.isSet {
+        guard let env = try? codec.receive(from: fake, timeout: 0.2) else { continue }
+        switch env.message {
+        case .jobSpec(let s):
+          codec.jobID = s.jobID
+          let port = (try? FoldJobDescription.sweep(in: s.fitJSON))??.data.heartbeatPort ?? 0
+          heartbeat = try? HeartbeatSender(
+            context: context, endpoint: "tcp://127.0.0.1:\(port)", identity: "hb-idle",
+            jobID: s.jobID, rank: s.rank)
+        case .dataShipment(let m) where m.last:
+          try? codec.send(
+            TaskRequestMessage(datasetHash: 0x5EED, ringEndpoint: "tcp://127.0.0.1:1"), on: fake)
+        case .taskAssignment:
+          assigned.set()  // and never run it
+        default:
+          continue
+        }
+      }
+    }
+    fakeThread.start()
+    usleep(300_000)
+    _ = startWorkers(2, connect: c.controlEndpoint)
+    let results = try c.run(tasks: tasks, options: options, onResult: nil)
+    stop.set()
+    c.finish(reason: "test over")
+    XCTAssertTrue(assigned.isSet, "the idle member never got a task")
+    XCTAssertEqual(results.map(\.fold), [0, 1, 2])
+    XCTAssertEqual(c.losses, [])
+    XCTAssertEqual(c.requeues.count, 1, "\(c.requeues)")
+    XCTAssertTrue(c.requeues.first?.contains("ring failed") == true, "\(c.requeues)")
+    usleep(300_000)
+    fake.close()
   }
 
   func testAGroupLargerThanTheWorkersIsRefusedClearly() throws {
