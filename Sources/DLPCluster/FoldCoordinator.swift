@@ -11,10 +11,16 @@ import Logging
 /// coordinator's) or received (`shipData`), so the results are those of the in-process runner,
 /// whatever the worker count.
 ///
+/// With `--group-size G`, a task goes to a group of G idle workers (longest idle first), each
+/// told its rank and the group's ring listeners; they train it data-parallel (`GroupBackend`)
+/// and the leader, rank 0, sends the result. Groups last one task: every worker asks for its
+/// next task itself (with a fresh ring listener), so groups re-form around lost workers.
+///
 /// A worker that dies (its process exits, or its heartbeat stops) does not stop the sweep: its
-/// task goes back to the front of the queue and the survivors finish. The sweep fails only when
-/// no worker is left, or when a worker reports an error (a task that fails on one worker would
-/// fail on any).
+/// group's task goes back to the front of the queue and the survivors finish; a group member
+/// whose ring fails gives its task up and says so (`abandonedGroup`), which also requeues it.
+/// The sweep fails only when fewer than G workers are left, or when a worker reports an error
+/// (a task that fails on one worker would fail on any).
 ///
 /// It reuses the training `Coordinator`'s control plane: its sockets, the Hello handshake
 /// (`accept`), the message filter (`nextMessage`: unknown peers, late joiners, other jobs) and
@@ -36,8 +42,24 @@ public final class FoldCoordinator: FoldTaskRunner {
   private var readyDeadline = Date.distantFuture
   /// Task ids of earlier `run` calls are not reused.
   private var nextTaskID: UInt64 = 1
+  /// Ready workers without a task, longest idle first, and the ring listener each announced
+  /// for its next task (group sweeps). A worker is idle from its TaskRequest to its next
+  /// assignment.
+  private var idle: [Int] = []
+  private var ringEndpoints: [Int: String] = [:]
+  /// Groups running a task, by group id, and the group each busy member belongs to.
+  private struct Group {
+    var members: [Int]
+    var task: Int
+  }
+  private var groups: [UInt64: Group] = [:]
+  private var groupOf: [Int: UInt64] = [:]
+  private var nextGroupID: UInt64 = 1
   /// Why each lost worker was given up on, in order.
   public private(set) var losses: [String] = []
+  /// Tasks given up by a group whose members all live (a ring that failed, a leader that sent
+  /// no result), in order; a lost worker's task is in `losses`.
+  public private(set) var requeues: [String] = []
 
   /// How often an idle worker hears from the coordinator (its idle timeout is longer).
   static let keepAliveInterval = 5.0
@@ -47,9 +69,9 @@ public final class FoldCoordinator: FoldTaskRunner {
     options: CoordinatorOptions, blueprint: ModelBlueprint, job: FoldJobDescription,
     data: PreparedData? = nil
   ) throws {
-    guard job.kfold.groupSize == 1 else {
+    guard job.kfold.groupSize >= 1, job.kfold.groupSize <= options.expectWorkers else {
       throw DLPError.config(
-        "--group-size \(job.kfold.groupSize): data-parallel fold tasks are not implemented; use --group-size 1 (one worker per task)"
+        "--group-size \(job.kfold.groupSize) needs between 1 and --workers (\(options.expectWorkers)) workers per fold task"
       )
     }
     guard !job.data.normalize else {
@@ -162,28 +184,46 @@ public final class FoldCoordinator: FoldTaskRunner {
     guard let data else { throw DLPError.config("the sweep has no data") }
     try start()
     for t in tasks { try t.validate(count: data.train.count) }
+    let size = job.kfold.groupSize
     let optionsJSON = FoldWire.encode(options)
     let firstID = nextTaskID
     nextTaskID += UInt64(tasks.count)
+    // Keyed by group id: a group runs one task, and a task lost with its group goes back.
     var queue = TaskQueue(count: tasks.count)
     var results = [FoldResult?](repeating: nil, count: tasks.count)
-    // Ready workers without a task, longest idle first.
-    var idle = ready.subtracting(lost).sorted()
     var heardFrom: [Int: Date] = [:]
+    groups = [:]
+    groupOf = [:]
 
+    func describe(_ t: Int) -> String { "(repeat \(tasks[t].repeat), fold \(tasks[t].fold))" }
+    /// Ends a running group whose task did not finish: the task goes back on the queue. Its
+    /// other members are busy until they ask for a task again (after their ring times out).
+    func dissolve(_ id: UInt64, because text: String?) {
+      guard let g = groups.removeValue(forKey: id) else { return }
+      for m in g.members where groupOf[m] == id { groupOf[m] = nil }
+      if let t = queue.requeue(worker: Int(id)), let text {
+        let what = "\(text); its group's task \(describe(t)) goes back on the queue"
+        requeues.append(what)
+        logger.warning("\(what)")
+      }
+    }
     func lose(_ w: WorkerRecord, _ text: String) {
-      let t = queue.requeue(worker: w.rank)
       idle.removeAll { $0 == w.rank }
-      giveUp(on: w, because: text, task: t.map { tasks[$0] })
+      let task = groupOf[w.rank].flatMap { groups[$0] }.map { tasks[$0.task] }
+      if let id = groupOf[w.rank] { dissolve(id, because: nil) }
+      giveUp(on: w, because: text, task: task)
     }
 
     while !queue.isFinished {
-      // 1. Workers that are gone: their tasks go back on the queue.
+      // 1. Workers that are gone: their groups' tasks go back on the queue.
       for (w, text) in findLosses() { lose(w, text) }
       let alive = core.workers.filter { !lost.contains($0.rank) }
-      if alive.isEmpty {
+      if alive.count < size || alive.isEmpty {
         throw DLPError.training(
-          "every worker is gone, \(queue.done.count) of \(tasks.count) fold tasks finished: "
+          (alive.isEmpty
+            ? "every worker is gone"
+            : "\(alive.count) worker(s) left, too few for a group of \(size)")
+            + ", \(queue.done.count) of \(tasks.count) fold tasks finished: "
             + losses.joined(separator: "; "))
       }
       if Date() > readyDeadline {
@@ -191,19 +231,35 @@ public final class FoldCoordinator: FoldTaskRunner {
           lose(w, "\(w.name) did not get ready in \(Int(core.options.acceptTimeout)) s")
         }
       }
-      // 2. Idle workers pull the next tasks.
-      while let w = idle.first, let t = queue.next(for: w) {
-        idle.removeFirst()
-        let record = core.workers[w]
-        do {
-          try core.codec.send(
-            TaskAssignmentMessage(
-              taskID: firstID + UInt64(t), taskJSON: FoldWire.encode(tasks[t]),
-              optionsJSON: optionsJSON),
-            on: core.control, routingID: record.routingID)
-          heardFrom[w] = Date()
-        } catch {
-          lose(record, "\(record.name) could not be sent a task: \(error)")
+      // 2. Groups of idle workers (longest idle first) pull the next tasks.
+      while idle.count >= size, !queue.waiting.isEmpty {
+        let members = Array(idle.prefix(size))
+        idle.removeFirst(size)
+        let id = nextGroupID
+        nextGroupID += 1
+        let t = queue.next(for: Int(id))!
+        groups[id] = Group(members: members, task: t)
+        for m in members { groupOf[m] = id }
+        let peers = size > 1 ? members.map { ringEndpoints[$0] ?? "" } : []
+        for (rank, m) in members.enumerated() {
+          let record = core.workers[m]
+          // A member could not be reached: the rest wait for the next group, untold.
+          guard groups[id] != nil else {
+            groupOf[m] = nil
+            idle.insert(m, at: 0)
+            continue
+          }
+          do {
+            try core.codec.send(
+              TaskAssignmentMessage(
+                taskID: firstID + UInt64(t), taskJSON: FoldWire.encode(tasks[t]),
+                optionsJSON: optionsJSON, groupID: id, groupRank: Int32(rank),
+                peerEndpoints: peers),
+              on: core.control, routingID: record.routingID)
+            heardFrom[m] = Date()
+          } catch {
+            lose(record, "\(record.name) could not be sent a task: \(error)")
+          }
         }
       }
       // 3. Idle workers hear from us now and then (they give up on a silent coordinator).
@@ -224,25 +280,40 @@ public final class FoldCoordinator: FoldTaskRunner {
             "\(w.name) has data with content hash \(String(r.datasetHash, radix: 16)), the coordinator's has \(String(data.contentHash, radix: 16)): the datasets differ (use --ship-data when workers have no identical copy)"
           )
         }
-        if ready.insert(w.rank).inserted {
-          logger.info("\(w.name) is ready")
-          idle.append(w.rank)
+        guard size == 1 || !r.ringEndpoint.isEmpty else {
+          throw DLPError.training("\(w.name) asked for a group task without a ring endpoint")
         }
+        if r.abandonedGroup != 0 {
+          dissolve(r.abandonedGroup, because: "\(w.name) gave up its task: its group's ring failed")
+        }
+        // Its part of its group's task is over; a leader that sent no result gave the task up.
+        if let id = groupOf.removeValue(forKey: w.rank), groups[id]?.members.first == w.rank {
+          dissolve(id, because: "\(w.name) led a group and sent no result")
+        }
+        guard !idle.contains(w.rank) else { continue }
+        if ready.insert(w.rank).inserted { logger.info("\(w.name) is ready") }
+        ringEndpoints[w.rank] = r.ringEndpoint
+        idle.append(w.rank)
       case .taskResult(let r):
-        guard let t = queue.task(of: w.rank), r.taskID == firstID + UInt64(t) else {
+        guard let id = groupOf[w.rank], let g = groups[id], g.members.first == w.rank,
+          r.taskID == firstID + UInt64(g.task)
+        else {
           logger.warning("refused a result for task id \(r.taskID) from \(w.name): not its task")
           continue
         }
+        let t = g.task
         let result = try FoldWire.decode(
           FoldResult.self, r.resultJSON, what: "fold result from \(w.name)")
         guard result.repeat == tasks[t].repeat, result.fold == tasks[t].fold else {
           throw DLPError.training(
-            "\(w.name) answered task (repeat \(tasks[t].repeat), fold \(tasks[t].fold)) with the result of (repeat \(result.repeat), fold \(result.fold))"
+            "\(w.name) answered task \(describe(t)) with the result of (repeat \(result.repeat), fold \(result.fold))"
           )
         }
-        _ = queue.finish(worker: w.rank, task: t)
+        _ = queue.finish(worker: Int(id), task: t)
+        // Done: the members' deaths from now on cost nothing.
+        groups[id] = nil
+        for m in g.members where groupOf[m] == id { groupOf[m] = nil }
         results[t] = result
-        idle.append(w.rank)
         onResult?(result)
       case .errorReport(let e):
         throw DLPError.training("\(w.name) failed: \(e.text)")
@@ -280,6 +351,7 @@ public final class FoldCoordinator: FoldTaskRunner {
   private func giveUp(on w: WorkerRecord, because text: String, task: FoldTask?) {
     guard lost.insert(w.rank).inserted else { return }
     ready.remove(w.rank)
+    idle.removeAll { $0 == w.rank }
     losses.append(text)
     core.watchdog.unwatch(identity: Self.heartbeatIdentity(w))
     let what = task.map { "its task (repeat \($0.repeat), fold \($0.fold)) goes back on the queue" }

@@ -10,7 +10,7 @@ public struct FoldJobDescription: Codable, Sendable, Equatable {
   public struct Sweep: Codable, Sendable, Equatable {
     /// Standardise each fold with statistics of its training rows (`CrossValidation.run`).
     public var normalize: Bool
-    /// Workers per task (only 1 is implemented).
+    /// Workers per task: G > 1 trains each task data-parallel on a group (`GroupBackend`).
     public var groupSize: Int
 
     public init(normalize: Bool, groupSize: Int = 1) {

@@ -5,8 +5,9 @@ import Logging
 
 /// A worker's part in a K-fold sweep, after the JobSpec said so (`FoldJobDescription`): load
 /// (or receive) the data, say ready, then run each assigned task with `CrossValidation.run` on a
-/// fresh model built from the job's model JSON with the task's seed, and send the result back,
-/// until the coordinator says the sweep is over.
+/// fresh model built from the job's model JSON with the task's seed (alone, or data-parallel
+/// with its group over a ring: `GroupBackend`), send the result back (the group's leader) and
+/// ask for the next, until the coordinator says the sweep is over.
 final class FoldWorker {
   let worker: Worker
   let job: JobSpecMessage
@@ -33,22 +34,24 @@ final class FoldWorker {
       document: try JSONValue.parse(job.modelJSON, source: "the sweep's model"))
     let data = try loadData(template: blueprint.make(seed: sweep.data.seed))
 
-    // Ready: the coordinator now sends tasks, one at a time.
-    try codec.send(TaskRequestMessage(datasetHash: data.contentHash), on: worker.control)
+    // Ready: the coordinator now sends tasks, one at a time, and we ask again after each.
+    // In groups (G > 1) every request carries a fresh ring listener: a task's ring closes its
+    // listener, and no chunk of an earlier ring can reach the next one.
+    let grouped = sweep.kfold.groupSize > 1
+    var listener = grouped ? try makeListener() : nil
+    try requestTask(data, listener: listener, abandoned: 0)
     while true {
       let env = try receive(timeout: worker.options.idleTimeout)
       switch env.message {
       case .taskAssignment(let a):
-        let task = try FoldWire.decode(FoldTask.self, a.taskJSON, what: "fold task")
-        let options = try FoldWire.decode(
-          CrossValidationOptions.self, a.optionsJSON, what: "fold options")
-        let result = try CrossValidation.run(
-          task: task, data: data.train, makeModel: blueprint.make, options: options,
-          normalize: sweep.kfold.normalize)
-        try codec.send(
-          TaskResultMessage(taskID: a.taskID, resultJSON: FoldWire.encode(result)),
-          on: worker.control)
+        let abandoned = try runTask(a, data: data, blueprint: blueprint, listener: listener)
+        if a.groupSize > 1 {
+          listener?.socket.close()
+          listener = try makeListener()
+        }
+        try requestTask(data, listener: listener, abandoned: abandoned)
       case .shutdown:
+        listener?.socket.close()
         return
       case .reject(let r):
         throw WorkerExit.rejected(r.reason)
@@ -58,6 +61,80 @@ final class FoldWorker {
         logger.warning("ignored an unexpected \(env.message.kind) from the coordinator")
       }
     }
+  }
+
+  private func requestTask(_ data: PreparedData, listener: CollectiveListener?, abandoned: UInt64)
+    throws
+  {
+    try codec.send(
+      TaskRequestMessage(
+        datasetHash: data.contentHash, ringEndpoint: listener.map(advertised) ?? "",
+        abandonedGroup: abandoned),
+      on: worker.control)
+  }
+
+  /// Runs a task (alone, or as rank `a.groupRank` of its group, the leader sending the result).
+  /// Returns 0, or the group id when the group's ring failed (a member died or went silent):
+  /// the task is given up, and this worker is ready for another.
+  private func runTask(
+    _ a: TaskAssignmentMessage, data: PreparedData, blueprint: ModelBlueprint,
+    listener: CollectiveListener?
+  ) throws -> UInt64 {
+    let task = try FoldWire.decode(FoldTask.self, a.taskJSON, what: "fold task")
+    let options = try FoldWire.decode(
+      CrossValidationOptions.self, a.optionsJSON, what: "fold options")
+    let g = a.groupSize
+    let rank = Int(a.groupRank)
+    guard rank >= 0, rank < g, g == 1 || listener != nil else {
+      throw DLPError.training(
+        "malformed task assignment: rank \(rank) of a group of \(g)\(listener == nil ? " (this worker has no ring listener)" : "")"
+      )
+    }
+    var ring: RingAllReduce?
+    defer { ring?.close() }
+    do {
+      var makeBackend: CrossValidation.BackendFactory?
+      if g > 1, let listener {
+        let r = try RingAllReduce(
+          context: worker.context, listener: listener,
+          nextEndpoint: a.peerEndpoints[(rank + 1) % g],
+          options: .init(
+            rank: rank, worldSize: g, jobID: a.groupID, timeout: sweep.data.collectiveTimeout))
+        ring = r
+        makeBackend = { model, roles, batchSize, seed in
+          try GroupBackend(model: model, data: roles, batchSize: batchSize, seed: seed, ring: r)
+        }
+      }
+      let result = try CrossValidation.run(
+        task: task, data: data.train, makeModel: blueprint.make, options: options,
+        normalize: sweep.kfold.normalize, makeBackend: makeBackend)
+      if rank == 0 {
+        try codec.send(
+          TaskResultMessage(taskID: a.taskID, resultJSON: FoldWire.encode(result)),
+          on: worker.control)
+      }
+      return 0
+    } catch let e as TransportError where g > 1 {
+      logger.warning(
+        "\(name) gave up task (repeat \(task.repeat), fold \(task.fold)) of group \(a.groupID): its ring failed: \(e)"
+      )
+      return a.groupID
+    }
+  }
+
+  /// A collective listener on the interface that faces the coordinator (where the peers are).
+  private func makeListener() throws -> CollectiveListener {
+    let host = ringHost
+    return try CollectiveListener(
+      context: worker.context, bind: "tcp://\(host == "127.0.0.1" ? host : "0.0.0.0"):*")
+  }
+
+  private var ringHost: String {
+    worker.options.advertiseHost ?? LocalAddress.toward(worker.options.connect) ?? "127.0.0.1"
+  }
+
+  private func advertised(_ l: CollectiveListener) -> String {
+    l.advertisedEndpoint(host: ringHost)
   }
 
   /// The training data: shipped by the coordinator, or loaded here with the same dataset flags

@@ -1,6 +1,7 @@
 /// The bookkeeping of a K-fold sweep: which tasks wait, which worker runs which task, which are
 /// done. Idle workers pull the next waiting task; a task lost with its worker goes back to the
 /// FRONT of the queue, so it is redone first. A plain value: the coordinator's loop owns it.
+/// (`FoldCoordinator` keys it by group id: a "worker" here is whatever runs one task.)
 struct TaskQueue: Equatable {
   let count: Int
   /// Waiting tasks, by index into the sweep's task list, in the order they are handed out.

@@ -1884,7 +1884,7 @@ const ProtobufCMessageDescriptor dlp__data_shipment__descriptor =
   (ProtobufCMessageInit) dlp__data_shipment__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor dlp__task_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor dlp__task_request__field_descriptors[3] =
 {
   {
     "dataset_hash",
@@ -1898,14 +1898,40 @@ static const ProtobufCFieldDescriptor dlp__task_request__field_descriptors[1] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "ring_endpoint",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__TaskRequest, ring_endpoint),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "abandoned_group",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__TaskRequest, abandoned_group),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned dlp__task_request__field_indices_by_name[] = {
+  2,   /* field[2] = abandoned_group */
   0,   /* field[0] = dataset_hash */
+  1,   /* field[1] = ring_endpoint */
 };
 static const ProtobufCIntRange dlp__task_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor dlp__task_request__descriptor =
 {
@@ -1915,14 +1941,14 @@ const ProtobufCMessageDescriptor dlp__task_request__descriptor =
   "Dlp__TaskRequest",
   "dlp",
   sizeof(Dlp__TaskRequest),
-  1,
+  3,
   dlp__task_request__field_descriptors,
   dlp__task_request__field_indices_by_name,
   1,  dlp__task_request__number_ranges,
   (ProtobufCMessageInit) dlp__task_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor dlp__task_assignment__field_descriptors[3] =
+static const ProtobufCFieldDescriptor dlp__task_assignment__field_descriptors[6] =
 {
   {
     "task_id",
@@ -1960,16 +1986,55 @@ static const ProtobufCFieldDescriptor dlp__task_assignment__field_descriptors[3]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "group_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__TaskAssignment, group_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group_rank",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__TaskAssignment, group_rank),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "peer_endpoints",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Dlp__TaskAssignment, n_peer_endpoints),
+    offsetof(Dlp__TaskAssignment, peer_endpoints),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned dlp__task_assignment__field_indices_by_name[] = {
+  3,   /* field[3] = group_id */
+  4,   /* field[4] = group_rank */
   2,   /* field[2] = options_json */
+  5,   /* field[5] = peer_endpoints */
   0,   /* field[0] = task_id */
   1,   /* field[1] = task_json */
 };
 static const ProtobufCIntRange dlp__task_assignment__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor dlp__task_assignment__descriptor =
 {
@@ -1979,7 +2044,7 @@ const ProtobufCMessageDescriptor dlp__task_assignment__descriptor =
   "Dlp__TaskAssignment",
   "dlp",
   sizeof(Dlp__TaskAssignment),
-  3,
+  6,
   dlp__task_assignment__field_descriptors,
   dlp__task_assignment__field_indices_by_name,
   1,  dlp__task_assignment__number_ranges,
@@ -2040,10 +2105,10 @@ const ProtobufCMessageDescriptor dlp__task_result__descriptor =
 static const ProtobufCEnumValue dlp__protocol__enum_values_by_number[2] =
 {
   { "PROTOCOL_UNSPECIFIED", "DLP__PROTOCOL__PROTOCOL_UNSPECIFIED", 0 },
-  { "PROTOCOL_VERSION", "DLP__PROTOCOL__PROTOCOL_VERSION", 1 },
+  { "PROTOCOL_VERSION", "DLP__PROTOCOL__PROTOCOL_VERSION", 2 },
 };
 static const ProtobufCIntRange dlp__protocol__value_ranges[] = {
-{0, 0},{0, 2}
+{0, 0},{2, 1},{0, 2}
 };
 static const ProtobufCEnumValueIndex dlp__protocol__enum_values_by_name[2] =
 {
@@ -2061,7 +2126,7 @@ const ProtobufCEnumDescriptor dlp__protocol__descriptor =
   dlp__protocol__enum_values_by_number,
   2,
   dlp__protocol__enum_values_by_name,
-  1,
+  2,
   dlp__protocol__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

@@ -49,11 +49,13 @@ final class MessageCodecHostileInputTests: XCTestCase {
   }
 
   func testWrongVersion() {
+    let other = DLPProtocol.version + 1
     XCTAssertThrowsTransportError(
       try codec.decode(
-        frames: frames(chunkHeader(version: 2), payload: [UInt8](repeating: 0, count: 8)), peer: 4)
+        frames: frames(chunkHeader(version: other), payload: [UInt8](repeating: 0, count: 8)),
+        peer: 4)
     ) {
-      $0 == .versionMismatch(peer: 4, expected: DLPProtocol.version, got: 2)
+      $0 == .versionMismatch(peer: 4, expected: DLPProtocol.version, got: other)
     }
     assertMalformed(
       frames(chunkHeader(version: 0), payload: [UInt8](repeating: 0, count: 8)), "no version")
@@ -82,8 +84,8 @@ final class MessageCodecHostileInputTests: XCTestCase {
   }
 
   func testUnknownKind() throws {
-    // Hand-packed header: version 1, kind 99 (field 4), which our enum does not know.
-    let bytes: [UInt8] = [0x08, 0x01, 0x20, 99]
+    // Hand-packed header: our version, kind 99 (field 4), which our enum does not know.
+    let bytes: [UInt8] = [0x08, UInt8(DLPProtocol.version), 0x20, 99]
     assertMalformed([bytes, []], "unknown kind")
   }
 

@@ -44,9 +44,14 @@ final class MessageCodecTests: XCTestCase {
         totalElements: 47_040_000, last: false)),
     .taskAssignment(
       TaskAssignmentMessage(
-        taskID: 7, taskJSON: "{\"repeat\":1,\"fold\":2}", optionsJSON: "{\"epochs\":3}")),
+        taskID: 7, taskJSON: "{\"repeat\":1,\"fold\":2}", optionsJSON: "{\"epochs\":3}",
+        groupID: 0xDEAD_0000_0001, groupRank: 1,
+        peerEndpoints: ["tcp://10.0.0.1:5001", "tcp://10.0.0.2:5002"])),
     .taskResult(TaskResultMessage(taskID: 7, resultJSON: "{\"fold\":2}")),
     .taskRequest(TaskRequestMessage(datasetHash: 0xFEED_F00D_DEAD_BEEF)),
+    .taskRequest(
+      TaskRequestMessage(
+        datasetHash: 1, ringEndpoint: "tcp://10.0.0.3:5003", abandonedGroup: 0xDEAD_0000_0002)),
     .collectiveChunk(.reduceScatterChunk),
     .collectiveChunk(.broadcastChunk),
   ]

@@ -110,6 +110,7 @@ final class KFoldDistributedTests: XCTestCase {
       seen += String(decoding: chunk, as: UTF8.self)
     }
     usleep(100_000)
+    usleep(100_000)
     let victim = Harness.processes(matching: "local-1\(tag)").first
     XCTAssertNotNil(victim, "worker 1 is not running")
     XCTAssertTrue(run.process.isRunning, "the sweep ended before the kill; make the tasks longer")
@@ -152,16 +153,121 @@ final class KFoldDistributedTests: XCTestCase {
       }.count, 12, run.stdout)
   }
 
-  func testGroupsOfWorkersPerTaskAreRefusedClearly() throws {
+  /// Every fold's history and evaluation within `relative` (of the larger magnitude, at least
+  /// 1e-3) of the reference's.
+  func assertCloseFolds(
+    _ a: JSONValue, _ b: JSONValue, relative: Double, _ what: String,
+    file: StaticString = #filePath, line: UInt = #line
+  ) {
+    func close(_ x: Double, _ y: Double) -> Bool {
+      abs(x - y) <= relative * max(abs(x), abs(y), 1e-3)
+    }
+    let fa = a["folds"]?.array ?? []
+    let fb = b["folds"]?.array ?? []
+    XCTAssertEqual(fa.count, 12, what, file: file, line: line)
+    XCTAssertEqual(fa.count, fb.count, what, file: file, line: line)
+    for (x, y) in zip(fa, fb) {
+      let which = "\(what): repeat \(x["repeat"]?.int ?? -1) fold \(x["fold"]?.int ?? -1)"
+      XCTAssertEqual(x["repeat"], y["repeat"], which, file: file, line: line)
+      XCTAssertEqual(x["fold"], y["fold"], which, file: file, line: line)
+      for part in ["evaluation", "history"] {
+        let px = x[part]?.object ?? [:]
+        let py = y[part]?.object ?? [:]
+        XCTAssertEqual(Set(px.keys), Set(py.keys), "\(which) \(part)", file: file, line: line)
+        XCTAssertFalse(px.isEmpty, "\(which) \(part)", file: file, line: line)
+        for (k, v) in px {
+          let p = v.array == nil ? [v.double ?? .nan] : numbers(v)
+          let q = py[k]?.array == nil ? [py[k]?.double ?? .infinity] : numbers(py[k])
+          XCTAssertEqual(p.count, q.count, "\(which) \(part) \(k)", file: file, line: line)
+          for (s, t) in zip(p, q) {
+            XCTAssertTrue(
+              close(s, t), "\(which) \(part) \(k): \(s) vs \(t)", file: file, line: line)
+          }
+        }
+      }
+    }
+  }
+
+  /// `--group-size 2`: each task trains data-parallel on two workers. The same folds and
+  /// scores as in-process up to float summation order (a batch's gradient is the sum of two
+  /// shard sums, not one; Adam and the metrics carry that last-bit difference): within 1e-4
+  /// relative after 3 epochs. Whatever the worker count, a group of 2 sums the same way, so 4
+  /// workers (two groups) and 2 workers (one) agree exactly.
+  func testGroupsOfTwoWorkersGiveTheInProcessResults() throws {
+    let dir = Harness.folder()
+    let job = try Harness.makeJob(in: dir)
+    let reference = try kfold(dir, job, workers: 0, tag: "inprocess").report
+    let (four, run) = try kfold(
+      dir, job, workers: 4, tag: "four", extra: ["--group-size", "2"])
+    assertCloseFolds(reference, four, relative: 1e-4, "4 workers in groups of 2")
+    XCTAssertEqual(four["workers"]?.int, 4)
+    XCTAssertEqual(four["group_size"]?.int, 2)
+    XCTAssertTrue(run.stdout.contains("on 4 workers in groups of 2"), run.stdout)
+    let two = try kfold(
+      dir, job, workers: 2, tag: "two", extra: ["--group-size", "2", "--ship-data"]
+    ).report
+    assertSameFolds(four, two, "2 workers in a group of 2")
+  }
+
+  /// A group member killed mid-task: its group's task goes back on the queue, the survivor gives
+  /// it up when its ring times out and joins a new group, and the sweep ends with every fold,
+  /// the same as an undisturbed sweep in groups of 2.
+  func testAGroupMemberKilledMidSweepLosesNoFold() throws {
+    let dir = Harness.folder()
+    // Tasks of a second or more, so the kill surely lands mid-task, not between two.
+    let job = try Harness.makeJob(in: dir, rows: 4000)
+    let epochs = 30
+    let args = [
+      "kfold", "--dataset", job.csv, "--model", job.model, "--folds", "4", "--repeats", "3",
+      "--epochs", String(epochs), "--batch-size", "32", "--seed", "9", "--group-size", "2",
+    ]
+    let start = Date()
+    let reference = try kfold(
+      dir, job, workers: 2, tag: "undisturbed", epochs: epochs, extra: ["--group-size", "2"]
+    ).report
+    let undisturbed = Date().timeIntervalSince(start)
+    let report = "\(dir)/killed.json"
+    let run = try Harness.start("dlp", args + ["--workers", "4", "--report", report])
+    let tag = "-\(run.process.processIdentifier)"
+    // Mid-sweep: the first fold result is in, so both groups have been running tasks.
+    var seen = ""
+    while !seen.contains(": val_") {
+      let chunk = run.out.fileHandleForReading.availableData
+      if chunk.isEmpty { break }
+      seen += String(decoding: chunk, as: UTF8.self)
+    }
+    usleep(100_000)
+    let victim = Harness.processes(matching: "local-1\(tag)").first
+    XCTAssertNotNil(victim, "worker 1 is not running")
+    XCTAssertTrue(run.process.isRunning, "the sweep ended before the kill; make the tasks longer")
+    if let victim { kill(victim, SIGKILL) }
+    let result = run.wait(timeout: 180)
+    XCTAssertEqual(result?.status, 0, result?.stderr ?? "did not finish")
+    let stderr = result?.stderr ?? ""
+    XCTAssertTrue(stderr.contains("was killed by signal 9"), stderr)
+    XCTAssertTrue(stderr.contains("goes back on the queue"), "the victim ran no task: \(stderr)")
+    let killed = try Harness.report(report)
+    assertSameFolds(reference, killed, "a group member killed")
+    print(
+      "kfold groups of 2: 2 workers undisturbed \(undisturbed) s, 4 with a kill \(Date().timeIntervalSince(start) - undisturbed) s"
+    )
+    usleep(300_000)
+    XCTAssertEqual(Harness.processes(matching: tag), [], "orphan worker processes remain")
+  }
+
+  func testBadGroupSizesAreRefusedClearly() throws {
     let dir = Harness.folder()
     let job = try Harness.makeJob(in: dir, rows: 100)
-    let r = try Harness.run(
-      "dlp",
-      [
-        "kfold", "--dataset", job.csv, "--model", job.model, "--folds", "2", "--workers", "2",
-        "--group-size", "2",
-      ])
-    XCTAssertEqual(r.status, 1)
-    XCTAssertTrue(r.stderr.contains("--group-size 2"), r.stderr)
+    for (workers, group) in [(2, 3), (0, 2)] {
+      let r = try Harness.run(
+        "dlp",
+        [
+          "kfold", "--dataset", job.csv, "--model", job.model, "--folds", "2", "--workers",
+          String(workers), "--group-size", String(group),
+        ])
+      XCTAssertEqual(r.status, 1, r.stderr)
+      XCTAssertTrue(r.stderr.contains("--group-size \(group)"), r.stderr)
+      XCTAssertTrue(r.stderr.contains("N >= \(group)"), r.stderr)
+    }
   }
 }

@@ -6,15 +6,21 @@ import Foundation
 public enum CrossValidation {
   /// Builds a compiled model whose weights come from the given seed.
   public typealias ModelFactory = (_ seed: UInt64) throws -> Model
+  /// Makes the backend a task's steps run on, for its fresh model, its (normalised) `data` by
+  /// role, the batch size and the task's seed: `LocalBackend` by default; a sweep's group of
+  /// workers passes one that splits each batch among them (`GroupBackend`).
+  public typealias BackendFactory =
+    (_ model: Model, _ data: [DataRole: ArrayData], _ batchSize: Int, _ seed: UInt64) throws
+    -> TrainingBackend
 
   /// Trains `makeModel(task.seed)` on the task's training rows of `data` for `options.epochs`
   /// epochs, validating on its validation rows after each epoch. With `normalize`, every input
   /// is standardised with a `Normalizer` fitted on the training rows only (no leak from the
   /// validation fold). Everything random is keyed by `task.seed`, so the result is the same
-  /// whatever process runs the task.
+  /// whatever process (or group of processes, with `makeBackend`) runs the task.
   public static func run(
     task: FoldTask, data: ArrayData, makeModel: ModelFactory, options: CrossValidationOptions,
-    normalize: Bool
+    normalize: Bool, makeBackend: BackendFactory? = nil
   ) throws -> FoldResult {
     let start = Date()
     let parts = try partitions(task: task, data: data, normalize: normalize)
@@ -22,8 +28,9 @@ public enum CrossValidation {
     let validation = parts.validation.count > 0 ? parts.validation : nil
     var roles: [DataRole: ArrayData] = [.train: parts.train]
     if let v = validation { roles[.validation] = v }
-    let backend = try LocalBackend(
-      model: model, data: roles, batchSize: options.batchSize, seed: task.seed)
+    let backend =
+      try makeBackend?(model, roles, options.batchSize, task.seed)
+      ?? LocalBackend(model: model, data: roles, batchSize: options.batchSize, seed: task.seed)
     let history = try Trainer.fit(
       model: model, backend: backend, trainCount: parts.train.count,
       validationCount: validation?.count ?? 0,

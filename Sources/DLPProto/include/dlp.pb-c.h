@@ -40,7 +40,7 @@ typedef struct Dlp__TaskResult Dlp__TaskResult;
  */
 typedef enum _Dlp__Protocol {
   DLP__PROTOCOL__PROTOCOL_UNSPECIFIED = 0,
-  DLP__PROTOCOL__PROTOCOL_VERSION = 1
+  DLP__PROTOCOL__PROTOCOL_VERSION = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DLP__PROTOCOL)
 } Dlp__Protocol;
 /*
@@ -388,7 +388,8 @@ struct  Dlp__DataShipment
 
 
 /*
- * Worker -> coordinator, once its data is in place: ready for tasks.
+ * Worker -> coordinator, once its data is in place, and again after every task: ready for the
+ * next task.
  */
 struct  Dlp__TaskRequest
 {
@@ -397,10 +398,18 @@ struct  Dlp__TaskRequest
    * content hash of the data the worker loaded or received
    */
   uint64_t dataset_hash;
+  /*
+   * group sweeps: a fresh collective listener for the next task's ring
+   */
+  char *ring_endpoint;
+  /*
+   * nonzero: this worker gave up that group's task (its ring failed)
+   */
+  uint64_t abandoned_group;
 };
 #define DLP__TASK_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&dlp__task_request__descriptor) \
-    , 0 }
+    , 0, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
@@ -421,10 +430,26 @@ struct  Dlp__TaskAssignment
    * CrossValidationOptions: epochs, batch size, epoch shuffling
    */
   char *options_json;
+  /*
+   * The group that runs the task data-parallel (`--group-size G`); every member gets the task.
+   */
+  /*
+   * unique per assignment; the group's ring stamps it on its chunks
+   */
+  uint64_t group_id;
+  /*
+   * this worker's rank in the group; rank 0 (the leader) reports
+   */
+  uint32_t group_rank;
+  /*
+   * ring listener of each member, by group rank (G > 1)
+   */
+  size_t n_peer_endpoints;
+  char **peer_endpoints;
 };
 #define DLP__TASK_ASSIGNMENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&dlp__task_assignment__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0,NULL }
 
 
 /*
