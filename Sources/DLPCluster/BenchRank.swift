@@ -32,7 +32,9 @@ public enum ProcessAllReduceBench {
     public var warmup: Int
     /// "ring" or "central".
     public var collective: String
-    /// "tcp" (loopback, as ranks on separate hosts would talk) or "ipc" (Unix domain sockets).
+    /// "tcp" (loopback, as ranks on separate hosts would talk), "ipc" (Unix domain sockets), or
+    /// "shm" (ring only: the shared-memory collective, the floats in POSIX shared memory and
+    /// the header-only messages over tcp, as same-host workers train by default).
     public var transport: String
     /// Pieces the buffer is streamed in; nil: the collective's default, what training uses.
     public var chunkBytes: Int?
@@ -76,8 +78,11 @@ public enum ProcessAllReduceBench {
       guard ["ring", "central"].contains(collective) else {
         throw BenchError("--allreduce must be central or ring, got '\(collective)'")
       }
-      guard ["tcp", "ipc"].contains(transport) else {
-        throw BenchError("--transport must be tcp or ipc, got '\(transport)'")
+      guard ["tcp", "ipc", "shm"].contains(transport) else {
+        throw BenchError("--transport must be tcp, ipc or shm, got '\(transport)'")
+      }
+      guard transport != "shm" || collective == "ring" else {
+        throw BenchError("--transport shm runs the ring's reduce-scatter/all-gather; use --allreduce ring")
       }
       if let c = chunkBytes, c < 4 || c > 64 << 20 {
         throw BenchError("--chunk-bytes must be in 4 B...64 MiB, got \(c)")
@@ -267,7 +272,9 @@ public enum ProcessAllReduceBench {
       }
       for r in 0..<n {
         let next = config.collective == "ring" ? endpoints[(r + 1) % n]! : ""
-        try send(BenchMessage(type: "peers", next: next, root: endpoints[0]!), to: r)
+        try send(
+          BenchMessage(type: "peers", next: next, root: endpoints[0]!, all: endpoints.map { $0! }),
+          to: r)
       }
       // The per-iteration barrier, then the results.
       var results = [[Double]?](repeating: nil, count: n)
@@ -422,6 +429,8 @@ struct BenchMessage: Codable {
   var endpoint: String? = nil
   var next: String? = nil
   var root: String? = nil
+  /// Every rank's collective endpoint, by rank (the shared-memory collective signals all peers).
+  var all: [String]? = nil
   var iteration: Int? = nil
   var seconds: [Double]? = nil
   var message: String? = nil
@@ -484,8 +493,13 @@ public enum BenchRank {
         config: config, rank: rank, context: context, send: send, receive: receive)
       defer { collective.close() }
       let count = config.bytes / 4
-      let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
-      defer { buffer.deallocate() }
+      // The shared-memory collective reads the buffer where it lives, as training's weights and
+      // gradients do: take it from the segment. Other collectives get ordinary memory.
+      let shared = (collective as? SharedMemoryAllReduce).map {
+        UnsafeMutableBufferPointer(rebasing: $0.registeredBuffer(0)[0..<count])
+      }
+      let buffer = shared ?? UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+      defer { if shared == nil { buffer.deallocate() } }
       // Tests check that a wrong sum fails loudly: this rank then spoils one element of the
       // first timed result.
       let pattern = Pattern(rank: rank, workers: config.workers)
@@ -541,6 +555,19 @@ public enum BenchRank {
         throw BenchError("rank \(rank): no root endpoint")
       }
       return try CentralAllReduce(context: context, endpoint: root, options: options)
+    case _ where config.transport == "shm":
+      let listener = n > 1 ? try CollectiveListener(context: context, bind: bind) : nil
+      try send(BenchMessage(type: "endpoint", endpoint: listener?.endpoint ?? ""))
+      let peers = try receive("peers")
+      let all = peers.all ?? []
+      guard n == 1 || all.count == n else { throw BenchError("rank \(rank): no peer endpoints") }
+      // The parent's tag names the segments: unique per run, the same for every rank.
+      let token = config.tag.utf8.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+      return try SharedMemoryAllReduce(
+        context: context, listener: listener, endpoints: all,
+        options: .init(
+          rank: rank, worldSize: n, jobID: token | 1, capacity: config.bytes / 4,
+          timeout: config.timeout, segmentPrefix: "dlp-bench", registeredBuffers: 1))
     default:
       let options = RingAllReduce.Options(
         rank: rank, worldSize: n, chunkBytes: config.resolvedChunkBytes, timeout: config.timeout)

@@ -14,13 +14,20 @@ public struct CoordinatorOptions: Sendable {
   public var shipData: Bool
   /// How long to wait for all workers to connect, and to load their data.
   public var acceptTimeout: Double
+  /// How the ring moves its floats: "auto" (shared memory when every worker is on one host,
+  /// else tcp), "tcp", or "shm" (refused unless every worker is on one host).
+  public var transport: String
 
-  public init(bind: String, expectWorkers: Int, collective: String = "ring", shipData: Bool = false, acceptTimeout: Double = 300) {
+  public init(
+    bind: String, expectWorkers: Int, collective: String = "ring", shipData: Bool = false, acceptTimeout: Double = 300,
+    transport: String = "auto"
+  ) {
     self.bind = bind
     self.expectWorkers = expectWorkers
     self.collective = collective
     self.shipData = shipData
     self.acceptTimeout = acceptTimeout
+    self.transport = transport
   }
 }
 
@@ -52,12 +59,27 @@ public final class Coordinator: TrainingBackend {
   /// The running job (0 until `start`, or a K-fold sweep's start, assigns one).
   var jobID: UInt64 = 0
   private var commandScratch: [UInt32] = []
+  /// Steps whose metrics reports have not all arrived, and the ranks that still owe one.
+  /// Training keeps up to `pipelineDepth` steps in flight: workers run step after step without
+  /// waiting for the coordinator to read their reports (every worker applies the same update,
+  /// so nothing in a step depends on the coordinator having seen the previous one).
+  private var pending: [UInt64: Set<Int>] = [:]
+  static let pipelineDepth = 16
+  /// What the job's gradients travel by, once `start` has decided: "ring/shm", "ring/tcp" or
+  /// "central/tcp" (the report's `allreduce`).
+  public private(set) var collectiveInUse = ""
 
   /// Binds the control and heartbeat sockets. `probe` reports dead local worker processes.
   public init(options: CoordinatorOptions, probe: @escaping @Sendable () -> String? = { nil }) throws {
     guard options.expectWorkers >= 1 else { throw DLPError.config("--expect-workers must be >= 1") }
     guard ["central", "ring"].contains(options.collective) else {
       throw DLPError.config("unknown collective '\(options.collective)'; expected central or ring")
+    }
+    guard ["auto", "tcp", "shm"].contains(options.transport) else {
+      throw DLPError.config("unknown transport '\(options.transport)'; expected auto, tcp or shm")
+    }
+    guard options.transport != "shm" || options.collective == "ring" else {
+      throw DLPError.config("--transport shm applies to the ring collective (--allreduce ring)")
     }
     self.options = options
     context = try ZMQContext()
@@ -123,6 +145,9 @@ public final class Coordinator: TrainingBackend {
     var job = description
     job.collective = options.collective
     job.heartbeatPort = Endpoint.port(of: watchdog.endpoint) ?? 0
+    job.sharedMemory = try useSharedMemory()
+    if job.sharedMemory { logger.info("workers share a host: the ring runs through shared memory") }
+    collectiveInUse = options.collective == "central" ? "central/tcp" : job.sharedMemory ? "ring/shm" : "ring/tcp"
     if options.collective == "central" {
       let c = try CentralAllReduce(
         context: context, endpoint: "tcp://\(bindHost):*",
@@ -160,6 +185,20 @@ public final class Coordinator: TrainingBackend {
       }
     }
     try broadcastWeights()
+  }
+
+  /// Whether the ring should run through shared memory: every worker reported the same host
+  /// identity (`--transport auto`), or the user asked for it (`shm`, refused when they differ).
+  func useSharedMemory() throws -> Bool {
+    guard options.collective == "ring", options.transport != "tcp", workers.count > 1 else { return false }
+    let first = workers[0].hello.hostIdentity
+    let apart = workers.filter { $0.hello.hostIdentity.isEmpty || $0.hello.hostIdentity != first }
+    if options.transport == "shm", !apart.isEmpty {
+      throw DLPError.config(
+        "--transport shm needs every worker on one host (same kernel, /dev/shm, network namespace and user); \(apart.map(\.name).joined(separator: ", ")) \(apart.count == 1 ? "is" : "are") not on \(workers[0].name)'s; use --transport auto or tcp"
+      )
+    }
+    return apart.isEmpty
   }
 
   /// Waits for `expectWorkers` Hellos (also the first step of a K-fold sweep).
@@ -224,28 +263,42 @@ public final class Coordinator: TrainingBackend {
     }
   }
 
-  /// Collects one metrics report per worker for the current step and adds them into `stats`.
-  private func collectReports(into stats: UnsafeMutablePointer<Double>) throws {
+  /// Adds the metrics reports that have arrived into `stats`, waiting only while more than
+  /// `maxPending` steps are outstanding (0: until every report is in).
+  private func collectReports(into stats: UnsafeMutablePointer<Double>, leaving maxPending: Int) throws {
     let size = model!.compiled!.layout.size
-    var pending = Set(workers.map(\.rank))
-    while !pending.isEmpty {
-      guard let (env, w) = try nextMessage(timeout: 0.2) else { continue }
+    while true {
+      let blocking = pending.count > maxPending
+      guard let (env, w) = try nextMessage(timeout: blocking ? 0.2 : 0) else {
+        if blocking { continue }
+        return
+      }
       switch env.message {
       case .metricsReport(let m):
-        guard env.header.step == step, pending.contains(w.rank), m.metricState.count == size - 2 else {
-          logger.warning("refused a metrics report for step \(env.header.step) from \(w.name) (expected step \(step))")
+        let step = env.header.step
+        guard pending[step]?.contains(w.rank) == true, m.metricState.count == size - 2 else {
+          logger.warning("refused a metrics report for step \(step) from \(w.name) (not one it owes)")
           continue
         }
         stats[0] += m.lossSum
         stats[1] += Double(m.sampleCount)
         for (i, v) in m.metricState.enumerated() { stats[2 + i] += v }
-        pending.remove(w.rank)
+        pending[step]!.remove(w.rank)
+        if pending[step]!.isEmpty { pending[step] = nil }
       case .errorReport(let e):
         throw DLPError.training("\(w.name) failed: \(e.text)")
       default:
         continue
       }
     }
+  }
+
+  /// Waits for every outstanding report, adding them into a scratch vector (for the calls that
+  /// have no epoch statistics to add them to).
+  private func drainReports() throws {
+    guard !pending.isEmpty, let size = model?.compiled?.layout.size else { return }
+    var scratch = [Double](repeating: 0, count: size)
+    try scratch.withUnsafeMutableBufferPointer { try collectReports(into: $0.baseAddress!, leaving: 0) }
   }
 
   /// Runs a collective, turning a failure into the watchdog's explanation when it has one.
@@ -260,6 +313,7 @@ public final class Coordinator: TrainingBackend {
 
   public func trainStep(rows: UnsafeBufferPointer<Int>, epoch: Int, stats: UnsafeMutablePointer<Double>) throws {
     try sendCommands(rows: rows, epoch: epoch, phase: .train)
+    pending[step] = Set(workers.map(\.rank))
     if let central, let model {
       let p = model.parameters
       try collective { try central.reduce(p.gradBuffer, step: step) }
@@ -267,17 +321,24 @@ public final class Coordinator: TrainingBackend {
       model.compiled!.optimizer.apply(params: p.values, grads: p.grads, ranges: p.trainableRanges, total: p.count)
       try collective { try central.broadcast(p.valueBuffer, step: step) }
     }
-    try collectReports(into: stats)
+    try collectReports(into: stats, leaving: Self.pipelineDepth)
+  }
+
+  public func endEpoch(stats: UnsafeMutablePointer<Double>) throws {
+    try collectReports(into: stats, leaving: 0)
   }
 
   public func evaluateStep(rows: UnsafeBufferPointer<Int>, role: DataRole, stats: UnsafeMutablePointer<Double>) throws {
+    try drainReports()
     try sendCommands(rows: rows, epoch: 0, phase: role == .test ? .evaluate : .validate)
-    try collectReports(into: stats)
+    pending[step] = Set(workers.map(\.rank))
+    try collectReports(into: stats, leaving: 0)
   }
 
   /// Brings the coordinator's weights up to date (under the ring collective only the workers
   /// hold the current weights; every worker holds the same, so worker 0 sends them).
   public func syncWeights() throws {
+    try drainReports()
     guard central == nil, let model, let first = workers.first else { return }
     step += 1
     try codec.send(

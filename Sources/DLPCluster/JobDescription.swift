@@ -21,6 +21,9 @@ public struct JobDescription: Codable, Sendable, Equatable {
   public var heartbeatPort: Int
   /// Seconds of peer silence after which a collective gives up.
   public var collectiveTimeout: Double
+  /// The ring's reduce-scatter and all-gather go through shared memory (`SharedMemoryAllReduce`):
+  /// the coordinator sets it when every worker runs on its host (`HostIdentity`).
+  public var sharedMemory: Bool = false
 
   public init(
     dataset: String, samples: Int?, numWords: Int, targetColumn: String?, normalize: Bool, validationSplit: Double,
@@ -45,6 +48,24 @@ public struct JobDescription: Codable, Sendable, Equatable {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case dataset, samples, numWords, targetColumn, normalize, validationSplit, batchSize, seed
+    case collective, centralPort, heartbeatPort, collectiveTimeout, sharedMemory
+  }
+
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      dataset: try c.decode(String.self, forKey: .dataset), samples: try c.decodeIfPresent(Int.self, forKey: .samples),
+      numWords: try c.decode(Int.self, forKey: .numWords), targetColumn: try c.decodeIfPresent(String.self, forKey: .targetColumn),
+      normalize: try c.decode(Bool.self, forKey: .normalize), validationSplit: try c.decode(Double.self, forKey: .validationSplit),
+      batchSize: try c.decode(Int.self, forKey: .batchSize), seed: try c.decode(UInt64.self, forKey: .seed),
+      collective: try c.decode(String.self, forKey: .collective), centralPort: try c.decode(Int.self, forKey: .centralPort),
+      heartbeatPort: try c.decode(Int.self, forKey: .heartbeatPort),
+      collectiveTimeout: try c.decode(Double.self, forKey: .collectiveTimeout))
+    sharedMemory = try c.decodeIfPresent(Bool.self, forKey: .sharedMemory) ?? false
   }
 
   public static func decode(_ text: String) throws -> JobDescription {

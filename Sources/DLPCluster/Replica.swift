@@ -12,7 +12,7 @@ final class Replica {
   let seed: UInt64
   let executor: GraphExecutor
   let central: CentralAllReduce?
-  let ring: RingAllReduce?
+  let ring: ShardedCollective?
   /// Under the ring collective: the part of the flat buffer this worker updates (ZeRO-1).
   let owned: Range<Int>
   private var stats: [Double]
@@ -44,9 +44,20 @@ final class Replica {
       guard job.peerEndpoints.count == world else {
         throw DLPError.config("the job lists \(job.peerEndpoints.count) ring endpoints for \(world) workers")
       }
-      ring = try RingAllReduce(
-        context: context, listener: world > 1 ? listener : nil, nextEndpoint: world > 1 ? job.peerEndpoints[(rank + 1) % world] : nil,
-        options: .init(rank: rank, worldSize: world, jobID: job.jobID, timeout: description.collectiveTimeout))
+      if description.sharedMemory {
+        let shm = try SharedMemoryAllReduce(
+          context: context, listener: world > 1 ? listener : nil, endpoints: job.peerEndpoints,
+          options: .init(
+            rank: rank, worldSize: world, jobID: job.jobID, capacity: count, timeout: description.collectiveTimeout,
+            registeredBuffers: 2))
+        // The peers read our gradients and weights where they are: no copy into the segment.
+        model.parameters.adopt(values: shm.registeredBuffer(0).baseAddress!, grads: shm.registeredBuffer(1).baseAddress!)
+        ring = shm
+      } else {
+        ring = try RingAllReduce(
+          context: context, listener: world > 1 ? listener : nil, nextEndpoint: world > 1 ? job.peerEndpoints[(rank + 1) % world] : nil,
+          options: .init(rank: rank, worldSize: world, jobID: job.jobID, timeout: description.collectiveTimeout))
+      }
       central = nil
       owned = ShardPlan(count: count, parts: world).range(rank)
       model.compiled!.optimizer.prepare(shard: owned)
@@ -54,6 +65,8 @@ final class Replica {
   }
 
   func close() {
+    // Back to private memory before the segment is unmapped.
+    model.parameters.release()
     central?.close()
     ring?.close()
   }
@@ -114,12 +127,12 @@ final class Replica {
       try central.reduce(p.gradBuffer, step: step)
       try central.broadcast(p.valueBuffer, step: step)
     } else if let ring {
-      try ring.reduceScatter(p.gradBuffer, step: step)
+      try ring.reduceScatter(p.gradBuffer, step: step, tensorID: 0)
       if model.hasRegularizers {
         stats[0] += model.applyRegularization(addGradients: true, range: owned) * Double(globalBatch)
       }
       model.compiled!.optimizer.apply(params: p.values, grads: p.grads, ranges: p.trainableRanges, total: p.count)
-      try ring.allGather(p.valueBuffer, step: step)
+      try ring.allGather(p.valueBuffer, step: step, tensorID: 0)
     }
   }
 }

@@ -69,7 +69,8 @@ public final class Worker {
     try codec.send(
       HelloMessage(
         protocolVersion: DLPProtocol.version, workerID: options.workerID, hostname: ProcessInfo.processInfo.hostName,
-        pid: getpid(), blasThreads: Int32(options.threads), datasetHash: 0, datasetName: "", ringEndpoint: ringEndpoint),
+        pid: getpid(), blasThreads: Int32(options.threads), datasetHash: 0, datasetName: "", ringEndpoint: ringEndpoint,
+        hostIdentity: HostIdentity.current),
       on: control)
 
     // Handshake: Welcome then JobSpec, or Reject.

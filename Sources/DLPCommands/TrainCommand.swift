@@ -77,6 +77,9 @@ struct RunOptions: ParsableArguments {
   @Option(help: "Worker processes (0: train in this process).") var workers: Int = 0
   @Option(help: "BLAS threads per process (default: all cores in-process, 1 per worker).") var threads: Int?
   @Option(help: "Collective for gradients: central or ring.") var allreduce: String = "ring"
+  @Option(
+    help: "How the ring moves gradients and weights (train, evaluate): auto (shared memory when every worker is on this host, else tcp), tcp, or shm. K-fold groups use tcp.")
+  var transport: String = "auto"
   @Option(help: "Write the report JSON here (atomically).") var report: String?
   @Flag(help: "No progress output.") var quiet = false
 
@@ -84,6 +87,8 @@ struct RunOptions: ParsableArguments {
     if workers < 0 { throw ValidationError("--workers must be >= 0") }
     if let t = threads, t < 1 { throw ValidationError("--threads must be >= 1") }
     if !["central", "ring"].contains(allreduce) { throw ValidationError("--allreduce must be central or ring") }
+    if !["auto", "tcp", "shm"].contains(transport) { throw ValidationError("--transport must be auto, tcp or shm") }
+    if transport == "shm" && allreduce != "ring" { throw ValidationError("--transport shm applies to --allreduce ring") }
   }
 
   var progress: ProgressPrinter { ProgressPrinter(mode: quiet ? .silent : nil) }

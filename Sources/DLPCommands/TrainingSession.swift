@@ -18,6 +18,8 @@ struct TrainingSession {
     var evaluation: [String: Double]?
     var workers: Int
     var datasetName: String
+    /// How the gradients travelled ("ring/shm", "ring/tcp", "central/tcp"); nil in-process.
+    var collective: String? = nil
 
     /// Prints the test figures, writes the report, and fails when training hit a NaN.
     func finish(report: String?) throws {
@@ -41,6 +43,7 @@ struct TrainingSession {
       ]
       if let replaced = BLASKernelChoice.replacedCore { o["blas_core_replaced"] = JSONValue(replaced) }
       if let ev = evaluation { o["evaluation"] = .object(ev.mapValues { JSONValue($0) }) }
+      if let c = collective { o["allreduce"] = JSONValue(c) }
       if let r = history.stoppedReason { o["stopped_reason"] = JSONValue(r) }
       return .object(o)
     }
@@ -61,7 +64,9 @@ struct TrainingSession {
       if let t = data.test, history.stoppedReason == nil {
         evaluation = try Trainer.evaluate(model: model, backend: backend, role: .test, count: t.count, batchSize: options.batchSize)
       }
-      return Outcome(history: history, evaluation: evaluation, workers: workers, datasetName: data.datasetName)
+      return Outcome(
+        history: history, evaluation: evaluation, workers: workers, datasetName: data.datasetName,
+        collective: (backend as? Coordinator)?.collectiveInUse)
     }
   }
 }
@@ -82,13 +87,14 @@ enum ClusterSession {
     case .localWorkers(let n):
       let box = ClusterBox()
       coordinator = try Coordinator(
-        options: CoordinatorOptions(bind: "tcp://127.0.0.1:*", expectWorkers: n, collective: run.allreduce),
+        options: CoordinatorOptions(bind: "tcp://127.0.0.1:*", expectWorkers: n, collective: run.allreduce, transport: run.transport),
         probe: { box.cluster?.deadWorker() })
       let local = try LocalCluster(workers: n, connect: coordinator.controlEndpoint, threads: run.threads ?? 1)
       box.cluster = local
       cluster = local
     case .external(let bind, let expect, let ship):
-      coordinator = try Coordinator(options: CoordinatorOptions(bind: bind, expectWorkers: expect, collective: run.allreduce, shipData: ship))
+      coordinator = try Coordinator(
+        options: CoordinatorOptions(bind: bind, expectWorkers: expect, collective: run.allreduce, shipData: ship, transport: run.transport))
       printLine("coordinator listening on \(coordinator.controlEndpoint) for \(expect) workers")
     }
     do {

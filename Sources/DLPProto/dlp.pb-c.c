@@ -869,7 +869,7 @@ const ProtobufCMessageDescriptor dlp__header__descriptor =
   (ProtobufCMessageInit) dlp__header__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor dlp__hello__field_descriptors[8] =
+static const ProtobufCFieldDescriptor dlp__hello__field_descriptors[9] =
 {
   {
     "protocol_version",
@@ -967,11 +967,24 @@ static const ProtobufCFieldDescriptor dlp__hello__field_descriptors[8] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "host_identity",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__Hello, host_identity),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned dlp__hello__field_indices_by_name[] = {
   4,   /* field[4] = blas_threads */
   5,   /* field[5] = dataset_hash */
   6,   /* field[6] = dataset_name */
+  8,   /* field[8] = host_identity */
   2,   /* field[2] = hostname */
   3,   /* field[3] = pid */
   0,   /* field[0] = protocol_version */
@@ -981,7 +994,7 @@ static const unsigned dlp__hello__field_indices_by_name[] = {
 static const ProtobufCIntRange dlp__hello__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor dlp__hello__descriptor =
 {
@@ -991,7 +1004,7 @@ const ProtobufCMessageDescriptor dlp__hello__descriptor =
   "Dlp__Hello",
   "dlp",
   sizeof(Dlp__Hello),
-  8,
+  9,
   dlp__hello__field_descriptors,
   dlp__hello__field_indices_by_name,
   1,  dlp__hello__number_ranges,
@@ -2105,10 +2118,10 @@ const ProtobufCMessageDescriptor dlp__task_result__descriptor =
 static const ProtobufCEnumValue dlp__protocol__enum_values_by_number[2] =
 {
   { "PROTOCOL_UNSPECIFIED", "DLP__PROTOCOL__PROTOCOL_UNSPECIFIED", 0 },
-  { "PROTOCOL_VERSION", "DLP__PROTOCOL__PROTOCOL_VERSION", 2 },
+  { "PROTOCOL_VERSION", "DLP__PROTOCOL__PROTOCOL_VERSION", 3 },
 };
 static const ProtobufCIntRange dlp__protocol__value_ranges[] = {
-{0, 0},{2, 1},{0, 2}
+{0, 0},{3, 1},{0, 2}
 };
 static const ProtobufCEnumValueIndex dlp__protocol__enum_values_by_name[2] =
 {
@@ -2130,7 +2143,7 @@ const ProtobufCEnumDescriptor dlp__protocol__descriptor =
   dlp__protocol__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue dlp__message_kind__enum_values_by_number[20] =
+static const ProtobufCEnumValue dlp__message_kind__enum_values_by_number[24] =
 {
   { "MESSAGE_KIND_UNSPECIFIED", "DLP__MESSAGE_KIND__MESSAGE_KIND_UNSPECIFIED", 0 },
   { "MESSAGE_KIND_HELLO", "DLP__MESSAGE_KIND__MESSAGE_KIND_HELLO", 1 },
@@ -2152,11 +2165,15 @@ static const ProtobufCEnumValue dlp__message_kind__enum_values_by_number[20] =
   { "MESSAGE_KIND_TASK_ASSIGNMENT", "DLP__MESSAGE_KIND__MESSAGE_KIND_TASK_ASSIGNMENT", 17 },
   { "MESSAGE_KIND_TASK_RESULT", "DLP__MESSAGE_KIND__MESSAGE_KIND_TASK_RESULT", 18 },
   { "MESSAGE_KIND_TASK_REQUEST", "DLP__MESSAGE_KIND__MESSAGE_KIND_TASK_REQUEST", 19 },
+  { "MESSAGE_KIND_SHARED_ATTACHED", "DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_ATTACHED", 20 },
+  { "MESSAGE_KIND_SHARED_REDUCE_READY", "DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_REDUCE_READY", 21 },
+  { "MESSAGE_KIND_SHARED_GATHER_READY", "DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_GATHER_READY", 22 },
+  { "MESSAGE_KIND_SHARED_RELEASED", "DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_RELEASED", 23 },
 };
 static const ProtobufCIntRange dlp__message_kind__value_ranges[] = {
-{0, 0},{0, 20}
+{0, 0},{0, 24}
 };
-static const ProtobufCEnumValueIndex dlp__message_kind__enum_values_by_name[20] =
+static const ProtobufCEnumValueIndex dlp__message_kind__enum_values_by_name[24] =
 {
   { "MESSAGE_KIND_ALL_GATHER_CHUNK", 14 },
   { "MESSAGE_KIND_BROADCAST_CHUNK", 16 },
@@ -2170,6 +2187,10 @@ static const ProtobufCEnumValueIndex dlp__message_kind__enum_values_by_name[20] 
   { "MESSAGE_KIND_REDUCE_CHUNK", 15 },
   { "MESSAGE_KIND_REDUCE_SCATTER_CHUNK", 13 },
   { "MESSAGE_KIND_REJECT", 3 },
+  { "MESSAGE_KIND_SHARED_ATTACHED", 20 },
+  { "MESSAGE_KIND_SHARED_GATHER_READY", 22 },
+  { "MESSAGE_KIND_SHARED_REDUCE_READY", 21 },
+  { "MESSAGE_KIND_SHARED_RELEASED", 23 },
   { "MESSAGE_KIND_SHUTDOWN", 11 },
   { "MESSAGE_KIND_STEP_COMMAND", 5 },
   { "MESSAGE_KIND_TASK_ASSIGNMENT", 17 },
@@ -2186,9 +2207,9 @@ const ProtobufCEnumDescriptor dlp__message_kind__descriptor =
   "MessageKind",
   "Dlp__MessageKind",
   "dlp",
-  20,
+  24,
   dlp__message_kind__enum_values_by_number,
-  20,
+  24,
   dlp__message_kind__enum_values_by_name,
   1,
   dlp__message_kind__value_ranges,

@@ -4,7 +4,7 @@ import DLPProto
 public enum DLPProtocol {
   /// Mirrors `PROTOCOL_VERSION` in Proto/dlp.proto; carried in every `Header`. A test checks
   /// that the two agree.
-  public static let version: UInt32 = 2
+  public static let version: UInt32 = 3
 
   /// The value protoc-c generated, to check the mirror against.
   static let generatedVersion = UInt32(DLP__PROTOCOL__PROTOCOL_VERSION.rawValue)
@@ -34,6 +34,10 @@ public enum MessageKind: Int32, Sendable, CaseIterable, CustomStringConvertible 
   case taskAssignment = 17
   case taskResult = 18
   case taskRequest = 19
+  case sharedAttached = 20
+  case sharedReduceReady = 21
+  case sharedGatherReady = 22
+  case sharedReleased = 23
 
   public var description: String {
     switch self {
@@ -56,6 +60,10 @@ public enum MessageKind: Int32, Sendable, CaseIterable, CustomStringConvertible 
     case .taskAssignment: return "TaskAssignment"
     case .taskResult: return "TaskResult"
     case .taskRequest: return "TaskRequest"
+    case .sharedAttached: return "SharedAttached"
+    case .sharedReduceReady: return "SharedReduceReady"
+    case .sharedGatherReady: return "SharedGatherReady"
+    case .sharedReleased: return "SharedReleased"
     }
   }
 
@@ -63,6 +71,8 @@ public enum MessageKind: Int32, Sendable, CaseIterable, CustomStringConvertible 
   public var hasEmptyBody: Bool {
     (MessageKind.reduceScatterChunk.rawValue...MessageKind.broadcastChunk.rawValue).contains(
       rawValue)
+      || (MessageKind.sharedAttached.rawValue...MessageKind.sharedReleased.rawValue).contains(
+        rawValue)
   }
 }
 

@@ -84,7 +84,8 @@ public enum Message: Sendable, Equatable {
       return .taskAssignment(try TaskAssignmentMessage(packed: body, arena: arena))
     case .taskResult: return .taskResult(try TaskResultMessage(packed: body, arena: arena))
     case .taskRequest: return .taskRequest(try TaskRequestMessage(packed: body, arena: arena))
-    case .reduceScatterChunk, .allGatherChunk, .reduceChunk, .broadcastChunk:
+    case .reduceScatterChunk, .allGatherChunk, .reduceChunk, .broadcastChunk, .sharedAttached,
+      .sharedReduceReady, .sharedGatherReady, .sharedReleased:
       guard body.isEmpty else {
         throw TransportError.malformed(
           peer: nil, "\(kind) must have an empty body, got \(body.count) bytes")

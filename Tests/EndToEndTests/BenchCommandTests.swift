@@ -74,6 +74,9 @@ final class BenchCommandTests: XCTestCase {
       (2, "central", "ipc", "1600000", 1_600_000),
       (3, "ring", "ipc", "0.1MB", 100_000),
       (1, "ring", "tcp", "4KB", 4000),
+      (2, "ring", "shm", "1600000", 1_600_000),
+      (3, "ring", "shm", "4004", 4004),
+      (4, "ring", "shm", "1MiB", 1 << 20),
     ]
     for (workers, collective, transport, size, bytes) in cases {
       let label = "\(workers) workers, \(collective) over \(transport), \(size)"
@@ -119,7 +122,8 @@ final class BenchCommandTests: XCTestCase {
       (["--workers", "2", "--bytes", "1001"], "multiple of 4"),
       (["--workers", "0", "--bytes", "4KB"], "--workers"),
       (["--workers", "2", "--bytes", "4KB", "--allreduce", "tree"], "central or ring"),
-      (["--workers", "2", "--bytes", "4KB", "--transport", "udp"], "tcp or ipc"),
+      (["--workers", "2", "--bytes", "4KB", "--transport", "udp"], "tcp, ipc or shm"),
+      (["--workers", "2", "--bytes", "4KB", "--transport", "shm", "--allreduce", "central"], "use --allreduce ring"),
       (["--workers", "2", "--bytes", "4KB", "--iterations", "0"], "--iterations"),
     ]
     for (args, message) in cases {
@@ -133,11 +137,11 @@ final class BenchCommandTests: XCTestCase {
   func testWrongSumFailsLoudly() throws {
     let dir = Harness.folder()
     let report = dir + "/report.json"
-    for collective in ["ring", "central"] {
+    for (collective, transport) in [("ring", "tcp"), ("central", "tcp"), ("ring", "shm")] {
       let r = try bench(
         [
           "--workers", "2", "--bytes", "4KB", "--iterations", "5", "--warmup", "2", "--allreduce",
-          collective,
+          collective, "--transport", transport,
           "--report", report,
         ], env: ["DLP_BENCH_SPOIL_RANK": "1"], timeout: 60)
       XCTAssertEqual(r.status, 1, "\(collective): a wrong sum was not reported: \(r.stdout)")

@@ -5,15 +5,18 @@ import XCTest
 /// history of in-process training; 1001 samples divide neither by the batch nor by the workers,
 /// and the model has Dropout and an L2 penalty.
 final class DistributedEquivalenceTests: XCTestCase {
-  func train(_ dir: String, _ job: (csv: String, model: String), workers: Int, collective: String) throws -> (weights: String, report: JSONValue) {
-    let tag = "w\(workers)-\(collective)"
+  func train(
+    _ dir: String, _ job: (csv: String, model: String), workers: Int, collective: String, transport: String = "auto"
+  ) throws -> (weights: String, report: JSONValue) {
+    let tag = "w\(workers)-\(collective)-\(transport)"
     let weights = "\(dir)/\(tag).npz"
     let report = "\(dir)/\(tag).json"
     let r = try Harness.run(
       "dlp",
       [
         "train", "--dataset", job.csv, "--model", job.model, "--epochs", "2", "--batch-size", "64", "--seed", "5",
-        "--validation-split", "0.2", "--workers", String(workers), "--allreduce", collective, "--quiet",
+        "--validation-split", "0.2", "--workers", String(workers), "--allreduce", collective, "--transport", transport,
+        "--quiet",
         "--save-weights", weights, "--report", report,
       ])
     XCTAssertEqual(r.status, 0, "workers \(workers) \(collective): \(r.stderr)")
@@ -25,8 +28,15 @@ final class DistributedEquivalenceTests: XCTestCase {
     let job = try Harness.makeJob(in: dir)
     let reference = try train(dir, job, workers: 0, collective: "ring")
     let history = reference.report["history"]!
-    for (workers, collective) in [(1, "ring"), (2, "ring"), (3, "ring"), (2, "central"), (3, "central")] {
-      let run = try train(dir, job, workers: workers, collective: collective)
+    // Workers on one host run the ring through shared memory unless told tcp.
+    let runs = [
+      (1, "ring", "auto", "ring/tcp"), (2, "ring", "auto", "ring/shm"), (3, "ring", "auto", "ring/shm"),
+      (2, "ring", "tcp", "ring/tcp"), (3, "ring", "tcp", "ring/tcp"), (2, "central", "auto", "central/tcp"),
+      (3, "central", "auto", "central/tcp"),
+    ]
+    for (workers, collective, transport, used) in runs {
+      let run = try train(dir, job, workers: workers, collective: collective, transport: transport)
+      XCTAssertEqual(run.report["allreduce"]?.string, used, "\(workers) workers, \(collective), --transport \(transport)")
       let diff = try Harness.maxRelativeDifference(reference.weights, run.weights)
       XCTAssertLessThan(diff, 1e-4, "\(workers) workers, \(collective): weights differ by \(diff)")
       for key in ["loss", "accuracy", "val_loss", "val_accuracy"] {

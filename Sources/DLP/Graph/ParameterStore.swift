@@ -4,8 +4,11 @@
 /// (which is what lets gradient buckets leave while backward still runs).
 public final class ParameterStore {
   public let count: Int
-  public let values: UnsafeMutablePointer<Float>
-  public let grads: UnsafeMutablePointer<Float>
+  public private(set) var values: UnsafeMutablePointer<Float>
+  public private(set) var grads: UnsafeMutablePointer<Float>
+  /// The store's own allocations, kept while `adopt` has it use other memory.
+  private var ownValues: UnsafeMutablePointer<Float>?
+  private var ownGrads: UnsafeMutablePointer<Float>?
   /// Ranges of the flat buffer the optimizer updates (weights of trainable layers).
   public internal(set) var trainableRanges: [Range<Int>] = []
 
@@ -18,8 +21,33 @@ public final class ParameterStore {
   }
 
   deinit {
-    values.deallocate()
-    grads.deallocate()
+    (ownValues ?? values).deallocate()
+    (ownGrads ?? grads).deallocate()
+  }
+
+  /// Moves the weights and gradients into memory the caller owns (at least `count` floats
+  /// each), copying the current values: a shared-memory collective's registered buffers, which
+  /// its peers read in place. Layers reach their weights through the store on every pass, so
+  /// nothing else needs to know. Call `release()` before that memory goes away.
+  public func adopt(values newValues: UnsafeMutablePointer<Float>, grads newGrads: UnsafeMutablePointer<Float>) {
+    release()
+    newValues.update(from: values, count: count)
+    newGrads.update(from: grads, count: count)
+    ownValues = values
+    ownGrads = grads
+    values = newValues
+    grads = newGrads
+  }
+
+  /// Copies the weights and gradients back into the store's own memory and uses it again.
+  public func release() {
+    guard let v = ownValues, let g = ownGrads else { return }
+    v.update(from: values, count: count)
+    g.update(from: grads, count: count)
+    values = v
+    grads = g
+    ownValues = nil
+    ownGrads = nil
   }
 
   public var valueBuffer: UnsafeMutableBufferPointer<Float> { .init(start: values, count: count) }

@@ -64,7 +64,13 @@ public enum Trainer {
           progress.step(s + 1, of: steps, elapsed: Date().timeIntervalSince(start), logs: c.layout.logs(stats, heads: c.heads))
         }
       }
+      try stats.withUnsafeMutableBufferPointer { try backend.endEpoch(stats: $0.baseAddress!) }
       let seconds = Date().timeIntervalSince(start)
+      if !stats[0].isFinite {
+        history.stoppedReason = "loss became \(stats[0].isNaN ? "NaN" : "infinite") at epoch \(epoch + 1); training stopped (TerminateOnNaN)"
+        progress.endEpoch(steps: steps, elapsed: seconds, logs: c.layout.logs(stats, heads: c.heads))
+        break epochs
+      }
       var logs = c.layout.logs(stats, heads: c.heads)
       if validationCount > 0 {
         let v = try evaluate(model: model, backend: backend, role: .validation, count: validationCount, batchSize: options.batchSize)

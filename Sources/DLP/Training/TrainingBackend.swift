@@ -13,10 +13,15 @@ public protocol TrainingBackend: AnyObject {
   func evaluateStep(rows: UnsafeBufferPointer<Int>, role: DataRole, stats: UnsafeMutablePointer<Double>) throws
   /// Called before each epoch (the coordinator uses it to tell workers the epoch).
   func beginEpoch(_ epoch: Int) throws
+  /// Called after an epoch's last `trainStep`: a backend that runs steps ahead of their
+  /// statistics (the coordinator keeps several steps in flight) adds the outstanding ones into
+  /// `stats` before returning, so the epoch's figures are complete.
+  func endEpoch(stats: UnsafeMutablePointer<Double>) throws
 }
 
 extension TrainingBackend {
   public func beginEpoch(_ epoch: Int) throws {}
+  public func endEpoch(stats: UnsafeMutablePointer<Double>) throws {}
 }
 
 extension Model {

@@ -40,7 +40,7 @@ typedef struct Dlp__TaskResult Dlp__TaskResult;
  */
 typedef enum _Dlp__Protocol {
   DLP__PROTOCOL__PROTOCOL_UNSPECIFIED = 0,
-  DLP__PROTOCOL__PROTOCOL_VERSION = 2
+  DLP__PROTOCOL__PROTOCOL_VERSION = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DLP__PROTOCOL)
 } Dlp__Protocol;
 /*
@@ -76,7 +76,28 @@ typedef enum _Dlp__MessageKind {
    */
   DLP__MESSAGE_KIND__MESSAGE_KIND_TASK_ASSIGNMENT = 17,
   DLP__MESSAGE_KIND__MESSAGE_KIND_TASK_RESULT = 18,
-  DLP__MESSAGE_KIND__MESSAGE_KIND_TASK_REQUEST = 19
+  DLP__MESSAGE_KIND__MESSAGE_KIND_TASK_REQUEST = 19,
+  /*
+   * Data plane of the shared-memory collective (ranks on one host): the floats stay in the
+   * sender's shared-memory segment; the header-only message (empty body, no payload) says that
+   * the region [offset, offset + length) of that segment holds this step's data.
+   */
+  /*
+   * the sender has mapped every peer's segment
+   */
+  DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_ATTACHED = 20,
+  /*
+   * the sender's contribution to a reduce-scatter
+   */
+  DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_REDUCE_READY = 21,
+  /*
+   * the sender's finished shard for an all-gather
+   */
+  DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_GATHER_READY = 22,
+  /*
+   * the sender has finished reading this call's regions
+   */
+  DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_RELEASED = 23
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DLP__MESSAGE_KIND)
 } Dlp__MessageKind;
 typedef enum _Dlp__Collective {
@@ -171,10 +192,15 @@ struct  Dlp__Hello
    * where this worker listens for its ring predecessor, if any
    */
   char *ring_endpoint;
+  /*
+   * Which kernel, network namespace and /dev/shm the worker runs on (see HostIdentity): workers
+   * that all report the same one can all-reduce through shared memory.
+   */
+  char *host_identity;
 };
 #define DLP__HELLO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&dlp__hello__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /*

@@ -16,12 +16,14 @@ public struct HelloMessage: WireMessage {
   public var datasetName: String
   /// Where the worker's ring listener is bound ("" when it has none).
   public var ringEndpoint: String
+  /// `HostIdentity.current` of the worker ("" when unknown): equal identities can share memory.
+  public var hostIdentity: String
 
   public init(
     protocolVersion: UInt32 = DLPProtocol.version, workerID: String, hostname: String = "",
     pid: Int32 = 0,
     blasThreads: Int32 = 1, datasetHash: UInt64 = 0, datasetName: String = "",
-    ringEndpoint: String = ""
+    ringEndpoint: String = "", hostIdentity: String = ""
   ) {
     self.protocolVersion = protocolVersion
     self.workerID = workerID
@@ -31,6 +33,7 @@ public struct HelloMessage: WireMessage {
     self.datasetHash = datasetHash
     self.datasetName = datasetName
     self.ringEndpoint = ringEndpoint
+    self.hostIdentity = hostIdentity
   }
 
   /// A Hello describing this process (host name and pid filled in).
@@ -42,7 +45,8 @@ public struct HelloMessage: WireMessage {
     return HelloMessage(
       workerID: workerID, hostname: info.hostName, pid: info.processIdentifier,
       blasThreads: blasThreads,
-      datasetHash: datasetHash, datasetName: datasetName, ringEndpoint: ringEndpoint)
+      datasetHash: datasetHash, datasetName: datasetName, ringEndpoint: ringEndpoint,
+      hostIdentity: HostIdentity.current)
   }
 
   public var message: Message { .hello(self) }
@@ -60,6 +64,7 @@ public struct HelloMessage: WireMessage {
     c.dataset_hash = datasetHash
     c.dataset_name = strings.dup(datasetName)
     c.ring_endpoint = strings.dup(ringEndpoint)
+    c.host_identity = strings.dup(hostIdentity)
     packMessage(&c, into: &out, size: dlp__hello__get_packed_size, pack: dlp__hello__pack)
   }
 
@@ -73,7 +78,8 @@ public struct HelloMessage: WireMessage {
         protocolVersion: c.protocol_version, workerID: swiftString(c.worker_id),
         hostname: swiftString(c.hostname),
         pid: c.pid, blasThreads: c.blas_threads, datasetHash: c.dataset_hash,
-        datasetName: swiftString(c.dataset_name), ringEndpoint: swiftString(c.ring_endpoint))
+        datasetName: swiftString(c.dataset_name), ringEndpoint: swiftString(c.ring_endpoint),
+        hostIdentity: swiftString(c.host_identity))
     }
   }
 }
