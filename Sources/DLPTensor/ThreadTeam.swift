@@ -15,18 +15,25 @@ import Synchronization
 ///
 /// A worker spins on the next region for a short while (a training step's serial parts, between
 /// two regions, are tens of microseconds) and then blocks on a condition variable, so an idle
-/// process costs nothing. Region `run(parts:)` gives part 0 to the caller and part `i` to worker
-/// `i - 1`, so which thread computes what is fixed. A region started while the team is busy (a
-/// nested one, or one from another thread) runs all its parts in order on its own thread:
-/// results never depend on who ran a part.
+/// process costs nothing. The parts of a region are claimed by whichever thread is free first
+/// (the caller included), so a worker that is slow to wake, or descheduled by another process
+/// on a shared machine, does not hold the caller up: the caller takes its part. Parts write
+/// disjoint outputs, so results never depend on who ran a part. A region started while the
+/// team is busy (a nested one, or one from another thread) runs all its parts in order on its
+/// own thread.
 public final class ThreadTeam: @unchecked Sendable {
   /// Threads in the team, the caller included.
   public let size: Int
 
   /// Bumped by each region (and by `stop`); workers wait for it to change.
   private let generation = Atomic<Int>(0)
-  /// Workers that have not yet finished the current region.
-  private let pending = Atomic<Int>(0)
+  /// The current region's claim state: region << 32 | parts << 16 | next unclaimed part. One
+  /// word, so a claim (a compare-exchange) also proves the region is still the one it read.
+  private let ticket = Atomic<Int>(0)
+  /// Parts of the current region that are finished.
+  private let done = Atomic<Int>(0)
+  /// The caller's region counter.
+  private var region = 0
   /// Workers blocked on `wake` (the caller signals only when there are some).
   private let sleepers = Atomic<Int>(0)
   /// Whether a region is running (regions do not nest across the team).
@@ -34,9 +41,8 @@ public final class ThreadTeam: @unchecked Sendable {
   private let stopping = Atomic<Bool>(false)
   private let lock: UnsafeMutablePointer<pthread_mutex_t>
   private let wake: UnsafeMutablePointer<pthread_cond_t>
-  /// The current region's body and part count; written before `generation` is bumped.
+  /// The current region's body; written before its ticket is published.
   private var job: ((Int) -> Void)?
-  private var parts = 0
   private var threads: [pthread_t] = []
 
   /// How long an idle worker spins before it blocks.
@@ -94,26 +100,28 @@ public final class ThreadTeam: @unchecked Sendable {
   /// Calls `body(part)` for every part in 0..<parts (at most `size`), in parallel when the team
   /// is free, and returns when all are done.
   public func run(parts n: Int, _ body: (Int) -> Void) {
-    precondition(n <= size, "ThreadTeam: \(n) parts for a team of \(size)")
+    precondition(n <= size && n < 1 << 16, "ThreadTeam: \(n) parts for a team of \(size)")
     guard n > 1, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
       for part in 0..<Swift.max(n, 0) { body(part) }
       return
     }
     withoutActuallyEscaping(body) { body in
       job = body
-      parts = n
-      pending.store(size - 1, ordering: .relaxed)
-      generation.add(1, ordering: .sequentiallyConsistent)
+      // 31 bits of region number, so the shift cannot overflow (it wraps after ~2^31 regions).
+      region = (region + 1) & 0x7fff_ffff
+      done.store(0, ordering: .relaxed)
+      ticket.store(region << 32 | n << 16, ordering: .sequentiallyConsistent)
+      generation.store(region, ordering: .sequentiallyConsistent)
       if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
         pthread_mutex_lock(lock)
         pthread_cond_broadcast(wake)
         pthread_mutex_unlock(lock)
       }
-      body(0)
-      // The workers started with the caller, so this wait is short; yield if it is not (a
-      // worker descheduled by another process).
+      runClaimedParts(region: region)
+      // Every part is claimed now; wait for those a worker is still computing (yield if that
+      // takes long: the worker was descheduled by another process).
       var spins = 0
-      while pending.load(ordering: .acquiring) != 0 {
+      while done.load(ordering: .acquiring) != n {
         dlp_cpu_relax()
         spins += 1
         if spins > 4096 { sched_yield() }
@@ -121,6 +129,24 @@ public final class ThreadTeam: @unchecked Sendable {
       job = nil
     }
     busy.store(false, ordering: .releasing)
+  }
+
+  /// Claims and runs parts of region `r` until none is left (or the region is over).
+  private func runClaimedParts(region r: Int) {
+    var t = ticket.load(ordering: .acquiring)
+    while t >> 32 == r {
+      let next = t & 0xffff
+      guard next < (t >> 16) & 0xffff else { return }
+      let (exchanged, original) = ticket.compareExchange(
+        expected: t, desired: t + 1, ordering: .acquiringAndReleasing)
+      if exchanged {
+        runPart(next)
+        done.add(1, ordering: .releasing)
+        t = ticket.load(ordering: .acquiring)
+      } else {
+        t = original
+      }
+    }
   }
 
   /// Ends the workers (after any running region) and waits for them.
@@ -139,13 +165,12 @@ public final class ThreadTeam: @unchecked Sendable {
     while true {
       seen = waitForRegion(after: seen)
       if stopping.load(ordering: .acquiring) { return }
-      if index + 1 < parts { runPart(index + 1) }
-      pending.subtract(1, ordering: .releasing)
+      runClaimedParts(region: seen)
     }
   }
 
-  /// Kept out of line so the worker's reference to the body is released before it reports
-  /// the part done (`withoutActuallyEscaping` checks that no reference outlives the region).
+  /// Kept out of line so a worker's reference to the body is released before it reports the
+  /// part done (`withoutActuallyEscaping` checks that no reference outlives the region).
   @inline(never)
   private func runPart(_ part: Int) {
     job!(part)
