@@ -24,3 +24,17 @@ static inline void dlp_enable_flush_to_zero(void) { _mm_setcsr(_mm_getcsr() | 0x
 #else
 static inline void dlp_enable_flush_to_zero(void) {}
 #endif
+
+/* A spin-wait hint for DLP's thread team (PAUSE on x86: lets the sibling hyperthread run and
+   saves power while a worker waits for the next parallel region). */
+#if defined(__x86_64__) || defined(__i386__)
+static inline void dlp_cpu_relax(void) { __builtin_ia32_pause(); }
+/* The caller's floating-point mode (MXCSR), which the team's workers copy so that they flush
+   denormals exactly as the thread that created them does. */
+static inline unsigned dlp_get_fp_mode(void) { return _mm_getcsr(); }
+static inline void dlp_set_fp_mode(unsigned mode) { _mm_setcsr(mode); }
+#else
+static inline void dlp_cpu_relax(void) {}
+static inline unsigned dlp_get_fp_mode(void) { return 0; }
+static inline void dlp_set_fp_mode(unsigned mode) { (void)mode; }
+#endif

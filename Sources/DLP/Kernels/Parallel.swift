@@ -1,9 +1,10 @@
-import Dispatch
+import DLPTensor
 
-/// Splits the samples of a batch across the cores BLAS uses (`BLAS.threads`), so the loops
-/// around the matrix products (im2col, col2im, pooling, element-wise backward) do not leave the
-/// second core idle between sgemm calls. Small batches, and one-thread runs (each distributed
-/// worker), stay on the calling thread.
+/// Splits the samples of a batch across the process's thread team (`ThreadTeam.shared`, the
+/// same threads the matrix products split over), so the loops around the products (im2col,
+/// col2im, pooling, element-wise kernels, the optimizer update) do not leave the second core
+/// idle. Small batches, and one-thread runs (each distributed worker), stay on the calling
+/// thread.
 enum Parallel {
   /// Calls `body(chunk, range)` for `chunks(count)` contiguous ranges covering 0..<count, in
   /// parallel when there are several.
@@ -15,12 +16,7 @@ enum Parallel {
       body(0, 0..<count)
       return
     }
-    withoutActuallyEscaping(body) { body in
-      let shared = UncheckedSendable(body)
-      DispatchQueue.concurrentPerform(iterations: n) { c in
-        shared.value(c, range(c, of: n, count: count))
-      }
-    }
+    ThreadTeam.shared.run(parts: n) { c in body(c, range(c, of: n, count: count)) }
   }
 
   /// How many chunks `forEach` uses for `count` items.

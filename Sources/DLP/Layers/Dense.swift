@@ -50,54 +50,52 @@ public final class Dense: Layer, ActivatedLayer {
   public override func forward(_ p: ForwardPass) {
     let rows = p.batch * rowsPerSample
     let y = p.output
-    // y = x W  (rows, units)
-    BLAS.gemm(
-      transposeA: false, transposeB: false, m: rows, n: units, k: inDim,
-      a: p.inputs[0], lda: inDim, b: weight(0), ldb: units, c: y, ldc: units)
     let u = units
-    if useBias {
-      let b = weight(1)
-      // Bias and ReLU fused in one pass over the output (the common hidden-layer case).
-      if activation == .relu && !p.deferActivation {
-        for r in 0..<rows {
-          let row = y + r * u
-          for j in 0..<u { row[j] = Swift.max(row[j] + b[j], 0) }
-        }
-        return
-      }
-      for r in 0..<rows {
-        let row = y + r * u
-        for j in 0..<u { row[j] += b[j] }
-      }
+    let bias: UnsafePointer<Float>? = useBias ? UnsafePointer(weight(1)) : nil
+    // ReLU (the common hidden layer) is fused with the bias into the product's blocks; other
+    // activations run after it, over whole rows.
+    let fuseReLU = activation == .relu && !p.deferActivation
+    // y = x W  (rows, units), then bias (and ReLU) on each block while it is in cache.
+    BLAS.gemm(
+      transposeA: false, transposeB: false, m: rows, n: u, k: inDim,
+      a: p.inputs[0], lda: inDim, b: weight(0), ldb: u, c: y, ldc: u
+    ) { rowRange, columns in
+      guard bias != nil || fuseReLU else { return }
+      Elementwise.addBias(y, rows: rowRange, columns: columns, width: u, bias: bias, relu: fuseReLU)
     }
-    if !p.deferActivation { activation.apply(y, rows: rows, width: u) }
+    if !p.deferActivation && !fuseReLU { activation.apply(y, rows: rows, width: u) }
   }
 
   public override func backward(_ p: BackwardPass) {
     let rows = p.batch * rowsPerSample
     let dz = p.outputGrad
-    if !p.deferActivation { activation.backward(output: p.output, grad: dz, rows: rows, width: units) }
+    let u = units
+    let reluMask = activation == .relu && !p.deferActivation
+    if !p.deferActivation && !reluMask { activation.backward(output: p.output, grad: dz, rows: rows, width: u) }
+    let db: UnsafeMutablePointer<Float>? = p.computeWeightGrads && useBias ? weightGrad(1) : nil
+    if reluMask || db != nil {
+      // ReLU's mask and the bias gradient in one pass, split by columns: each column is summed
+      // over the rows in row order by one thread, so the sums do not depend on the thread count.
+      let output = UnsafePointer(p.output)
+      let accumulate = p.accumulateWeightGrads
+      Elementwise.forColumnBlocks(width: u, rows: rows) { columns in
+        Elementwise.maskAndSumColumns(
+          grad: dz, output: reluMask ? output : nil, rows: rows, columns: columns, width: u,
+          columnSums: db, accumulate: accumulate)
+      }
+    }
     if p.computeWeightGrads {
       // dW = x^T dz  (inDim, units)
       BLAS.gemm(
-        transposeA: true, transposeB: false, m: inDim, n: units, k: rows,
-        a: p.inputs[0], lda: inDim, b: dz, ldb: units,
-        beta: p.accumulateWeightGrads ? 1 : 0, c: weightGrad(0), ldc: units)
-      if useBias {
-        let db = weightGrad(1)
-        let u = units
-        if !p.accumulateWeightGrads { db.update(repeating: 0, count: u) }
-        for r in 0..<rows {
-          let row = dz + r * u
-          for j in 0..<u { db[j] += row[j] }
-        }
-      }
+        transposeA: true, transposeB: false, m: inDim, n: u, k: rows,
+        a: p.inputs[0], lda: inDim, b: dz, ldb: u,
+        beta: p.accumulateWeightGrads ? 1 : 0, c: weightGrad(0), ldc: u)
     }
     if let dx = p.inputGrads[0] {
       // dx = dz W^T  (rows, inDim)
       BLAS.gemm(
-        transposeA: false, transposeB: true, m: rows, n: inDim, k: units,
-        a: dz, lda: units, b: weight(0), ldb: units, c: dx, ldc: inDim)
+        transposeA: false, transposeB: true, m: rows, n: inDim, k: u,
+        a: dz, lda: u, b: weight(0), ldb: u, c: dx, ldc: inDim)
     }
   }
 
