@@ -33,7 +33,7 @@ final class FailureTests: XCTestCase {
 
   /// The coordinator for a multi-host job, with one worker, training long enough for the test.
   func startExternalJob(_ dir: String, epochs: Int) throws -> (Harness.Running, Harness.Running, String, (csv: String, model: String)) {
-    // 125 steps an epoch: 300 epochs run for several seconds even on a fast machine, so the
+    // 125 steps an epoch: 2000 epochs run for several seconds even on a fast machine, so the
     // job is surely running when the test acts on it.
     let job = try Harness.makeJob(in: dir, rows: 4000)
     let endpoint = "tcp://127.0.0.1:\(Harness.freePort())"
@@ -47,7 +47,7 @@ final class FailureTests: XCTestCase {
 
   func testLateWorkerIsToldTheJobStartedAndExits() throws {
     let dir = Harness.folder()
-    let (coordinator, worker, endpoint, _) = try startExternalJob(dir, epochs: 300)
+    let (coordinator, worker, endpoint, _) = try startExternalJob(dir, epochs: 2000)
     sleep(1)
     let late = try Harness.run("dlp-worker", ["--connect", endpoint, "--worker-id", "late"], timeout: 30)
     XCTAssertTrue(coordinator.process.isRunning, "the job ended before the late worker came; make it longer")
@@ -60,7 +60,7 @@ final class FailureTests: XCTestCase {
 
   func testHostileMessagesAreRefusedAndTheJobFinishes() throws {
     let dir = Harness.folder()
-    let (coordinator, worker, endpoint, _) = try startExternalJob(dir, epochs: 300)
+    let (coordinator, worker, endpoint, _) = try startExternalJob(dir, epochs: 2000)
     sleep(1)
     let context = try ZMQContext()
     let codec = MessageCodec()
@@ -88,7 +88,7 @@ final class FailureTests: XCTestCase {
     XCTAssertEqual(done?.status, 0, "coordinator: \(done?.stderr ?? "timed out")")
     XCTAssertEqual(worker.wait(timeout: 10)?.status, 0)
     let report = try Harness.report("\(dir)/report.json")
-    XCTAssertEqual(report["history"]?["loss"]?.array?.count, 300)
+    XCTAssertEqual(report["history"]?["loss"]?.array?.count, 2000)
     XCTAssertTrue(done?.stderr.contains("refused") == true, "refusals are logged")
   }
 
