@@ -196,6 +196,18 @@ final class SharedMemoryAllReduceTests: XCTestCase {
     }
   }
 
+  func testAPeerOutOfStepFailsTheCallNamingIt() throws {
+    let results = withRanks(2, capacity: 32, timeout: 2) { rank, c -> Void in
+      var b = [Float](repeating: 1, count: 32)
+      try b.withUnsafeMutableBufferPointer { try c.run($0, step: UInt64(rank + 1)) }
+    }
+    for (rank, r) in results.enumerated() {
+      XCTAssertThrowsError(try r.get()) { error in
+        XCTAssertTrue("\(error)".contains("rank \(1 - rank) announced SharedReduceReady for step \(2 - rank)"), "\(error)")
+      }
+    }
+  }
+
   func testBuffersBeyondTheCapacityAreRefused() throws {
     let results = withRanks(2, capacity: 8) { _, c -> Void in
       var b = [Float](repeating: 1, count: 9)

@@ -2,15 +2,19 @@ import CZMQ
 import Foundation
 import Logging
 
-/// All-reduce among ranks on one host through POSIX shared memory, synchronised over ZeroMQ.
+/// All-reduce among ranks on one host through POSIX shared memory.
 ///
 /// Each rank owns a segment with two slots of `capacity` floats (see `SharedSegment`) and maps
-/// every peer's segment read-only. The floats never cross a socket: a rank writes its data into
-/// its own slot and sends each peer a header-only DLP message (`SharedReduceReady`,
-/// `SharedGatherReady`: job, step, tensor, and the slot region that holds the data, validated
-/// like any other header); the peer then reads the region straight out of the mapping. This is
-/// what MPI's shared-memory transport and NCCL's intra-node paths do, and it moves each byte
-/// through memory once or twice instead of through the kernel's socket buffers four times.
+/// every peer's segment read-only; the ranks find each other and set up over ZeroMQ (their
+/// collective listeners, a `SharedAttached` round once everyone has mapped everyone). After
+/// that the floats never cross a socket: a rank writes its data into its own slot and
+/// publishes an announcement in its segment's mailbox, the fields a header-only DLP message
+/// would carry (`SharedReduceReady`, `SharedGatherReady`, `SharedReleased`; step, tensor, and
+/// the region that holds the data), checked by every peer as a header would be; the peer then
+/// reads the region straight out of the mapping. This is what MPI's shared-memory transport and
+/// NCCL's intra-node paths do: each byte moves through memory once or twice instead of through
+/// the kernel's socket buffers four times, and a peer learns of it in microseconds instead of
+/// through two ZeroMQ I/O threads.
 ///
 /// - Reduce-scatter: rank r copies the shards the others own into its slot, says so, and sums
 ///   shard r over all ranks, in rank order (so the result is bitwise the same whoever runs it),
@@ -82,6 +86,12 @@ public final class SharedMemoryAllReduce: ShardedCollective, @unchecked Sendable
   /// Calls made so far; its parity picks the slot.
   private var calls = 0
   static let stagingSlots = 2
+  /// Announcements published so far (every rank makes the same sequence of them).
+  private var announcements = 0
+  /// How long a waiting rank spins before it sleeps on a peer's sequence word.
+  static let spinSeconds = 60e-6
+  /// More ranks than this host has cores: waiting ranks sleep without spinning.
+  private lazy var oversubscribed = worldSize > ProcessInfo.processInfo.activeProcessorCount
   /// A one-rank group's registered buffers (no segment needed).
   private var local: UnsafeMutablePointer<Float>?
   private var failure: TransportError?
@@ -142,11 +152,14 @@ public final class SharedMemoryAllReduce: ShardedCollective, @unchecked Sendable
           opening: name(q), token: options.jobID, rank: q, slotFloats: slotFloats, slots: slots,
           timeout: options.timeout, cancellation: options.cancellation)
       }
-      // Everyone has mapped everyone once every peer says so: the names can go.
-      try announce(.sharedAttached, step: 0, tensorID: 0) { _ in 0..<0 }
-      try awaitPeers(.sharedAttached, step: 0, tensorID: 0, operation: "shared-memory set-up") { _ in
-        0..<0
+      // Everyone has mapped everyone once every peer says so (over ZeroMQ: the one round that
+      // cannot use the mailboxes, which it is about to make usable): the names can go.
+      for q in 0..<n where q != options.rank {
+        try signals.send(.sharedAttached, step: 0, tensorID: 0, region: 0..<0, on: senders[q]!, peer: q)
       }
+      try signals.collect(
+        SignalWire.Expected(kind: .sharedAttached, step: 0, tensorID: 0) { _ in 0..<0 }, from: listener.socket,
+        timeout: options.timeout, cancellation: options.cancellation, operation: "shared-memory set-up")
       own?.unlink()
     } catch {
       abort()
@@ -306,28 +319,69 @@ public final class SharedMemoryAllReduce: ShardedCollective, @unchecked Sendable
     }
   }
 
-  /// Tells every peer that `region(peer)` of our segment is ready.
+  /// Publishes, in our mailbox, that `region(rank)` of our segment is ready: the record first,
+  /// then the sequence word (release), then a futex wake for peers that went to sleep on it.
   private func announce(
     _ kind: MessageKind, step: UInt64, tensorID: UInt32, region: (Int) -> Range<Int>
   ) throws {
-    // The data was written with plain stores; the message must not overtake them.
-    dlp_fence_release()
     let r = region(rank)
-    for q in 0..<worldSize where q != rank {
-      try signals.send(kind, step: step, tensorID: tensorID, region: r, on: senders[q]!, peer: q)
-    }
+    let own = self.own!
+    own.record(announcements).pointee = MailboxRecord(
+      kind: kind.rawValue, tensorID: tensorID, step: step, offset: UInt64(r.lowerBound),
+      length: UInt64(r.count))
+    announcements += 1
+    dlp_store_release_u32(own.sequence, UInt32(truncatingIfNeeded: announcements))
+    _ = dlp_futex_wake_all(own.sequence)
   }
 
-  /// Waits until every peer q has announced `region(q)` for this call.
+  /// Waits until every peer q has published the announcement we just made ourselves, and checks
+  /// that it says what we expect (`kind`, `step`, `tensorID`, `region(q)`): a peer that says
+  /// anything else is out of step, and the collective fails naming it.
+  ///
+  /// A peer usually arrives within microseconds of us, so we spin (`spinSeconds`) before
+  /// sleeping on its sequence word: waking a sleeping thread costs tens of microseconds, a whole
+  /// message hop more on a virtual machine whose idle vCPU halted.
   private func awaitPeers(
     _ kind: MessageKind, step: UInt64, tensorID: UInt32, operation: String,
     region: @escaping (Int) -> Range<Int>
   ) throws {
-    let expected = SignalWire.Expected(kind: kind, step: step, tensorID: tensorID, region: region)
-    try signals.collect(
-      expected, from: receiver!, timeout: options.timeout, cancellation: options.cancellation,
-      operation: operation)
-    dlp_fence_acquire()
+    let target = UInt32(truncatingIfNeeded: announcements)
+    let index = announcements - 1
+    let start = DispatchTime.now().uptimeNanoseconds
+    // More ranks than cores: the peer we wait for may need this very core, so sleep at once.
+    let spinUntil = start + (oversubscribed ? 0 : UInt64(Self.spinSeconds * 1e9))
+    let deadline = start + UInt64(options.timeout * 1e9)
+    for q in 0..<worldSize where q != rank {
+      let peer = peers[q]!
+      let word = UnsafePointer(peer.sequence)
+      var polls = 0
+      while true {
+        let seen = dlp_load_acquire_u32(word)
+        if Int32(bitPattern: seen &- target) >= 0 { break }
+        polls += 1
+        if polls & 31 != 0 || DispatchTime.now().uptimeNanoseconds < spinUntil {
+          // More ranks than cores: the peer we wait for may need this very core.
+          dlp_shm_relax()
+          continue
+        }
+        if options.cancellation?.isCancelled == true { throw TransportError.cancelled(operation: operation) }
+        guard DispatchTime.now().uptimeNanoseconds < deadline else {
+          throw TransportError.timeout(
+            peer: q, operation: "\(operation): no \(kind) from rank \(q)", seconds: options.timeout)
+        }
+        _ = dlp_futex_wait(word, seen, 5_000_000)
+      }
+      let got = peer.record(index).pointee
+      let want = region(q)
+      guard got.kind == kind.rawValue, got.step == step, got.tensorID == tensorID,
+        got.offset == UInt64(want.lowerBound), got.length == UInt64(want.count)
+      else {
+        throw TransportError.malformed(
+          peer: q,
+          "\(operation): rank \(q) announced \(MessageKind(rawValue: got.kind).map { "\($0)" } ?? "kind \(got.kind)") for step \(got.step), tensor \(got.tensorID), region \(got.offset)+\(got.length); expected \(kind) for step \(step), tensor \(tensorID), region \(want.lowerBound)+\(want.count)"
+        )
+      }
+    }
   }
 }
 

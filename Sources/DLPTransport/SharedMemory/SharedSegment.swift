@@ -8,8 +8,9 @@ import Foundation
 /// A POSIX shared-memory segment (`shm_open` + `mmap`) holding float32 slots, created by one
 /// rank and mapped read-only by its peers on the same host.
 ///
-/// Layout: one 4 KiB header page (magic, owner token, rank, slot count and size), then the
-/// slots, each `slotFloats` floats, 64-byte aligned. The owner writes the magic last, so a peer
+/// Layout: one 4 KiB header page (magic, owner token, rank, slot count and size; at byte 64 the
+/// mailbox's sequence word, at byte 128 its two records), then the slots, each `slotFloats`
+/// floats, 64-byte aligned. The owner writes the magic last, so a peer
 /// that opens the segment before it is ready sees no magic and retries; the token (the job or
 /// group id) tells a stale segment of another job from ours.
 ///
@@ -71,7 +72,7 @@ final class SharedSegment: @unchecked Sendable {
     h[3] = UInt64(slotFloats)
     h[4] = UInt64(slots)
     // Publish: a reader that sees the magic sees the fields before it.
-    atomicStoreRelease(h, Self.magic)
+    dlp_store_release_u64(h, Self.magic)
   }
 
   /// Maps a peer's segment read-only once it exists and carries the expected header; retries
@@ -91,7 +92,7 @@ final class SharedSegment: @unchecked Sendable {
     while true {
       if let p = Self.tryMap(name: name, bytes: byteCount, problem: &last) {
         let h = UnsafeRawPointer(p).assumingMemoryBound(to: UInt64.self)
-        if atomicLoadAcquire(h) == Self.magic {
+        if dlp_load_acquire_u64(h) == Self.magic {
           guard h[1] == token, h[2] == UInt64(rank), h[3] == UInt64(slotFloats), h[4] == UInt64(slots)
           else {
             munmap(p, byteCount)
@@ -137,6 +138,16 @@ final class SharedSegment: @unchecked Sendable {
     return p
   }
 
+  /// The mailbox's sequence word: how many announcements the owner has published.
+  var sequence: UnsafeMutablePointer<UInt32> {
+    (base! + 64).assumingMemoryBound(to: UInt32.self)
+  }
+
+  /// Mailbox record `index` (0 or 1): what announcement number n (kept in record n % 2) says.
+  func record(_ index: Int) -> UnsafeMutablePointer<MailboxRecord> {
+    (base! + 128 + 64 * (index & 1)).assumingMemoryBound(to: MailboxRecord.self)
+  }
+
   /// Slot `index` as floats.
   func slot(_ index: Int) -> UnsafeMutablePointer<Float> {
     precondition(index >= 0 && index < slots, "slot \(index) of \(slots)")
@@ -164,17 +175,12 @@ final class SharedSegment: @unchecked Sendable {
   deinit { close() }
 }
 
-@inline(__always)
-private func atomicStoreRelease(_ p: UnsafeMutablePointer<UInt64>, _ value: UInt64) {
-  // A release fence then a plain aligned store (never torn on x86-64 or AArch64): the fence
-  // orders the header fields before the magic.
-  dlp_fence_release()
-  p.pointee = value
-}
-
-@inline(__always)
-private func atomicLoadAcquire(_ p: UnsafePointer<UInt64>) -> UInt64 {
-  let v = p.pointee
-  dlp_fence_acquire()
-  return v
+/// One announcement in a segment's mailbox: the fields of the header-only DLP message it
+/// stands for (kind, step, tensor, and the region of the segment that is ready).
+struct MailboxRecord {
+  var kind: Int32
+  var tensorID: UInt32
+  var step: UInt64
+  var offset: UInt64
+  var length: UInt64
 }
