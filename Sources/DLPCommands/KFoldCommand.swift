@@ -68,6 +68,8 @@ struct KFoldCommand: ParsableCommand {
     if let e = epochs, e < 0 { throw ValidationError("--epochs must be >= 0") }
     if let e = finalEpochs, e < 0 { throw ValidationError("--final-epochs must be >= 0") }
     if let b = batchSize, b <= 0 { throw ValidationError("--batch-size must be positive") }
+    // A fold group's ring is set up per task over tcp; shared memory is for train and evaluate.
+    if job.transport == "shm" { throw ValidationError("--transport shm is for train and evaluate; K-fold groups use tcp") }
   }
 
   func run() throws {

@@ -3,7 +3,9 @@
 
 Data: boston_housing.npz (from $DLP_DATA, the shared data folder, or ~/.keras/datasets), split as
 keras.datasets.boston_housing.load_data does (RandomState(113) shuffle, first 80% train).
-Features normalised with the training set's mean and std. Model: Dense(64, relu) -> Dense(64,
+Features normalised with the training set's mean and std (the book's way, --normalize global), or
+with each fold's training partitions only (--normalize per-fold: no statistics leak from the
+held-out fold, which is what `dlp kfold` does). Model: Dense(64, relu) -> Dense(64,
 relu) -> Dense(1); rmsprop, mse, metrics mae. K=4 contiguous folds over the training set, 100
 epochs, batch 16 (verbose=0); then a final model trained on the whole training set
 (--final-epochs, the book's 130) is scored on the test set.
@@ -31,6 +33,7 @@ def main():
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--final-epochs", type=int, default=130, help="0 skips the final model")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--normalize", choices=["global", "per-fold"], default="global")
     args = p.parse_args()
 
     peerlib.set_keras_backend(args.backend)
@@ -46,6 +49,7 @@ def main():
         shutil.copyfile(peerlib.find_data_file("boston_housing.npz"), target)
     (train_data, train_targets), (test_data, test_targets) = keras.datasets.boston_housing.load_data()
 
+    raw_train = train_data
     mean = train_data.mean(axis=0)
     std = train_data.std(axis=0)
     train_data = (train_data - mean) / std
@@ -71,6 +75,11 @@ def main():
         val_targets = train_targets[i * num_val: (i + 1) * num_val]
         partial_data = np.concatenate([train_data[: i * num_val], train_data[(i + 1) * num_val:]], axis=0)
         partial_targets = np.concatenate([train_targets[: i * num_val], train_targets[(i + 1) * num_val:]], axis=0)
+        if args.normalize == "per-fold":
+            raw_val = raw_train[i * num_val: (i + 1) * num_val]
+            raw_partial = np.concatenate([raw_train[: i * num_val], raw_train[(i + 1) * num_val:]], axis=0)
+            m, s = raw_partial.mean(axis=0), raw_partial.std(axis=0)
+            partial_data, val_data = (raw_partial - m) / s, (raw_val - m) / s
         model = build_model()
         model.fit(partial_data, partial_targets, epochs=args.epochs, batch_size=args.batch_size, verbose=0)
         val_mse, val_mae = model.evaluate(val_data, val_targets, verbose=0)
@@ -86,6 +95,7 @@ def main():
         "test_samples": int(len(test_data)),
         "folds": k,
         "epochs": args.epochs,
+        "normalize": args.normalize,
         "batch_size": args.batch_size,
         "fold_results": fold_scores,
         "mean_val_mae": float(np.mean([f["val_mae"] for f in fold_scores])),
