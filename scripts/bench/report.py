@@ -23,6 +23,7 @@ import json
 import math
 import os
 import re
+import statistics
 import sys
 import time
 
@@ -117,6 +118,35 @@ _OPS = {">=": lambda x, y: x >= y, "<=": lambda x, y: x <= y, ">": lambda x, y: 
         "<": lambda x, y: x < y}
 
 
+def _merge_repeats(ids, entries, primary):
+    """Entries ID, ID@2, ID@3, ... are repeated runs of one system (drivers' --repeats R, run in
+    rounds so that every system sees the same machine states): they become one entry whose
+    numeric metrics are the medians over the runs that were not skipped, with every run's
+    primary figure kept in `runs`."""
+    groups = {}
+    for i in ids:
+        groups.setdefault(i.split("@")[0], []).append(i)
+    merged = {}
+    for base, members in groups.items():
+        ran = [entries[m] for m in members if not entries[m]["skipped"]]
+        if len(members) == 1 or not ran:
+            merged[base] = entries[members[0]]
+            continue
+        e = dict(ran[0])
+        metrics = {}
+        for k, v in ran[0]["metrics"].items():
+            vals = [x["metrics"].get(k) for x in ran]
+            if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in vals):
+                metrics[k] = statistics.median(vals)
+            else:
+                metrics[k] = v
+        e["metrics"] = metrics
+        e["runs"] = [x["metrics"].get(primary) for x in ran]
+        e["label"] = f"{ran[0]['label']} (median of {len(ran)})"
+        merged[base] = e
+    return list(groups), merged
+
+
 def cmd_summarize(a):
     order_path = os.path.join(a.dir, ".order")
     ids = []
@@ -129,6 +159,7 @@ def cmd_summarize(a):
     for i in ids:
         with open(os.path.join(a.dir, i + ".json")) as f:
             entries[i] = json.load(f)
+    ids, entries = _merge_repeats(ids, entries, a.primary)
 
     columns = [("label", "system", "")]
     for c in a.column:
@@ -203,6 +234,12 @@ def cmd_summarize(a):
         ok = None if got is None else bool(_OPS[op](got, bound))
         targets.append({"spec": spec, "text": text, "value": got, "ok": ok})
 
+    runs = [(entries[i]["label"], entries[i]["runs"]) for i in ids if entries[i].get("runs")]
+    if runs:
+        print()
+        print(f"every run's {a.primary}:")
+        for label, r in runs:
+            print(f"  {label}: " + ", ".join(f"{x:,.6g}" for x in r if isinstance(x, (int, float))))
     for note in a.note:
         print(note)
     if targets:
