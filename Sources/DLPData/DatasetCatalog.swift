@@ -66,7 +66,7 @@ public enum DatasetCatalog {
       let table = try CSVTable(contentsOf: url)
       splits = (try table.split(target: options.targetColumn), nil, nil)
     case (.idxFolder(let url), _):
-      let data = try KerasDatasets.mnist(idxFolder: url, pixelDivisor: 255)
+      let data = try KerasDatasets.mnist(idxFolder: url, pixelDivisor: 255, maxTrain: options.samples.map { max($0, 1) })
       splits = (data.train, data.test, try classCount(data.train, data.test, known: 10, resolved))
     case (.npz(let url), let kind):
       let archive = try NPZArchive(contentsOf: url)

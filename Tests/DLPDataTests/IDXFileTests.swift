@@ -17,6 +17,36 @@ final class IDXFileTests: XCTestCase {
       try gz.tensor(dividingBy: 255).scalars, ints(expected["images"]).map { Float($0) / 255 })
   }
 
+  func testTheFirstItemsOnlyAreTheFirstItemsOfTheWholeFile() throws {
+    for name in ["images.idx3-ubyte", "images.idx3-ubyte.gz"] {
+      let whole = try IDXFile(contentsOf: TestFiles.fixture(name)).tensor()
+      for n in 0...5 {
+        let part = try IDXFile(contentsOf: TestFiles.fixture(name), maxItems: n)
+        XCTAssertEqual(part.shape, [min(n, 3), 4, 5], "\(name) first \(n)")
+        XCTAssertEqual(try part.tensor().scalars, Array(whole.scalars.prefix(min(n, 3) * 20)), "\(name) first \(n)")
+      }
+    }
+    // A compressed prefix is still checked: cut inside the items kept, it is truncated.
+    let gz = try FileIO.readBytes(TestFiles.fixture("images.idx3-ubyte.gz"))
+    assertDataError("x.gz") { _ = try IDXFile(bytes: Array(gz.prefix(24)), source: "x.gz", maxItems: 3) }
+    // A raw file must still match its header in full.
+    let raw = try FileIO.readBytes(TestFiles.fixture("images.idx3-ubyte"))
+    assertDataError("x.idx") { _ = try IDXFile(bytes: Array(raw.dropLast(1)), source: "x.idx", maxItems: 1) }
+  }
+
+  func testDebianFashionMNISTFirstSamples() throws {
+    let folder = URL(fileURLWithPath: "/usr/share/datasets/fashion-mnist")
+    guard FileManager.default.fileExists(atPath: folder.path) else {
+      throw XCTSkip("Fashion-MNIST not found at \(folder.path); skipping")
+    }
+    let whole = try KerasDatasets.mnist(idxFolder: folder, pixelDivisor: 255)
+    let part = try KerasDatasets.mnist(idxFolder: folder, pixelDivisor: 255, maxTrain: 1000)
+    XCTAssertEqual(part.train.x.shape, [1000, 28, 28])
+    XCTAssertEqual(part.train.x.scalars, Array(whole.train.x.scalars.prefix(1000 * 784)))
+    XCTAssertEqual(part.train.y.scalars, Array(whole.train.y.scalars.prefix(1000)))
+    XCTAssertEqual(part.test?.x.shape, [10000, 28, 28])
+  }
+
   func testOtherElementTypes() throws {
     let labels = try IDXFile.readTensor(TestFiles.fixture("labels.idx1-ubyte.gz"))
     XCTAssertEqual(labels.shape, [3])

@@ -34,6 +34,16 @@ public enum Gzip {
       maxOutput: maxOutput, multipleMembers: true, source: source)
   }
 
+  /// The first `count` bytes a gzip file decompresses to (fewer when it holds fewer), without
+  /// inflating the rest: `--samples N` needs only the first N images of a 47 MB IDX file. The
+  /// CRC-32 in the trailer cannot be checked on a prefix; corrupt deflate data still throws.
+  public static func gunzipPrefix(_ bytes: [UInt8], count: Int, source: String) throws -> [UInt8] {
+    guard isGzip(bytes) else { throw DLPError.data("\(source): not a gzip file (bad magic)") }
+    return try inflate(
+      bytes[...], windowBits: 16 + MAX_WBITS, capacity: max(count, 1), maxOutput: max(count, 1),
+      multipleMembers: true, source: source, stopAt: count)
+  }
+
   /// Inflates a raw deflate stream (zip method 8) that must produce exactly `expectedSize` bytes.
   public static func inflateRaw(_ bytes: ArraySlice<UInt8>, expectedSize: Int, source: String)
     throws -> [UInt8]
@@ -67,7 +77,7 @@ public enum Gzip {
   /// size was too small; each step hands zlib the whole free tail of the buffer.
   private static func inflate(
     _ input: ArraySlice<UInt8>, windowBits: Int32, capacity: Int, maxOutput: Int,
-    multipleMembers: Bool, source: String
+    multipleMembers: Bool, source: String, stopAt: Int? = nil
   ) throws -> [UInt8] {
     var stream = z_stream()
     guard
@@ -81,6 +91,7 @@ public enum Gzip {
     var consumed = 0
     try input.withUnsafeBufferPointer { inBuffer in
       while true {
+        if let stopAt, produced >= stopAt { return }
         if produced == output.count {
           guard output.count <= maxOutput else {
             throw DLPError.data("\(source): decompresses to more than \(maxOutput) bytes")
@@ -129,6 +140,7 @@ public enum Gzip {
         }
       }
     }
+    if let stopAt, produced > stopAt { produced = stopAt }
     output.removeLast(output.count - produced)
     return output
   }

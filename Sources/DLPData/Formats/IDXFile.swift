@@ -33,13 +33,23 @@ public struct IDXFile: Sendable {
   let payload: ArraySlice<UInt8>
 
   /// Reads and validates an IDX file; `.gz` content is detected by its magic, not its name.
-  public init(contentsOf url: URL) throws {
-    try self.init(bytes: try FileIO.readBytes(url), source: url.path)
+  /// `maxItems` keeps only the first items along the first axis (and, gzipped, decompresses
+  /// only those).
+  public init(contentsOf url: URL, maxItems: Int? = nil) throws {
+    try self.init(bytes: try FileIO.readBytes(url), source: url.path, maxItems: maxItems)
   }
 
-  /// Parses IDX bytes (gzip-compressed or raw) that came from `source`.
-  public init(bytes: [UInt8], source: String) throws {
-    let raw = Gzip.isGzip(bytes) ? try Gzip.gunzip(bytes, source: source) : bytes
+  /// Parses IDX bytes (gzip-compressed or raw) that came from `source`, keeping at most
+  /// `maxItems` items along the first axis when given. A compressed prefix is checked against
+  /// its header like a whole file (a file with fewer items than the header says is still
+  /// reported as truncated); only the trailer's checksum is left unread.
+  public init(bytes: [UInt8], source: String, maxItems: Int? = nil) throws {
+    let raw: [UInt8]
+    if let maxItems, Gzip.isGzip(bytes) {
+      raw = try Self.decompressPrefix(bytes, items: maxItems, source: source)
+    } else {
+      raw = Gzip.isGzip(bytes) ? try Gzip.gunzip(bytes, source: source) : bytes
+    }
     var reader = ByteReader(raw, source: source)
     let zero0 = try reader.u8("IDX magic")
     let zero1 = try reader.u8("IDX magic")
@@ -58,18 +68,27 @@ public struct IDXFile: Sendable {
     for axis in 0..<rank {
       shape.append(Int(try reader.bigEndian(4, "extent of IDX dimension \(axis)")))
     }
-    guard let count = shape.checkedProduct,
-      case (let byteCount, false) = count.multipliedReportingOverflow(by: type.size)
+    guard let fullCount = shape.checkedProduct,
+      case (let fullBytes, false) = fullCount.multipliedReportingOverflow(by: type.size)
     else { throw DLPError.data("\(source): IDX shape \(shape) is too large") }
-    guard byteCount == reader.remaining else {
+    let fullShape = shape
+    if let maxItems {
+      guard maxItems >= 0 else { throw DLPError.data("\(source): negative item limit \(maxItems)") }
+      shape[0] = min(shape[0], maxItems)
+    }
+    // Bytes of the items kept; a gzipped prefix holds exactly those, anything else the whole file.
+    let byteCount = fullShape[0] == 0 ? 0 : fullBytes / fullShape[0] * shape[0]
+    let expected = maxItems != nil && Gzip.isGzip(bytes) ? byteCount : fullBytes
+    guard expected == reader.remaining else {
       throw DLPError.data(
-        "\(source): IDX header says shape \(shape) of \(type) (\(byteCount) bytes of data) "
+        "\(source): IDX header says shape \(fullShape) of \(type) (\(expected) bytes of data"
+          + (shape == fullShape ? "" : " for its first \(shape[0]) items") + ") "
           + "but the file holds \(reader.remaining) bytes after the header"
-          + (byteCount > reader.remaining ? " (truncated?)" : ""))
+          + (expected > reader.remaining ? " (truncated?)" : ""))
     }
     self.elementType = type
     self.shape = shape
-    self.payload = raw[reader.offset...]
+    self.payload = raw[reader.offset..<(reader.offset + byteCount)]
   }
 
   /// Number of elements.
@@ -124,8 +143,35 @@ public struct IDXFile: Sendable {
     try makeTensor(shape, floats(dividingBy: divisor))
   }
 
-  /// Reads an IDX file straight into a tensor.
-  public static func readTensor(_ url: URL, dividingBy divisor: Float = 1) throws -> Tensor {
-    try IDXFile(contentsOf: url).tensor(dividingBy: divisor)
+  /// Reads an IDX file straight into a tensor (at most `maxItems` items along the first axis).
+  public static func readTensor(_ url: URL, dividingBy divisor: Float = 1, maxItems: Int? = nil) throws
+    -> Tensor
+  {
+    try IDXFile(contentsOf: url, maxItems: maxItems).tensor(dividingBy: divisor)
+  }
+
+  /// The header and the first `items` items of a gzipped IDX file, decompressing no further.
+  static func decompressPrefix(_ bytes: [UInt8], items: Int, source: String) throws -> [UInt8] {
+    let head = try Gzip.gunzipPrefix(bytes, count: 4, source: source)
+    guard head.count == 4 else {
+      throw DLPError.data("\(source): IDX file of \(head.count) bytes has no header")
+    }
+    let rank = Int(head[3])
+    let headerBytes = 4 + 4 * rank
+    let header = try Gzip.gunzipPrefix(bytes, count: headerBytes, source: source)
+    guard rank >= 1, header.count == headerBytes, let type = ElementType(rawValue: head[2]) else {
+      // Let the full parse name what is wrong.
+      return try Gzip.gunzip(bytes, source: source)
+    }
+    var dims: [Int] = []
+    for a in 0..<rank {
+      let o = 4 + 4 * a
+      dims.append(Int(header[o]) << 24 | Int(header[o + 1]) << 16 | Int(header[o + 2]) << 8 | Int(header[o + 3]))
+    }
+    guard let row = Array(dims.dropFirst()).checkedProduct,
+      case (let rowBytes, false) = row.multipliedReportingOverflow(by: type.size),
+      case (let itemBytes, false) = rowBytes.multipliedReportingOverflow(by: min(dims[0], max(items, 0)))
+    else { return try Gzip.gunzip(bytes, source: source) }
+    return try Gzip.gunzipPrefix(bytes, count: headerBytes + itemBytes, source: source)
   }
 }

@@ -94,10 +94,12 @@ public enum KerasDatasets {
 
   /// The four IDX files of an MNIST-style folder (as LeCun's site, Fashion-MNIST and Debian's
   /// dataset-fashion-mnist ship them), each gzipped or not. Missing test files give a nil test.
-  public static func mnist(idxFolder folder: URL, pixelDivisor: Float = 1) throws
+  public static func mnist(idxFolder folder: URL, pixelDivisor: Float = 1, maxTrain: Int? = nil) throws
     -> (train: LabeledData, test: LabeledData?)
   {
     func split(_ prefix: String) throws -> LabeledData? {
+      // `--samples N` keeps the first N training images: decompress and convert only those.
+      let limit = prefix == "train" ? maxTrain : nil
       let images = IDXFolder.file(in: folder, prefix: prefix, kind: "images", rank: 3)
       let labels = IDXFolder.file(in: folder, prefix: prefix, kind: "labels", rank: 1)
       guard let images, let labels else { return nil }
@@ -105,7 +107,7 @@ public enum KerasDatasets {
       let results = ParallelResults<Tensor>(count: 2)
       DispatchQueue.concurrentPerform(iterations: 2) { i in
         results[i] = Result {
-          try IDXFile.readTensor(i == 0 ? images : labels, dividingBy: i == 0 ? pixelDivisor : 1)
+          try IDXFile.readTensor(i == 0 ? images : labels, dividingBy: i == 0 ? pixelDivisor : 1, maxItems: limit)
         }
       }
       let data = LabeledData(x: try results[0].get(), y: try results[1].get())
