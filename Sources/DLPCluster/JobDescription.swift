@@ -24,6 +24,8 @@ public struct JobDescription: Codable, Sendable, Equatable {
   /// The ring's reduce-scatter and all-gather go through shared memory (`SharedMemoryAllReduce`):
   /// the coordinator sets it when every worker runs on its host (`HostIdentity`).
   public var sharedMemory: Bool = false
+  /// Load no test split (a K-fold sweep without `--final`).
+  public var skipTest: Bool = false
 
   public init(
     dataset: String, samples: Int?, numWords: Int, targetColumn: String?, normalize: Bool, validationSplit: Double,
@@ -52,7 +54,7 @@ public struct JobDescription: Codable, Sendable, Equatable {
 
   enum CodingKeys: String, CodingKey {
     case dataset, samples, numWords, targetColumn, normalize, validationSplit, batchSize, seed
-    case collective, centralPort, heartbeatPort, collectiveTimeout, sharedMemory
+    case collective, centralPort, heartbeatPort, collectiveTimeout, sharedMemory, skipTest
   }
 
   public init(from decoder: Decoder) throws {
@@ -66,6 +68,7 @@ public struct JobDescription: Codable, Sendable, Equatable {
       heartbeatPort: try c.decode(Int.self, forKey: .heartbeatPort),
       collectiveTimeout: try c.decode(Double.self, forKey: .collectiveTimeout))
     sharedMemory = try c.decodeIfPresent(Bool.self, forKey: .sharedMemory) ?? false
+    skipTest = try c.decodeIfPresent(Bool.self, forKey: .skipTest) ?? false
   }
 
   public static func decode(_ text: String) throws -> JobDescription {
@@ -79,7 +82,7 @@ public struct JobDescription: Codable, Sendable, Equatable {
   /// Loads and prepares the dataset as the coordinator did.
   public func loadData(for model: Model) throws -> PreparedData {
     let splits = try DatasetCatalog.load(
-      dataset, options: DatasetOptions(numWords: numWords, samples: samples, targetColumn: targetColumn))
+      dataset, options: DatasetOptions(numWords: numWords, samples: samples, targetColumn: targetColumn, skipTest: skipTest))
     return try PreparedData.prepare(splits, for: model, normalize: normalize)
   }
 }

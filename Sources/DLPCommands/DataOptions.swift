@@ -22,10 +22,10 @@ public struct DataOptions: ParsableArguments {
     if let s = samples, s <= 0 { throw ValidationError("--samples must be positive") }
   }
 
-  public func load(default name: String?) throws -> DatasetSplits {
+  public func load(default name: String?, skipTest: Bool = false) throws -> DatasetSplits {
     guard let name = dataset ?? name else { throw DLPError.data("give a dataset: --dataset NAME|PATH") }
     return try DatasetCatalog.load(
-      name, options: DatasetOptions(numWords: numWords, samples: samples, targetColumn: targetColumn))
+      name, options: DatasetOptions(numWords: numWords, samples: samples, targetColumn: targetColumn, skipTest: skipTest))
   }
 }
 

@@ -95,24 +95,27 @@ struct KFoldCommand: ParsableCommand {
       // the blueprint and trains on its own copy of the data, so the results are the same. They
       // start before this process loads the data, so they load theirs at the same time.
       var cluster: FoldCoordinator?
+      // Without --final nothing reads the test split: neither this process nor the workers load it.
+      var workerData = JobDescription(
+        dataset: data.dataset ?? preset?.defaultDataset ?? "", samples: data.samples,
+        numWords: data.numWords, targetColumn: data.targetColumn, normalize: false,
+        validationSplit: 0, batchSize: options.batchSize, seed: job.seed,
+        collective: job.allreduce)
+      workerData.skipTest = !final
       if job.workers > 0 {
         cluster = try FoldCoordinator.launchLocal(
           workers: job.workers, threads: job.threads ?? 1, shipData: shipData,
           blueprint: blueprint,
           job: FoldJobDescription(
             kfold: .init(normalize: normalize, groupSize: groupSize),
-            data: JobDescription(
-              dataset: data.dataset ?? preset?.defaultDataset ?? "", samples: data.samples,
-              numWords: data.numWords, targetColumn: data.targetColumn, normalize: false,
-              validationSplit: 0, batchSize: options.batchSize, seed: job.seed,
-              collective: job.allreduce)))
+            data: workerData))
       }
       let prepared: PreparedData
       let results: [FoldResult]
       let start: Date
       do {
         if !shipData { try cluster?.start() }
-        let splits = try data.load(default: preset?.defaultDataset)
+        let splits = try data.load(default: preset?.defaultDataset, skipTest: !final)
         // Raw features: each fold normalises with its own training rows' statistics.
         prepared = try PreparedData.prepare(splits, for: template, normalize: false)
         let plan: ValidationPlan =

@@ -9,11 +9,15 @@ public struct DatasetOptions: Sendable, Equatable {
   public var samples: Int?
   /// The target column of a CSV file (default: the last column).
   public var targetColumn: String?
+  /// Leave the test split out (a K-fold sweep without `--final` never reads it): an IDX
+  /// folder's test files are then not even decompressed.
+  public var skipTest: Bool
 
-  public init(numWords: Int = 10000, samples: Int? = nil, targetColumn: String? = nil) {
+  public init(numWords: Int = 10000, samples: Int? = nil, targetColumn: String? = nil, skipTest: Bool = false) {
     self.numWords = numWords
     self.samples = samples
     self.targetColumn = targetColumn
+    self.skipTest = skipTest
   }
 }
 
@@ -66,12 +70,14 @@ public enum DatasetCatalog {
       let table = try CSVTable(contentsOf: url)
       splits = (try table.split(target: options.targetColumn), nil, nil)
     case (.idxFolder(let url), _):
-      let data = try KerasDatasets.mnist(idxFolder: url, pixelDivisor: 255, maxTrain: options.samples.map { max($0, 1) })
+      let data = try KerasDatasets.mnist(
+        idxFolder: url, pixelDivisor: 255, maxTrain: options.samples.map { max($0, 1) }, withTest: !options.skipTest)
       splits = (data.train, data.test, try classCount(data.train, data.test, known: 10, resolved))
     case (.npz(let url), let kind):
       let archive = try NPZArchive(contentsOf: url)
       splits = try loadNPZ(archive, kind: kind, options: options)
     }
+    if options.skipTest { splits.test = nil }
     if let samples = options.samples {
       guard samples > 0 else { throw DLPError.data("--samples must be positive, got \(samples)") }
       splits.train = LabeledData(

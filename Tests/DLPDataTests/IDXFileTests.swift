@@ -45,6 +45,11 @@ final class IDXFileTests: XCTestCase {
     XCTAssertEqual(part.train.x.scalars, Array(whole.train.x.scalars.prefix(1000 * 784)))
     XCTAssertEqual(part.train.y.scalars, Array(whole.train.y.scalars.prefix(1000)))
     XCTAssertEqual(part.test?.x.shape, [10000, 28, 28])
+    // A K-fold sweep without --final asks for no test split.
+    let sweep = try DatasetCatalog.load("fashion_mnist", options: DatasetOptions(samples: 100, skipTest: true))
+    XCTAssertNil(sweep.test)
+    XCTAssertEqual(sweep.train.x.shape.first, 100)
+    XCTAssertEqual(sweep.train.x.scalars, Array(whole.train.x.scalars.prefix(100 * 784)))
   }
 
   func testOtherElementTypes() throws {

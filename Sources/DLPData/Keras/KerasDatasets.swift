@@ -94,7 +94,7 @@ public enum KerasDatasets {
 
   /// The four IDX files of an MNIST-style folder (as LeCun's site, Fashion-MNIST and Debian's
   /// dataset-fashion-mnist ship them), each gzipped or not. Missing test files give a nil test.
-  public static func mnist(idxFolder folder: URL, pixelDivisor: Float = 1, maxTrain: Int? = nil) throws
+  public static func mnist(idxFolder folder: URL, pixelDivisor: Float = 1, maxTrain: Int? = nil, withTest: Bool = true) throws
     -> (train: LabeledData, test: LabeledData?)
   {
     func split(_ prefix: String) throws -> LabeledData? {
@@ -119,7 +119,7 @@ public enum KerasDatasets {
         "\(folder.path): no MNIST training files (\(IDXFolder.expectedNames("train").joined(separator: ", ")))"
       )
     }
-    return (train, try split("t10k"))
+    return (train, withTest ? try split("t10k") : nil)
   }
 
   static func checkImages(_ data: LabeledData, _ source: String) throws {
