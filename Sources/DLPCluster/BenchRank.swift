@@ -332,6 +332,12 @@ public enum ProcessAllReduceBench {
         try router.send(Self.routingID(rank: rank), more: true)
         try data.withUnsafeBytes { try router.send($0) }
       } catch {
+        // An unreachable rank has usually just died, and its exit may show a moment after its
+        // socket went: name the death when it does.
+        for _ in 0..<20 {
+          if let dead = deadRank(), dead.rank == rank { throw BenchError("\(dead.description); it could not be reached") }
+          usleep(25_000)
+        }
         throw BenchError("cannot reach rank \(rank): \(error)")
       }
     }
@@ -562,7 +568,7 @@ public enum BenchRank {
       let all = peers.all ?? []
       guard n == 1 || all.count == n else { throw BenchError("rank \(rank): no peer endpoints") }
       // The parent's tag names the segments: unique per run, the same for every rank.
-      let token = config.tag.utf8.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+      let token = XXH64.hash(Array(config.tag.utf8))
       return try SharedMemoryAllReduce(
         context: context, listener: listener, endpoints: all,
         options: .init(

@@ -59,11 +59,16 @@ public final class Coordinator: TrainingBackend {
   /// The running job (0 until `start`, or a K-fold sweep's start, assigns one).
   var jobID: UInt64 = 0
   private var commandScratch: [UInt32] = []
-  /// Steps whose metrics reports have not all arrived, and the ranks that still owe one.
   /// Training keeps up to `pipelineDepth` steps in flight: workers run step after step without
   /// waiting for the coordinator to read their reports (every worker applies the same update,
-  /// so nothing in a step depends on the coordinator having seen the previous one).
-  private var pending: [UInt64: Set<Int>] = [:]
+  /// so nothing in a step depends on the coordinator having seen the previous one). Steps in
+  /// flight are consecutive (evaluation and weight syncs wait for all reports first) and each
+  /// worker reports in step order, so two numbers per worker say what is owed: reports are due
+  /// for steps up to `reportsDue`, and worker r owes them from `owed[r]` on.
+  private var owed: [UInt64] = []
+  private var reportsDue: UInt64 = 0
+  /// Steps some worker still owes a report for.
+  private var stepsInFlight: Int { owed.isEmpty ? 0 : Int(reportsDue &+ 1 &- owed.min()!) }
   static let pipelineDepth = 16
   /// What the job's gradients travel by, once `start` has decided: "ring/shm", "ring/tcp" or
   /// "central/tcp" (the report's `allreduce`).
@@ -268,7 +273,7 @@ public final class Coordinator: TrainingBackend {
   private func collectReports(into stats: UnsafeMutablePointer<Double>, leaving maxPending: Int) throws {
     let size = model!.compiled!.layout.size
     while true {
-      let blocking = pending.count > maxPending
+      let blocking = stepsInFlight > maxPending
       guard let (env, w) = try nextMessage(timeout: blocking ? 0.2 : 0) else {
         if blocking { continue }
         return
@@ -276,15 +281,14 @@ public final class Coordinator: TrainingBackend {
       switch env.message {
       case .metricsReport(let m):
         let step = env.header.step
-        guard pending[step]?.contains(w.rank) == true, m.metricState.count == size - 2 else {
+        guard w.rank < owed.count, step == owed[w.rank], step <= reportsDue, m.metricState.count == size - 2 else {
           logger.warning("refused a metrics report for step \(step) from \(w.name) (not one it owes)")
           continue
         }
         stats[0] += m.lossSum
         stats[1] += Double(m.sampleCount)
         for (i, v) in m.metricState.enumerated() { stats[2 + i] += v }
-        pending[step]!.remove(w.rank)
-        if pending[step]!.isEmpty { pending[step] = nil }
+        owed[w.rank] += 1
       case .errorReport(let e):
         throw DLPError.training("\(w.name) failed: \(e.text)")
       default:
@@ -293,10 +297,20 @@ public final class Coordinator: TrainingBackend {
     }
   }
 
+  /// Every worker owes a report for the step just sent.
+  private func expectReports() {
+    // Nothing in flight: whatever steps passed since (weight syncs) owe nothing.
+    if stepsInFlight == 0 {
+      if owed.count != workers.count { owed = Array(repeating: step, count: workers.count) }
+      for r in owed.indices { owed[r] = step }
+    }
+    reportsDue = step
+  }
+
   /// Waits for every outstanding report, adding them into a scratch vector (for the calls that
   /// have no epoch statistics to add them to).
   private func drainReports() throws {
-    guard !pending.isEmpty, let size = model?.compiled?.layout.size else { return }
+    guard stepsInFlight > 0, let size = model?.compiled?.layout.size else { return }
     var scratch = [Double](repeating: 0, count: size)
     try scratch.withUnsafeMutableBufferPointer { try collectReports(into: $0.baseAddress!, leaving: 0) }
   }
@@ -313,7 +327,7 @@ public final class Coordinator: TrainingBackend {
 
   public func trainStep(rows: UnsafeBufferPointer<Int>, epoch: Int, stats: UnsafeMutablePointer<Double>) throws {
     try sendCommands(rows: rows, epoch: epoch, phase: .train)
-    pending[step] = Set(workers.map(\.rank))
+    expectReports()
     if let central, let model {
       let p = model.parameters
       try collective { try central.reduce(p.gradBuffer, step: step) }
@@ -331,7 +345,7 @@ public final class Coordinator: TrainingBackend {
   public func evaluateStep(rows: UnsafeBufferPointer<Int>, role: DataRole, stats: UnsafeMutablePointer<Double>) throws {
     try drainReports()
     try sendCommands(rows: rows, epoch: 0, phase: role == .test ? .evaluate : .validate)
-    pending[step] = Set(workers.map(\.rank))
+    expectReports()
     try collectReports(into: stats, leaving: 0)
   }
 

@@ -52,25 +52,6 @@ public struct JobDescription: Codable, Sendable, Equatable {
     return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
   }
 
-  enum CodingKeys: String, CodingKey {
-    case dataset, samples, numWords, targetColumn, normalize, validationSplit, batchSize, seed
-    case collective, centralPort, heartbeatPort, collectiveTimeout, sharedMemory, skipTest
-  }
-
-  public init(from decoder: Decoder) throws {
-    let c = try decoder.container(keyedBy: CodingKeys.self)
-    self.init(
-      dataset: try c.decode(String.self, forKey: .dataset), samples: try c.decodeIfPresent(Int.self, forKey: .samples),
-      numWords: try c.decode(Int.self, forKey: .numWords), targetColumn: try c.decodeIfPresent(String.self, forKey: .targetColumn),
-      normalize: try c.decode(Bool.self, forKey: .normalize), validationSplit: try c.decode(Double.self, forKey: .validationSplit),
-      batchSize: try c.decode(Int.self, forKey: .batchSize), seed: try c.decode(UInt64.self, forKey: .seed),
-      collective: try c.decode(String.self, forKey: .collective), centralPort: try c.decode(Int.self, forKey: .centralPort),
-      heartbeatPort: try c.decode(Int.self, forKey: .heartbeatPort),
-      collectiveTimeout: try c.decode(Double.self, forKey: .collectiveTimeout))
-    sharedMemory = try c.decodeIfPresent(Bool.self, forKey: .sharedMemory) ?? false
-    skipTest = try c.decodeIfPresent(Bool.self, forKey: .skipTest) ?? false
-  }
-
   public static func decode(_ text: String) throws -> JobDescription {
     do {
       return try JSONDecoder().decode(JobDescription.self, from: Data(text.utf8))

@@ -31,23 +31,22 @@ public final class ParameterStore {
   /// nothing else needs to know. Call `release()` before that memory goes away.
   public func adopt(values newValues: UnsafeMutablePointer<Float>, grads newGrads: UnsafeMutablePointer<Float>) {
     release()
-    newValues.update(from: values, count: count)
-    newGrads.update(from: grads, count: count)
-    ownValues = values
-    ownGrads = grads
-    values = newValues
-    grads = newGrads
+    (ownValues, ownGrads) = (values, grads)
+    move(to: newValues, newGrads)
   }
 
   /// Copies the weights and gradients back into the store's own memory and uses it again.
   public func release() {
     guard let v = ownValues, let g = ownGrads else { return }
+    (ownValues, ownGrads) = (nil, nil)
+    move(to: v, g)
+  }
+
+  /// Copies both buffers to `v` and `g` and uses those from now on.
+  private func move(to v: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>) {
     v.update(from: values, count: count)
     g.update(from: grads, count: count)
-    values = v
-    grads = g
-    ownValues = nil
-    ownGrads = nil
+    (values, grads) = (v, g)
   }
 
   public var valueBuffer: UnsafeMutableBufferPointer<Float> { .init(start: values, count: count) }

@@ -25,10 +25,10 @@ public final class Adam: Optimizer {
 
   public override func updateStep(
     params w: UnsafeMutablePointer<Float>, grads g: UnsafePointer<Float>, slots: [UnsafeMutablePointer<Float>],
-    count n: Int, step: Int
+    slotOffset o: Int, count n: Int, step: Int
   ) {
-    let m = slots[0]
-    let v = slots[1]
+    let m = slots[0] + o
+    let v = slots[1] + o
     let t = Double(step)
     let alpha = Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
     let c1 = 1 - beta1

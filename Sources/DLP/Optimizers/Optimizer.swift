@@ -25,11 +25,12 @@ open class Optimizer {
   /// Slots per parameter (momentum: 1, adam: 2).
   open var slotCount: Int { 0 }
 
-  /// Updates `params[range]` from `grads[range]`; `slot(k)` points at slot k for index
-  /// `range.lowerBound`. `step` is the 1-based step number.
+  /// Updates `params[0..<count]` from `grads[0..<count]`; `slots[k] + slotOffset` is slot k of
+  /// `params[0]` (the slots are passed whole, so a step builds no array). `step` is the 1-based
+  /// step number.
   open func updateStep(
     params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, slots: [UnsafeMutablePointer<Float>],
-    count: Int, step: Int
+    slotOffset: Int, count: Int, step: Int
   ) {}
 
   /// Allocates zeroed slots for `shard` (the whole buffer unless sharded). Resets state.
@@ -59,7 +60,7 @@ open class Optimizer {
       Parallel.forEach(hi - lo, minimumPerChunk: 1 << 16) { _, r in
         updateStep(
           params: params + lo + r.lowerBound, grads: grads + lo + r.lowerBound,
-          slots: slots.map { $0 + local + r.lowerBound }, count: r.count, step: step)
+          slots: slots, slotOffset: local + r.lowerBound, count: r.count, step: step)
       }
     }
     iterations = step

@@ -20,9 +20,9 @@ public final class RMSprop: Optimizer {
 
   public override func updateStep(
     params w: UnsafeMutablePointer<Float>, grads g: UnsafePointer<Float>, slots: [UnsafeMutablePointer<Float>],
-    count n: Int, step: Int
+    slotOffset o: Int, count n: Int, step: Int
   ) {
-    let v = slots[0]
+    let v = slots[0] + o
     let rho = self.rho
     let oneMinusRho = 1 - rho
     let lr = learningRate

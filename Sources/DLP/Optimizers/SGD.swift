@@ -17,14 +17,14 @@ public final class SGD: Optimizer {
 
   public override func updateStep(
     params w: UnsafeMutablePointer<Float>, grads g: UnsafePointer<Float>, slots: [UnsafeMutablePointer<Float>],
-    count n: Int, step: Int
+    slotOffset o: Int, count n: Int, step: Int
   ) {
     let lr = learningRate
     guard momentum > 0 else {
       for i in 0..<n { w[i] -= lr * g[i] }
       return
     }
-    let m = slots[0]
+    let m = slots[0] + o
     let mu = momentum
     if nesterov {
       for i in 0..<n {

@@ -47,6 +47,15 @@ public enum Trainer {
       let order = options.shuffle ? permutation(trainCount, seed: options.seed, epoch: epoch) : Array(0..<trainCount)
       for i in stats.indices { stats[i] = 0 }
       let start = Date()
+      /// TerminateOnNaN: stops the fit when the loss so far is not finite (`batch` nil: at the
+      /// epoch's end, once a backend that runs ahead has added every step).
+      func stoppedOnNaN(batch: Int?, steps done: Int) -> Bool {
+        guard !stats[0].isFinite else { return false }
+        let at = batch.map { ", batch \($0)" } ?? ""
+        history.stoppedReason = "loss became \(stats[0].isNaN ? "NaN" : "infinite") at epoch \(epoch + 1)\(at); training stopped (TerminateOnNaN)"
+        progress.endEpoch(steps: done, elapsed: Date().timeIntervalSince(start), logs: c.layout.logs(stats, heads: c.heads))
+        return true
+      }
       for s in 0..<steps {
         let lo = s * options.batchSize
         let hi = Swift.min(lo + options.batchSize, trainCount)
@@ -55,22 +64,14 @@ public enum Trainer {
             try backend.trainStep(rows: UnsafeBufferPointer(rebasing: o[lo..<hi]), epoch: epoch, stats: st.baseAddress!)
           }
         }
-        if !stats[0].isFinite {
-          history.stoppedReason = "loss became \(stats[0].isNaN ? "NaN" : "infinite") at epoch \(epoch + 1), batch \(s + 1); training stopped (TerminateOnNaN)"
-          progress.endEpoch(steps: s + 1, elapsed: Date().timeIntervalSince(start), logs: c.layout.logs(stats, heads: c.heads))
-          break epochs
-        }
+        if stoppedOnNaN(batch: s + 1, steps: s + 1) { break epochs }
         if progress.mode == .bar {
           progress.step(s + 1, of: steps, elapsed: Date().timeIntervalSince(start), logs: c.layout.logs(stats, heads: c.heads))
         }
       }
       try stats.withUnsafeMutableBufferPointer { try backend.endEpoch(stats: $0.baseAddress!) }
+      if stoppedOnNaN(batch: nil, steps: steps) { break epochs }
       let seconds = Date().timeIntervalSince(start)
-      if !stats[0].isFinite {
-        history.stoppedReason = "loss became \(stats[0].isNaN ? "NaN" : "infinite") at epoch \(epoch + 1); training stopped (TerminateOnNaN)"
-        progress.endEpoch(steps: steps, elapsed: seconds, logs: c.layout.logs(stats, heads: c.heads))
-        break epochs
-      }
       var logs = c.layout.logs(stats, heads: c.heads)
       if validationCount > 0 {
         let v = try evaluate(model: model, backend: backend, role: .validation, count: validationCount, batchSize: options.batchSize)

@@ -78,12 +78,11 @@ typedef enum _Dlp__MessageKind {
   DLP__MESSAGE_KIND__MESSAGE_KIND_TASK_RESULT = 18,
   DLP__MESSAGE_KIND__MESSAGE_KIND_TASK_REQUEST = 19,
   /*
-   * Data plane of the shared-memory collective (ranks on one host): the floats stay in the
-   * sender's shared-memory segment; the header-only message (empty body, no payload) says that
-   * the region [offset, offset + length) of that segment holds this step's data.
-   */
-  /*
-   * the sender has mapped every peer's segment
+   * The shared-memory collective (ranks on one host). SHARED_ATTACHED is a header-only message
+   * (empty body, no payload) over ZeroMQ: the sender has mapped every peer's segment. The other
+   * three are the kinds of the announcements each rank then publishes in its segment's mailbox
+   * (the Header fields step, tensor_id, offset, length: the region [offset, offset + length) of
+   * the segment holds this step's data); they never travel over a socket.
    */
   DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_ATTACHED = 20,
   /*

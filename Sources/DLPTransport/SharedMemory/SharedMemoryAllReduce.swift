@@ -6,8 +6,8 @@ import Logging
 ///
 /// Each rank owns a segment with two slots of `capacity` floats (see `SharedSegment`) and maps
 /// every peer's segment read-only; the ranks find each other and set up over ZeroMQ (their
-/// collective listeners, a `SharedAttached` round once everyone has mapped everyone). After
-/// that the floats never cross a socket: a rank writes its data into its own slot and
+/// collective listeners, an `AttachRound` once everyone has mapped everyone), and the sockets
+/// close. After that the floats never cross a socket: a rank writes its data into its own slot and
 /// publishes an announcement in its segment's mailbox, the fields a header-only DLP message
 /// would carry (`SharedReduceReady`, `SharedGatherReady`, `SharedReleased`; step, tensor, and
 /// the region that holds the data), checked by every peer as a header would be; the peer then
@@ -78,9 +78,6 @@ public final class SharedMemoryAllReduce: ShardedCollective, @unchecked Sendable
   public var worldSize: Int { options.worldSize }
   private var own: SharedSegment?
   private var peers: [SharedSegment?]
-  private let receiver: ZMQSocket?
-  private var senders: [ZMQSocket?]
-  private let signals: SignalWire
   /// The reduce's source pointers, one per rank (kept to avoid an allocation per call).
   private var sources: [UnsafePointer<Float>]
   /// Calls made so far; its parity picks the slot.
@@ -112,14 +109,11 @@ public final class SharedMemoryAllReduce: ShardedCollective, @unchecked Sendable
         "capacity must be >= 0, timeout positive and registered buffers in 0...8")
     }
     self.options = options
-    signals = SignalWire(jobID: options.jobID, rank: options.rank, worldSize: n)
     peers = Array(repeating: nil, count: n)
     sources = Array(repeating: UnsafePointer(bitPattern: 64)!, count: n)
-    senders = Array(repeating: nil, count: n)
     let slotFloats = Swift.max(options.capacity, 1)
     let slots = Self.stagingSlots + options.registeredBuffers
     guard n > 1 else {
-      receiver = nil
       // One rank: registered buffers still have to exist; private memory will do.
       if options.registeredBuffers > 0 {
         local = .allocate(capacity: slotFloats * options.registeredBuffers)
@@ -131,9 +125,14 @@ public final class SharedMemoryAllReduce: ShardedCollective, @unchecked Sendable
       throw TransportError.invalidArgument(
         "a shared-memory group of \(n) ranks needs a listener and \(n) endpoints, got \(endpoints.count)")
     }
-    receiver = listener.socket
     func name(_ q: Int) -> String {
       SharedSegment.name(prefix: options.segmentPrefix, token: options.jobID, rank: q)
+    }
+    // The sockets serve the set-up only: closed (letting our SharedAttached drain) once it is done.
+    var senders = [ZMQSocket?](repeating: nil, count: n)
+    defer {
+      for s in senders { s?.close(linger: min(options.timeout, 2)) }
+      listener.socket.close()
     }
     do {
       own = try SharedSegment(
@@ -152,17 +151,13 @@ public final class SharedMemoryAllReduce: ShardedCollective, @unchecked Sendable
           opening: name(q), token: options.jobID, rank: q, slotFloats: slotFloats, slots: slots,
           timeout: options.timeout, cancellation: options.cancellation)
       }
-      // Everyone has mapped everyone once every peer says so (over ZeroMQ: the one round that
-      // cannot use the mailboxes, which it is about to make usable): the names can go.
-      for q in 0..<n where q != options.rank {
-        try signals.send(.sharedAttached, step: 0, tensorID: 0, region: 0..<0, on: senders[q]!, peer: q)
-      }
-      try signals.collect(
-        SignalWire.Expected(kind: .sharedAttached, step: 0, tensorID: 0) { _ in 0..<0 }, from: listener.socket,
-        timeout: options.timeout, cancellation: options.cancellation, operation: "shared-memory set-up")
+      // Everyone has mapped everyone once every peer says so: the names can go.
+      try AttachRound.run(
+        jobID: options.jobID, rank: options.rank, worldSize: n, senders: senders,
+        receiver: listener.socket, timeout: options.timeout, cancellation: options.cancellation)
       own?.unlink()
     } catch {
-      abort()
+      close()
       throw error
     }
   }
@@ -191,22 +186,12 @@ public final class SharedMemoryAllReduce: ShardedCollective, @unchecked Sendable
     return nil
   }
 
+  /// Unmaps every segment (and unlinks ours, should set-up have failed before it could).
   public func close() {
-    for s in senders { s?.close(linger: 1) }
-    senders = senders.map { _ in nil }
-    receiver?.close()
     own?.close()
     for p in peers { p?.close() }
     own = nil
     peers = peers.map { _ in nil }
-  }
-
-  private func abort() {
-    for s in senders { s?.close() }
-    senders = senders.map { _ in nil }
-    receiver?.close()
-    own?.close()
-    for p in peers { p?.close() }
   }
 
   public func ownedRange(count: Int) -> Range<Int> {
@@ -222,7 +207,7 @@ public final class SharedMemoryAllReduce: ShardedCollective, @unchecked Sendable
       // The peers may still be reading our shard: the caller gets the buffer back only once
       // they all say they are done.
       try guarded(buffer.count) { _ in
-        try announce(.sharedReleased, step: step, tensorID: tensorID) { _ in 0..<0 }
+        announce(.sharedReleased, step: step, tensorID: tensorID, region: 0..<0)
         try awaitPeers(.sharedReleased, step: step, tensorID: tensorID, operation: "shared all-reduce release") { _ in 0..<0 }
       }
     }
@@ -246,9 +231,7 @@ public final class SharedMemoryAllReduce: ShardedCollective, @unchecked Sendable
           if !r.isEmpty { (mine + r.lowerBound).update(from: base + r.lowerBound, count: r.count) }
         }
       }
-      try announce(.sharedReduceReady, step: step, tensorID: tensorID) { _ in
-        slotRegion(slot, 0..<buffer.count)
-      }
+      announce(.sharedReduceReady, step: step, tensorID: tensorID, region: slotRegion(slot, 0..<buffer.count))
       try awaitPeers(.sharedReduceReady, step: step, tensorID: tensorID, operation: "shared reduce-scatter")
       { _ in self.slotRegion(slot, 0..<buffer.count) }
       let r = plan.range(rank)
@@ -274,9 +257,7 @@ public final class SharedMemoryAllReduce: ShardedCollective, @unchecked Sendable
       if registered == nil, !r.isEmpty {
         (own!.slot(slot) + r.lowerBound).update(from: base + r.lowerBound, count: r.count)
       }
-      try announce(.sharedGatherReady, step: step, tensorID: tensorID) { q in
-        slotRegion(slot, plan.range(q))
-      }
+      announce(.sharedGatherReady, step: step, tensorID: tensorID, region: slotRegion(slot, plan.range(rank)))
       try awaitPeers(.sharedGatherReady, step: step, tensorID: tensorID, operation: "shared all-gather")
       { q in self.slotRegion(slot, plan.range(q)) }
       for q in 0..<worldSize where q != rank {
@@ -313,18 +294,15 @@ public final class SharedMemoryAllReduce: ShardedCollective, @unchecked Sendable
     } catch {
       let e = error as? TransportError ?? .invalidArgument("\(error)")
       failure = e
-      abort()
+      close()
       logger.warning("shared-memory all-reduce failed", metadata: ["rank": "\(rank)", "error": "\(e)"])
       throw e
     }
   }
 
-  /// Publishes, in our mailbox, that `region(rank)` of our segment is ready: the record first,
-  /// then the sequence word (release), then a futex wake for peers that went to sleep on it.
-  private func announce(
-    _ kind: MessageKind, step: UInt64, tensorID: UInt32, region: (Int) -> Range<Int>
-  ) throws {
-    let r = region(rank)
+  /// Publishes, in our mailbox, that region `r` of our segment is ready: the record first, then
+  /// the sequence word (release), then a futex wake for peers that went to sleep on it.
+  private func announce(_ kind: MessageKind, step: UInt64, tensorID: UInt32, region r: Range<Int>) {
     let own = self.own!
     own.record(announcements).pointee = MailboxRecord(
       kind: kind.rawValue, tensorID: tensorID, step: step, offset: UInt64(r.lowerBound),
