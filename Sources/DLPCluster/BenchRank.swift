@@ -34,7 +34,8 @@ public enum ProcessAllReduceBench {
     public var collective: String
     /// "tcp" (loopback, as ranks on separate hosts would talk), "ipc" (Unix domain sockets), or
     /// "shm" (ring only: the shared-memory collective, the floats in POSIX shared memory and
-    /// the header-only messages over tcp, as same-host workers train by default).
+    /// the set-up over tcp, readiness through a mailbox in each segment, as same-host workers
+    /// train by default).
     public var transport: String
     /// Pieces the buffer is streamed in; nil: the collective's default, what training uses.
     public var chunkBytes: Int?

@@ -31,7 +31,7 @@ struct BenchAllReduceCommand: ParsableCommand {
   @Option(help: "Untimed iterations first.") var warmup: Int = 3
   @Option(help: "Collective: ring, or central (rank 0 is the root and contributes).") var allreduce:
     String = "ring"
-  @Option(help: "How the ranks talk: tcp (loopback), ipc (Unix domain sockets), or shm (ring only: floats through POSIX shared memory, header-only messages over tcp; what same-host workers train with).") var transport:
+  @Option(help: "How the ranks talk: tcp (loopback), ipc (Unix domain sockets), or shm (ring only: floats and readiness through POSIX shared memory, set-up over tcp; what same-host workers train with).") var transport:
     String = "tcp"
   @Option(help: "Pieces the buffer is streamed in (default: the collective's, as in training).")
   var chunkBytes: String?
