@@ -1,6 +1,7 @@
 import XCTest
 
 @testable import DLPData
+import DLPTensor
 
 final class NumpyRandomStateTests: XCTestCase {
   var expected: [String: Any] { TestFiles.expected["random"] as! [String: Any] }

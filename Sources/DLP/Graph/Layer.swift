@@ -74,6 +74,10 @@ open class Layer {
   /// Keras's `class_name`.
   open var className: String { String(describing: type(of: self)) }
 
+  /// How many seed generators Keras's constructor of this layer makes without a seed, each
+  /// drawing a default seed (see `KerasSeeding`): Dropout's, for one.
+  open var kerasSeedGenerators: Int { 0 }
+
   /// The per-sample output shape for these per-sample input shapes; throws on a mismatch.
   open func computeOutputShape(_ inputShapes: [[Int]]) throws -> [Int] {
     try requireSingleInput(inputShapes)

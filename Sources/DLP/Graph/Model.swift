@@ -18,10 +18,16 @@ open class Model {
   public var isSequential = false
 
   /// Builds the graph and initialises weights deterministically from `seed`.
-  public init(inputs: [SymbolicTensor], outputs: [SymbolicTensor], name: String? = nil, seed: UInt64 = 0) throws {
-    guard !inputs.isEmpty, !outputs.isEmpty else { throw DLPError.config("a model needs at least one input and one output") }
+  public init(
+    inputs: [SymbolicTensor], outputs: [SymbolicTensor], name: String? = nil, seed: UInt64 = 0
+  ) throws {
+    guard !inputs.isEmpty, !outputs.isEmpty else {
+      throw DLPError.config("a model needs at least one input and one output")
+    }
     for i in inputs where !(i.node.layer is InputLayer) {
-      throw DLPError.config("model inputs must come from Input(...); '\(i.node.layer.name)' is a \(i.node.layer.className)")
+      throw DLPError.config(
+        "model inputs must come from Input(...); '\(i.node.layer.name)' is a \(i.node.layer.className)"
+      )
     }
     self.name = name ?? LayerNames.unique("functional")
     self.inputs = inputs
@@ -32,14 +38,17 @@ open class Model {
     for n in nodes where seen.insert(ObjectIdentifier(n.layer)).inserted { layers.append(n.layer) }
     let names = Dictionary(grouping: layers, by: \.name).filter { $0.value.count > 1 }
     if let dup = names.keys.sorted().first {
-      throw DLPError.config("two different layers are named '\(dup)'; layer names must be unique in a model")
+      throw DLPError.config(
+        "two different layers are named '\(dup)'; layer names must be unique in a model")
     }
     self.layers = layers
     self.parameters = ParameterStore(count: layers.reduce(0) { $0 + $1.parameterCount })
     bindParameters(seed: seed)
   }
 
-  public convenience init(inputs: SymbolicTensor, outputs: SymbolicTensor, name: String? = nil, seed: UInt64 = 0) throws {
+  public convenience init(
+    inputs: SymbolicTensor, outputs: SymbolicTensor, name: String? = nil, seed: UInt64 = 0
+  ) throws {
     try self.init(inputs: [inputs], outputs: [outputs], name: name, seed: seed)
   }
 
@@ -47,7 +56,8 @@ open class Model {
   /// another model, or loaded) keeps its values; fresh ones are initialised from `seed`.
   private func bindParameters(seed: UInt64) {
     var offset = 0
-    for layer in layers {
+    let seeds = KerasSeeding.weightSeeds(for: layers, seed: seed)
+    for (l, layer) in layers.enumerated() {
       let old = layer.binding.map { b in (b, layer.getWeights()) }
       var offsets: [Int] = []
       for spec in layer.weightSpecs {
@@ -58,25 +68,31 @@ open class Model {
       if let (_, values) = old, values.count == layer.weightSpecs.count {
         try? layer.setWeights(values)
       } else {
-        initialize(layer, seed: seed)
+        initialize(layer, seeds: seeds[l])
       }
     }
     updateTrainableRanges()
   }
 
-  /// Initialises a layer's weights from a stream keyed by (seed, the layer's position in the
-  /// model, weight index): the same model built twice, or on every worker, starts the same.
-  func initialize(_ layer: Layer, seed: UInt64) {
-    let position = UInt64(layers.firstIndex { $0 === layer } ?? 0)
+  /// Initialises a layer's weights as Keras would from their default seeds (`KerasSeeding`),
+  /// which depend on the seed and the layers before it only: the same model built twice, or on
+  /// every worker, starts the same.
+  func initialize(_ layer: Layer, seeds: [UInt32?]) {
     for (i, spec) in layer.weightSpecs.enumerated() {
-      var rng = SeededGenerator(seed: KeyedRandom.key(seed, position, UInt64(i)))
-      spec.initializer.fill(.init(start: layer.weight(i), count: spec.count), shape: spec.shape, rng: &rng)
+      let buffer = UnsafeMutableBufferPointer(start: layer.weight(i), count: spec.count)
+      if let s = seeds[i] {
+        spec.initializer.fill(buffer, shape: spec.shape, kerasSeed: s)
+      } else {
+        var rng = SeededGenerator(seed: 0)  // constant initialisers draw nothing
+        spec.initializer.fill(buffer, shape: spec.shape, rng: &rng)
+      }
     }
   }
 
-  /// Re-initialises every weight from `seed` (a fresh model for each K-fold task).
+  /// Re-initialises every weight from `seed`, as a fresh build with that seed would.
   public func reinitialize(seed: UInt64) {
-    for layer in layers { initialize(layer, seed: seed) }
+    let seeds = KerasSeeding.weightSeeds(for: layers, seed: seed)
+    for (l, layer) in layers.enumerated() { initialize(layer, seeds: seeds[l]) }
   }
 
   /// Recomputes which ranges the optimizer updates; call after changing `trainable`.
@@ -96,7 +112,8 @@ open class Model {
 
   public func layer(named name: String) throws -> Layer {
     guard let l = layers.first(where: { $0.name == name }) else {
-      throw DLPError.config("model '\(self.name)' has no layer named '\(name)'; it has \(layers.map(\.name))")
+      throw DLPError.config(
+        "model '\(self.name)' has no layer named '\(name)'; it has \(layers.map(\.name))")
     }
     return l
   }
@@ -117,7 +134,9 @@ open class Model {
       for spec in l.weightSpecs {
         let key = "\(l.name)/\(spec.name)"
         guard let t = weights[key] else {
-          throw DLPError.data("\(source) has no weight '\(key)' (it has \(weights.keys.sorted().prefix(12).joined(separator: ", ")))")
+          throw DLPError.data(
+            "\(source) has no weight '\(key)' (it has \(weights.keys.sorted().prefix(12).joined(separator: ", ")))"
+          )
         }
         values.append(t)
       }
@@ -135,10 +154,13 @@ enum GraphOrder {
     func visit(_ n: Node) throws {
       let id = ObjectIdentifier(n)
       if state[id] == 2 { return }
-      if state[id] == 1 { throw DLPError.config("the model graph has a cycle through layer '\(n.layer.name)'") }
+      if state[id] == 1 {
+        throw DLPError.config("the model graph has a cycle through layer '\(n.layer.name)'")
+      }
       state[id] = 1
       if n.layer is InputLayer && !inputNodes.contains(id) {
-        throw DLPError.config("the graph uses input '\(n.layer.name)', which is not among the model's inputs")
+        throw DLPError.config(
+          "the graph uses input '\(n.layer.name)', which is not among the model's inputs")
       }
       for i in n.inputs { try visit(i.node) }
       state[id] = 2

@@ -16,6 +16,9 @@ public final class Dropout: Layer {
 
   public override var className: String { "Dropout" }
 
+  /// Keras's Dropout makes a `SeedGenerator(seed)`, which draws a default seed when seed is nil.
+  public override var kerasSeedGenerators: Int { seed == nil ? 1 : 0 }
+
   public override func scratchWidths() -> [Int] { [inputShapes[0].reduce(1, *)] }
 
   public override func forward(_ p: ForwardPass) {

@@ -16,20 +16,25 @@ public struct FitOptions: Sendable {
   }
 
   func validate() throws {
-    guard epochs >= 0 else { throw DLPError.config("epochs must be >= 0. Received: epochs=\(epochs)") }
-    guard batchSize > 0 else { throw DLPError.config("batch_size must be positive. Received: batch_size=\(batchSize)") }
+    guard epochs >= 0 else {
+      throw DLPError.config("epochs must be >= 0. Received: epochs=\(epochs)")
+    }
+    guard batchSize > 0 else {
+      throw DLPError.config("batch_size must be positive. Received: batch_size=\(batchSize)")
+    }
   }
 }
 
 /// Called at the end of each epoch with its logs; return false to stop training.
 public typealias EpochCallback = (_ epoch: Int, _ logs: [String: Double]) -> Bool
 
-/// The training loop, independent of where steps run: per-epoch permutation (owned here, keyed
-/// by seed and epoch, so no worker can repeat an order), batching, validation, History,
+/// The training loop, independent of where steps run: per-epoch permutation (owned here, drawn
+/// as Keras draws it from the seed, `KerasEpochOrders`, so no worker can repeat an order), batching, validation, History,
 /// progress and TerminateOnNaN.
 public enum Trainer {
   public static func fit(
-    model: Model, backend: TrainingBackend, trainCount: Int, validationCount: Int, options: FitOptions,
+    model: Model, backend: TrainingBackend, trainCount: Int, validationCount: Int,
+    options: FitOptions,
     progress: ProgressPrinter = ProgressPrinter(mode: .silent), onEpochEnd: EpochCallback? = nil
   ) throws -> History {
     try options.validate()
@@ -41,10 +46,11 @@ public enum Trainer {
     history.trainSamples = trainCount
     var stats = [Double](repeating: 0, count: c.layout.size)
     let steps = (trainCount + options.batchSize - 1) / options.batchSize
+    var orders = KerasEpochOrders(seed: options.seed, count: trainCount)
     epochs: for epoch in options.initialEpoch..<options.epochs {
       try backend.beginEpoch(epoch)
       progress.beginEpoch(epoch + 1, of: options.epochs)
-      let order = options.shuffle ? permutation(trainCount, seed: options.seed, epoch: epoch) : Array(0..<trainCount)
+      let order = options.shuffle ? orders.next() : Array(0..<trainCount)
       for i in stats.indices { stats[i] = 0 }
       let start = Date()
       /// TerminateOnNaN: stops the fit when the loss so far is not finite (`batch` nil: at the
@@ -52,8 +58,11 @@ public enum Trainer {
       func stoppedOnNaN(batch: Int?, steps done: Int) -> Bool {
         guard !stats[0].isFinite else { return false }
         let at = batch.map { ", batch \($0)" } ?? ""
-        history.stoppedReason = "loss became \(stats[0].isNaN ? "NaN" : "infinite") at epoch \(epoch + 1)\(at); training stopped (TerminateOnNaN)"
-        progress.endEpoch(steps: done, elapsed: Date().timeIntervalSince(start), logs: c.layout.logs(stats, heads: c.heads))
+        history.stoppedReason =
+          "loss became \(stats[0].isNaN ? "NaN" : "infinite") at epoch \(epoch + 1)\(at); training stopped (TerminateOnNaN)"
+        progress.endEpoch(
+          steps: done, elapsed: Date().timeIntervalSince(start),
+          logs: c.layout.logs(stats, heads: c.heads))
         return true
       }
       for s in 0..<steps {
@@ -61,12 +70,15 @@ public enum Trainer {
         let hi = Swift.min(lo + options.batchSize, trainCount)
         try order.withUnsafeBufferPointer { o in
           try stats.withUnsafeMutableBufferPointer { st in
-            try backend.trainStep(rows: UnsafeBufferPointer(rebasing: o[lo..<hi]), epoch: epoch, stats: st.baseAddress!)
+            try backend.trainStep(
+              rows: UnsafeBufferPointer(rebasing: o[lo..<hi]), epoch: epoch, stats: st.baseAddress!)
           }
         }
         if stoppedOnNaN(batch: s + 1, steps: s + 1) { break epochs }
         if progress.mode == .bar {
-          progress.step(s + 1, of: steps, elapsed: Date().timeIntervalSince(start), logs: c.layout.logs(stats, heads: c.heads))
+          progress.step(
+            s + 1, of: steps, elapsed: Date().timeIntervalSince(start),
+            logs: c.layout.logs(stats, heads: c.heads))
         }
       }
       try stats.withUnsafeMutableBufferPointer { try backend.endEpoch(stats: $0.baseAddress!) }
@@ -74,7 +86,9 @@ public enum Trainer {
       let seconds = Date().timeIntervalSince(start)
       var logs = c.layout.logs(stats, heads: c.heads)
       if validationCount > 0 {
-        let v = try evaluate(model: model, backend: backend, role: .validation, count: validationCount, batchSize: options.batchSize)
+        let v = try evaluate(
+          model: model, backend: backend, role: .validation, count: validationCount,
+          batchSize: options.batchSize)
         for (k, x) in v { logs["val_" + k] = x }
       }
       history.append(epoch: epoch, logs: logs, seconds: seconds)
@@ -96,7 +110,8 @@ public enum Trainer {
       let hi = Swift.min(lo + batchSize, count)
       try rows.withUnsafeBufferPointer { r in
         try stats.withUnsafeMutableBufferPointer { st in
-          try backend.evaluateStep(rows: UnsafeBufferPointer(rebasing: r[lo..<hi]), role: role, stats: st.baseAddress!)
+          try backend.evaluateStep(
+            rows: UnsafeBufferPointer(rebasing: r[lo..<hi]), role: role, stats: st.baseAddress!)
         }
       }
       lo = hi
@@ -104,11 +119,6 @@ public enum Trainer {
     return c.layout.logs(stats, heads: c.heads)
   }
 
-  /// The epoch's sample order: a permutation keyed by (seed, epoch).
-  public static func permutation(_ n: Int, seed: UInt64, epoch: Int) -> [Int] {
-    var rng = SeededGenerator(seed: KeyedRandom.key(seed, 0x5348_5546, UInt64(epoch)))
-    return rng.permutation(n)
-  }
 }
 
 extension Model {
@@ -116,11 +126,13 @@ extension Model {
   /// samples (before shuffling), as Keras does; `validationData` takes precedence.
   @discardableResult
   public func fit(
-    _ data: ArrayData, options: FitOptions, validationSplit: Double = 0, validationData: ArrayData? = nil,
+    _ data: ArrayData, options: FitOptions, validationSplit: Double = 0,
+    validationData: ArrayData? = nil,
     progress: ProgressPrinter = ProgressPrinter(mode: .silent)
   ) throws -> History {
     guard validationSplit >= 0 && validationSplit < 1 else {
-      throw DLPError.config("validation_split must be in [0, 1). Received: validation_split=\(validationSplit)")
+      throw DLPError.config(
+        "validation_split must be in [0, 1). Received: validation_split=\(validationSplit)")
     }
     var train = data
     var validation = validationData
@@ -132,16 +144,19 @@ extension Model {
     }
     var roles: [DataRole: ArrayData] = [.train: train]
     if let v = validation { roles[.validation] = v }
-    let backend = try LocalBackend(model: self, data: roles, batchSize: options.batchSize, seed: options.seed)
+    let backend = try LocalBackend(
+      model: self, data: roles, batchSize: options.batchSize, seed: options.seed)
     return try Trainer.fit(
-      model: self, backend: backend, trainCount: train.count, validationCount: validation?.count ?? 0, options: options,
+      model: self, backend: backend, trainCount: train.count,
+      validationCount: validation?.count ?? 0, options: options,
       progress: progress)
   }
 
   /// Keras's evaluate: loss and metrics over `data`.
   public func evaluate(_ data: ArrayData, batchSize: Int = 32) throws -> [String: Double] {
     let backend = try LocalBackend(model: self, data: [.test: data], batchSize: batchSize, seed: 0)
-    return try Trainer.evaluate(model: self, backend: backend, role: .test, count: data.count, batchSize: batchSize)
+    return try Trainer.evaluate(
+      model: self, backend: backend, role: .test, count: data.count, batchSize: batchSize)
   }
 
   /// Keras's predict: one tensor per output (probabilities for softmax/sigmoid outputs).
@@ -157,7 +172,9 @@ extension Model {
     var lo = 0
     while lo < n {
       let hi = Swift.min(lo + batchSize, n)
-      rows.withUnsafeBufferPointer { r in executor.load(rows: UnsafeBufferPointer(rebasing: r[lo..<hi]), from: data, targets: false) }
+      rows.withUnsafeBufferPointer { r in
+        executor.load(rows: UnsafeBufferPointer(rebasing: r[lo..<hi]), from: data, targets: false)
+      }
       executor.forward(batch: hi - lo, training: false)
       for (k, h) in heads.enumerated() {
         let out = executor.output(node: h.nodeIndex)
@@ -173,5 +190,7 @@ extension Model {
     return zip(outputs, results).map { o, r in Tensor(uncheckedShape: [n] + o.shape, scalars: r) }
   }
 
-  public func predict(_ x: Tensor, batchSize: Int = 32) throws -> Tensor { try predict([x], batchSize: batchSize)[0] }
+  public func predict(_ x: Tensor, batchSize: Int = 32) throws -> Tensor {
+    try predict([x], batchSize: batchSize)[0]
+  }
 }

@@ -1,0 +1,47 @@
+import DLPTensor
+
+/// What a seed means in DLP: what `keras.utils.set_random_seed(seed)` means to a Keras 3
+/// program on the JAX backend that builds the model and then calls `fit` once.
+///
+/// - Initial weights. Keras gives every random initialiser (and every seed generator, such as
+///   Dropout's) constructed without a seed a default one, `random.randint(1, 10**9)` from
+///   Python's `random`, in the order the layers are constructed; the weight is then
+///   `jax.random.uniform` on the key [that seed, 0]. DLP draws the same seeds in its layers'
+///   order (the Sequential's order; for a functional model, the topological one) and fills the
+///   uniform initialisers with the same numbers, bit for bit (`Initializer.fill(_:shape:kerasSeed:)`).
+/// - Epoch orders. Keras's array adapter shuffles with NumPy's global generator: one
+///   `np.random.permutation(n)` when `fit` first peeks at the data to build the model's
+///   metrics and optimizer, then one per epoch. `KerasEpochOrders` draws the same ones.
+///
+/// So a Keras program and DLP with the same seed start from the same weights and see the
+/// batches in the same order; they then differ only by float32 summation order. Dropout
+/// masks stay DLP's own (keyed by sample id, so they are the same on 1 worker or N).
+public enum KerasSeeding {
+  /// The Keras default seed of each weight of each layer (nil for the weights whose
+  /// initialiser draws none), drawn as Keras's constructors draw them.
+  static func weightSeeds(for layers: [Layer], seed: UInt64) -> [[UInt32?]] {
+    var python = PythonRandom(seed: seed)
+    return layers.map { layer in
+      let seeds = layer.weightSpecs.map { spec -> UInt32? in
+        spec.initializer.drawsKerasSeed ? UInt32(python.randint(1, 1_000_000_000)) : nil
+      }
+      for _ in 0..<layer.kerasSeedGenerators { _ = python.randint(1, 1_000_000_000) }
+      return seeds
+    }
+  }
+}
+
+/// The sample orders of a Keras `fit` on `count` samples after `np.random.seed(seed)`: the
+/// permutation of the first peek is drawn and dropped, then `next()` gives one per epoch.
+public struct KerasEpochOrders: Sendable {
+  private var numpy: NumpyRandomState
+  private let count: Int
+
+  public init(seed: UInt64, count: Int) {
+    numpy = NumpyRandomState(seed64: seed)
+    self.count = count
+    _ = numpy.shuffledIndices(count)
+  }
+
+  public mutating func next() -> [Int] { numpy.shuffledIndices(count) }
+}

@@ -1,0 +1,132 @@
+import DLPTensor
+import XCTest
+
+@testable import DLP
+
+/// DLP's seeds mean what `keras.utils.set_random_seed(seed)` means to Keras 3 on JAX. The
+/// expected values were printed by Keras 3.15.1 with JAX 0.10.2 (and CPython's `random`,
+/// NumPy's legacy `np.random`), e.g. for the model below:
+///
+///     keras.utils.set_random_seed(1)
+///     m = keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(512, activation="relu"),
+///                           keras.layers.Dropout(0.5), keras.layers.Dense(10, activation="softmax")])
+///     hex(m.layers[0].kernel.numpy().ravel()[i].view(np.uint32))
+///     np.random.seed(1); np.random.permutation(60000); np.random.permutation(60000)[:5]
+final class KerasSeedingTests: XCTestCase {
+  func testMersenneTwisterGivesTheReferenceOutputs() {
+    var mt = MersenneTwister(seed: 5489)
+    XCTAssertEqual(
+      [mt.next32(), mt.next32(), mt.next32()], [3_499_211_612, 581_869_302, 3_890_346_734])
+  }
+
+  func testPythonRandomMatchesCPython() {
+    var r = PythonRandom(seed: 1)
+    XCTAssertEqual(
+      [r.getrandbits(32), r.getrandbits(32), r.getrandbits(32)],
+      [577_090_037, 2_444_712_010, 3_639_700_191])
+    var seeded = PythonRandom(seed: 1)
+    // Keras's make_default_seed() twice after random.seed(1).
+    XCTAssertEqual(
+      [seeded.randint(1, 1_000_000_000), seeded.randint(1, 1_000_000_000)],
+      [144_272_510, 611_178_003])
+    var big = PythonRandom(seed: 1 << 40 + 5)
+    XCTAssertEqual(big.randint(1, 1_000_000_000), 541_574_218)
+  }
+
+  func testThreefryMatchesJAXRandomBits() {
+    // jax.random.bits(jnp.array([1, 0], dtype="uint32"), (3,))
+    let bits = (0..<3).map { Threefry.bits(key: (1, 0), counter: UInt64($0)) }
+    XCTAssertEqual(bits, [0x22DE_807F, 0xAEC0_3C25, 0xCE52_EDE0])
+  }
+
+  func testNumpyPermutationWithAnArraySeed() {
+    // np.random.seed([5, 1]); np.random.permutation(10)
+    var rng = NumpyRandomState(seed64: 1 << 32 | 5)
+    XCTAssertEqual(rng.shuffledIndices(10), [0, 7, 9, 4, 1, 6, 8, 2, 5, 3])
+  }
+
+  struct Expected {
+    var seed: UInt64
+    var firstKernel: [Int: UInt32]
+    var secondKernel: [Int: UInt32]
+    var sums: (Double, Double)
+    /// np.random.permutation(60000) after the one fit draws for its peek at the data.
+    var firstEpochStart: [Int]
+    var firstEpochEnd: [Int]
+  }
+
+  static let expected: [Expected] = [
+    Expected(
+      seed: 1,
+      firstKernel: [
+        0: 0xBAE1_4386, 1: 0xBD19_DC05, 2: 0x3CA3_C1A0, 401_407: 0xBC1C_C039, 123_456: 0x3D7E_42C5,
+      ],
+      secondKernel: [0: 0xBBF8_6E5C, 1: 0x3D43_85FD, 5119: 0xBD1B_3FC6, 777: 0xBCEE_3DB2],
+      sums: (24.641805029610524, 0.917491631120356),
+      firstEpochStart: [56646, 4750, 35628, 41687, 40164], firstEpochEnd: [40202, 52331, 28245]),
+    Expected(
+      seed: 0,
+      firstKernel: [
+        0: 0x3CAF_3F1F, 1: 0x3CD6_811B, 2: 0xBD83_70D4, 401_407: 0x3D53_2686, 123_456: 0x3D19_8510,
+      ],
+      secondKernel: [0: 0x3D43_2A4B, 1: 0xBDB7_BE11, 5119: 0x3CA0_92E3, 777: 0x3D8B_60AF],
+      sums: (18.549151249164993, -3.2436220035651786),
+      firstEpochStart: [26730, 32284, 31744, 22016, 34180], firstEpochEnd: [57161, 11293, 30540]),
+    Expected(
+      seed: 1234,
+      firstKernel: [
+        0: 0x3D83_45C7, 1: 0xBD8A_2E14, 2: 0xBC82_F99A, 401_407: 0x3CF7_69A6, 123_456: 0xBD38_BB32,
+      ],
+      secondKernel: [0: 0xBDCA_62D5, 1: 0x3DC9_7FFC, 5119: 0xBD1C_2355, 777: 0xBDCB_EAA2],
+      sums: (17.284784095434134, -0.8281082887770026),
+      firstEpochStart: [18318, 45986, 8813, 18069, 8351], firstEpochEnd: [20664, 24492, 14404]),
+  ]
+
+  func testInitialWeightsAreKerasOnJAXBitForBit() throws {
+    for e in Self.expected {
+      let m = try Sequential(
+        [
+          InputLayer(shape: [784]), Dense(512, activation: .relu), Dropout(0.5),
+          Dense(10, activation: .softmax),
+        ],
+        seed: e.seed)
+      let layers = m.layers.filter { $0 is Dense }
+      let k1 = layers[0].getWeights()[0]
+      let k2 = layers[1].getWeights()[0]
+      for (i, bits) in e.firstKernel {
+        XCTAssertEqual(k1.scalars[i].bitPattern, bits, "seed \(e.seed), first kernel [\(i)]")
+      }
+      for (i, bits) in e.secondKernel {
+        XCTAssertEqual(k2.scalars[i].bitPattern, bits, "seed \(e.seed), second kernel [\(i)]")
+      }
+      XCTAssertEqual(k1.scalars.reduce(0) { $0 + Double($1) }, e.sums.0, accuracy: 1e-6)
+      XCTAssertEqual(k2.scalars.reduce(0) { $0 + Double($1) }, e.sums.1, accuracy: 1e-6)
+      // Biases: Keras's zeros.
+      XCTAssertTrue(layers[0].getWeights()[1].scalars.allSatisfy { $0 == 0 })
+    }
+  }
+
+  func testDropoutWithASeedDrawsNoDefaultSeed() throws {
+    // Without its default seed draw, the second Dense gets the draw Dropout would have had.
+    let withSeed = try Sequential(
+      [InputLayer(shape: [784]), Dense(512), Dropout(0.5, seed: 7), Dense(10)], seed: 1)
+    let plain = try Sequential([InputLayer(shape: [784]), Dense(512), Dense(10)], seed: 1)
+    let a = withSeed.layers.filter { $0 is Dense }[1].getWeights()[0].scalars
+    let b = plain.layers.filter { $0 is Dense }[1].getWeights()[0].scalars
+    XCTAssertEqual(a, b)
+    let dropped = try Sequential(
+      [InputLayer(shape: [784]), Dense(512), Dropout(0.5), Dense(10)], seed: 1)
+    XCTAssertNotEqual(dropped.layers.filter { $0 is Dense }[1].getWeights()[0].scalars, b)
+  }
+
+  func testEpochOrdersAreKerasFitsPermutations() {
+    for e in Self.expected {
+      var orders = KerasEpochOrders(seed: e.seed, count: 60000)
+      let first = orders.next()
+      XCTAssertEqual(Array(first.prefix(5)), e.firstEpochStart, "seed \(e.seed)")
+      XCTAssertEqual(Array(first.suffix(3)), e.firstEpochEnd, "seed \(e.seed)")
+      XCTAssertEqual(Set(first).count, 60000)
+      XCTAssertNotEqual(orders.next(), first)
+    }
+  }
+}
