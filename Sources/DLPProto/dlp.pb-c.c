@@ -2118,10 +2118,10 @@ const ProtobufCMessageDescriptor dlp__task_result__descriptor =
 static const ProtobufCEnumValue dlp__protocol__enum_values_by_number[2] =
 {
   { "PROTOCOL_UNSPECIFIED", "DLP__PROTOCOL__PROTOCOL_UNSPECIFIED", 0 },
-  { "PROTOCOL_VERSION", "DLP__PROTOCOL__PROTOCOL_VERSION", 3 },
+  { "PROTOCOL_VERSION", "DLP__PROTOCOL__PROTOCOL_VERSION", 4 },
 };
 static const ProtobufCIntRange dlp__protocol__value_ranges[] = {
-{0, 0},{3, 1},{0, 2}
+{0, 0},{4, 1},{0, 2}
 };
 static const ProtobufCEnumValueIndex dlp__protocol__enum_values_by_name[2] =
 {
@@ -2143,7 +2143,7 @@ const ProtobufCEnumDescriptor dlp__protocol__descriptor =
   dlp__protocol__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue dlp__message_kind__enum_values_by_number[24] =
+static const ProtobufCEnumValue dlp__message_kind__enum_values_by_number[23] =
 {
   { "MESSAGE_KIND_UNSPECIFIED", "DLP__MESSAGE_KIND__MESSAGE_KIND_UNSPECIFIED", 0 },
   { "MESSAGE_KIND_HELLO", "DLP__MESSAGE_KIND__MESSAGE_KIND_HELLO", 1 },
@@ -2168,12 +2168,11 @@ static const ProtobufCEnumValue dlp__message_kind__enum_values_by_number[24] =
   { "MESSAGE_KIND_SHARED_ATTACHED", "DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_ATTACHED", 20 },
   { "MESSAGE_KIND_SHARED_REDUCE_READY", "DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_REDUCE_READY", 21 },
   { "MESSAGE_KIND_SHARED_GATHER_READY", "DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_GATHER_READY", 22 },
-  { "MESSAGE_KIND_SHARED_RELEASED", "DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_RELEASED", 23 },
 };
 static const ProtobufCIntRange dlp__message_kind__value_ranges[] = {
-{0, 0},{0, 24}
+{0, 0},{0, 23}
 };
-static const ProtobufCEnumValueIndex dlp__message_kind__enum_values_by_name[24] =
+static const ProtobufCEnumValueIndex dlp__message_kind__enum_values_by_name[23] =
 {
   { "MESSAGE_KIND_ALL_GATHER_CHUNK", 14 },
   { "MESSAGE_KIND_BROADCAST_CHUNK", 16 },
@@ -2190,7 +2189,6 @@ static const ProtobufCEnumValueIndex dlp__message_kind__enum_values_by_name[24] 
   { "MESSAGE_KIND_SHARED_ATTACHED", 20 },
   { "MESSAGE_KIND_SHARED_GATHER_READY", 22 },
   { "MESSAGE_KIND_SHARED_REDUCE_READY", 21 },
-  { "MESSAGE_KIND_SHARED_RELEASED", 23 },
   { "MESSAGE_KIND_SHUTDOWN", 11 },
   { "MESSAGE_KIND_STEP_COMMAND", 5 },
   { "MESSAGE_KIND_TASK_ASSIGNMENT", 17 },
@@ -2207,9 +2205,9 @@ const ProtobufCEnumDescriptor dlp__message_kind__descriptor =
   "MessageKind",
   "Dlp__MessageKind",
   "dlp",
-  24,
+  23,
   dlp__message_kind__enum_values_by_number,
-  24,
+  23,
   dlp__message_kind__enum_values_by_name,
   1,
   dlp__message_kind__value_ranges,

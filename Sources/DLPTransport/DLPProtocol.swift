@@ -4,7 +4,7 @@ import DLPProto
 public enum DLPProtocol {
   /// Mirrors `PROTOCOL_VERSION` in Proto/dlp.proto; carried in every `Header`. A test checks
   /// that the two agree.
-  public static let version: UInt32 = 3
+  public static let version: UInt32 = 4
 
   /// The value protoc-c generated, to check the mirror against.
   static let generatedVersion = UInt32(DLP__PROTOCOL__PROTOCOL_VERSION.rawValue)
@@ -37,7 +37,6 @@ public enum MessageKind: Int32, Sendable, CaseIterable, CustomStringConvertible 
   case sharedAttached = 20
   case sharedReduceReady = 21
   case sharedGatherReady = 22
-  case sharedReleased = 23
 
   public var description: String {
     switch self {
@@ -63,7 +62,6 @@ public enum MessageKind: Int32, Sendable, CaseIterable, CustomStringConvertible 
     case .sharedAttached: return "SharedAttached"
     case .sharedReduceReady: return "SharedReduceReady"
     case .sharedGatherReady: return "SharedGatherReady"
-    case .sharedReleased: return "SharedReleased"
     }
   }
 
@@ -71,7 +69,7 @@ public enum MessageKind: Int32, Sendable, CaseIterable, CustomStringConvertible 
   public var hasEmptyBody: Bool {
     (MessageKind.reduceScatterChunk.rawValue...MessageKind.broadcastChunk.rawValue).contains(
       rawValue)
-      || (MessageKind.sharedAttached.rawValue...MessageKind.sharedReleased.rawValue).contains(
+      || (MessageKind.sharedAttached.rawValue...MessageKind.sharedGatherReady.rawValue).contains(
         rawValue)
   }
 }

@@ -85,7 +85,7 @@ public enum Message: Sendable, Equatable {
     case .taskResult: return .taskResult(try TaskResultMessage(packed: body, arena: arena))
     case .taskRequest: return .taskRequest(try TaskRequestMessage(packed: body, arena: arena))
     case .reduceScatterChunk, .allGatherChunk, .reduceChunk, .broadcastChunk, .sharedAttached,
-      .sharedReduceReady, .sharedGatherReady, .sharedReleased:
+      .sharedReduceReady, .sharedGatherReady:
       guard body.isEmpty else {
         throw TransportError.malformed(
           peer: nil, "\(kind) must have an empty body, got \(body.count) bytes")

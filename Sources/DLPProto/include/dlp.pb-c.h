@@ -40,7 +40,10 @@ typedef struct Dlp__TaskResult Dlp__TaskResult;
  */
 typedef enum _Dlp__Protocol {
   DLP__PROTOCOL__PROTOCOL_UNSPECIFIED = 0,
-  DLP__PROTOCOL__PROTOCOL_VERSION = 3
+  /*
+   * 4: the shared-memory all-reduce dropped its release round (kind 23)
+   */
+  DLP__PROTOCOL__PROTOCOL_VERSION = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DLP__PROTOCOL)
 } Dlp__Protocol;
 /*
@@ -80,7 +83,7 @@ typedef enum _Dlp__MessageKind {
   /*
    * The shared-memory collective (ranks on one host). SHARED_ATTACHED is a header-only message
    * (empty body, no payload) over ZeroMQ: the sender has mapped every peer's segment. The other
-   * three are the kinds of the announcements each rank then publishes in its segment's mailbox
+   * two are the kinds of the announcements each rank then publishes in its segment's mailbox
    * (the Header fields step, tensor_id, offset, length: the region [offset, offset + length) of
    * the segment holds this step's data); they never travel over a socket.
    */
@@ -92,11 +95,7 @@ typedef enum _Dlp__MessageKind {
   /*
    * the sender's finished shard for an all-gather
    */
-  DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_GATHER_READY = 22,
-  /*
-   * the sender has finished reading this call's regions
-   */
-  DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_RELEASED = 23
+  DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_GATHER_READY = 22
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DLP__MESSAGE_KIND)
 } Dlp__MessageKind;
 typedef enum _Dlp__Collective {

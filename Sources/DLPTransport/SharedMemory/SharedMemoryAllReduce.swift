@@ -9,7 +9,7 @@ import Logging
 /// collective listeners, an `AttachRound` once everyone has mapped everyone), and the sockets
 /// close. After that the floats never cross a socket: a rank writes its data into its own slot and
 /// publishes an announcement in its segment's mailbox, the fields a header-only DLP message
-/// would carry (`SharedReduceReady`, `SharedGatherReady`, `SharedReleased`; step, tensor, and
+/// would carry (`SharedReduceReady`, `SharedGatherReady`; step, tensor, and
 /// the region that holds the data), checked by every peer as a header would be; the peer then
 /// reads the region straight out of the mapping. This is what MPI's shared-memory transport and
 /// NCCL's intra-node paths do: each byte moves through memory once or twice instead of through
@@ -34,8 +34,8 @@ import Logging
 /// call waits for every peer's message of it, sent only after the peer finished reading. ZeRO-1
 /// training keeps the rule by construction (backward writes the gradients only after the
 /// weights' all-gather, the optimizer its shard only after the next reduce-scatter); `run` on
-/// a registered buffer ends with one more round (`SharedReleased`) so that its caller may write
-/// at once.
+/// a registered buffer publishes its shard's sum from a staging slot instead, so that its
+/// caller may write the buffer at once, still in two rounds.
 ///
 /// Messages from one peer arrive in order, and a peer is at most one call ahead of us (it
 /// cannot finish a call without our message), so at most one early message per peer is kept.
@@ -201,14 +201,39 @@ public final class SharedMemoryAllReduce: ShardedCollective, @unchecked Sendable
   public func run(_ buffer: UnsafeMutableBufferPointer<Float>, step: UInt64, tensorID: UInt32 = 0)
     throws
   {
-    try reduceScatter(buffer, step: step, tensorID: tensorID)
-    try allGather(buffer, step: step, tensorID: tensorID)
-    if registeredIndex(of: buffer) != nil {
-      // The peers may still be reading our shard: the caller gets the buffer back only once
-      // they all say they are done.
-      try guarded(buffer.count) { _ in
-        announce(.sharedReleased, step: step, tensorID: tensorID, region: 0..<0)
-        try awaitPeers(.sharedReleased, step: step, tensorID: tensorID, operation: "shared all-reduce release") { _ in 0..<0 }
+    guard let registered = registeredIndex(of: buffer) else {
+      try reduceScatter(buffer, step: step, tensorID: tensorID)
+      try allGather(buffer, step: step, tensorID: tensorID)
+      return
+    }
+    // A registered buffer: the peers read our contribution where it is, but our shard's sum goes
+    // to a staging slot, not back into the buffer, so that the caller may write the buffer as
+    // soon as we return. Every peer has then announced its gather, which it does only after it
+    // summed (read) its shard of our buffer; and the slot is not written again before every
+    // peer announced its next call, after it finished copying from it. Two rounds, as for an
+    // unregistered buffer, and no third one to hand the buffer back.
+    let plan = ShardPlan(count: buffer.count, parts: worldSize)
+    try guarded(buffer.count) { parity in
+      let base = buffer.baseAddress!
+      let whole = slotRegion(Self.stagingSlots + registered, 0..<buffer.count)
+      announce(.sharedReduceReady, step: step, tensorID: tensorID, region: whole)
+      try awaitPeers(.sharedReduceReady, step: step, tensorID: tensorID, operation: "shared reduce-scatter")
+      { _ in whole }
+      let r = plan.range(rank)
+      let staged = own!.slot(parity)
+      if !r.isEmpty {
+        for q in 0..<worldSize {
+          sources[q] = q == rank ? UnsafePointer(base) : UnsafePointer(peers[q]!.slot(Self.stagingSlots + registered))
+        }
+        SharedKernels.sum(sources, range: r, into: staged)
+      }
+      announce(.sharedGatherReady, step: step, tensorID: tensorID, region: slotRegion(parity, r))
+      try awaitPeers(.sharedGatherReady, step: step, tensorID: tensorID, operation: "shared all-gather")
+      { q in self.slotRegion(parity, plan.range(q)) }
+      for q in 0..<worldSize {
+        let s = plan.range(q)
+        let from = q == rank ? UnsafePointer(staged) : UnsafePointer(peers[q]!.slot(parity))
+        if !s.isEmpty { (base + s.lowerBound).update(from: from + s.lowerBound, count: s.count) }
       }
     }
   }
