@@ -10,14 +10,14 @@ final class KFoldDistributedTests: XCTestCase {
   /// leftover row) with its model (Dropout, L2): 12 tasks.
   func kfold(
     _ dir: String, _ job: (csv: String, model: String), workers: Int, tag: String,
-    epochs: Int = 3, extra: [String] = []
+    epochs: Int = 3, repeats: Int = 3, extra: [String] = []
   ) throws -> (report: JSONValue, result: Harness.Result) {
     let report = "\(dir)/\(tag).json"
     let r = try Harness.run(
       "dlp",
       [
-        "kfold", "--dataset", job.csv, "--model", job.model, "--folds", "4", "--repeats", "3",
-        "--epochs", String(epochs), "--batch-size", "32", "--seed", "9", "--workers",
+        "kfold", "--dataset", job.csv, "--model", job.model, "--folds", "4", "--repeats",
+        String(repeats), "--epochs", String(epochs), "--batch-size", "32", "--seed", "9", "--workers",
         String(workers), "--report", report,
       ] + extra, timeout: 300)
     XCTAssertEqual(r.status, 0, "\(tag): \(r.stderr)")
@@ -30,12 +30,12 @@ final class KFoldDistributedTests: XCTestCase {
 
   /// Every fold's history and evaluation, and the summary, agree to 1e-9.
   func assertSameFolds(
-    _ a: JSONValue, _ b: JSONValue, _ what: String, file: StaticString = #filePath,
+    _ a: JSONValue, _ b: JSONValue, _ what: String, tasks: Int = 12, file: StaticString = #filePath,
     line: UInt = #line
   ) {
     let fa = a["folds"]?.array ?? []
     let fb = b["folds"]?.array ?? []
-    XCTAssertEqual(fa.count, 12, what, file: file, line: line)
+    XCTAssertEqual(fa.count, tasks, what, file: file, line: line)
     XCTAssertEqual(fa.count, fb.count, what, file: file, line: line)
     for (x, y) in zip(fa, fb) {
       let which = "\(what): repeat \(x["repeat"]?.int ?? -1) fold \(x["fold"]?.int ?? -1)"
@@ -90,14 +90,15 @@ final class KFoldDistributedTests: XCTestCase {
   func testAWorkerKilledMidSweepLosesNoFold() throws {
     let dir = Harness.folder()
     let job = try Harness.makeJob(in: dir, rows: 4000)
-    // Tasks of about half a second, so the kill surely lands mid-task.
-    let epochs = 100
-    let reference = try kfold(dir, job, workers: 0, tag: "inprocess", epochs: epochs).report
+    // Tasks of about 0.3 s (8 of them, 4 per worker), so that the kill lands mid-task: a worker
+    // is without one only for the millisecond between its result and its next assignment.
+    let epochs = 300
+    let reference = try kfold(dir, job, workers: 0, tag: "inprocess", epochs: epochs, repeats: 2).report
     let report = "\(dir)/killed.json"
     let run = try Harness.start(
       "dlp",
       [
-        "kfold", "--dataset", job.csv, "--model", job.model, "--folds", "4", "--repeats", "3",
+        "kfold", "--dataset", job.csv, "--model", job.model, "--folds", "4", "--repeats", "2",
         "--epochs", String(epochs), "--batch-size", "32", "--seed", "9", "--workers", "2",
         "--report", report,
       ])
@@ -121,7 +122,7 @@ final class KFoldDistributedTests: XCTestCase {
     XCTAssertTrue(stderr.contains("was killed by signal 9"), stderr)
     XCTAssertTrue(stderr.contains("goes back on the queue"), "the victim ran no task: \(stderr)")
     let killed = try Harness.report(report)
-    assertSameFolds(reference, killed, "a worker killed")
+    assertSameFolds(reference, killed, "a worker killed", tasks: 8)
     XCTAssertEqual(killed["workers"]?.int, 2)
     usleep(300_000)
     XCTAssertEqual(Harness.processes(matching: tag), [], "orphan worker processes remain")
