@@ -106,6 +106,30 @@ final class KerasSeedingTests: XCTestCase {
     }
   }
 
+  func testTheBooksConvnetStartsFromKerassWeights() throws {
+    // keras.utils.set_random_seed(0); Conv2D(32, 3) / MaxPooling2D(2) / Conv2D(64, 3) /
+    // MaxPooling2D(2) / Conv2D(64, 3) / Flatten / Dense(64) / Dense(10) on (28, 28, 1): the
+    // kernels in Keras's (kh, kw, in, out) layout, filled in C order.
+    let m = try Sequential(
+      [
+        InputLayer(shape: [28, 28, 1]), Conv2D(32, kernelSize: 3, activation: .relu),
+        MaxPooling2D(2),
+        Conv2D(64, kernelSize: 3, activation: .relu), MaxPooling2D(2),
+        Conv2D(64, kernelSize: 3, activation: .relu), Flatten(), Dense(64, activation: .relu),
+        Dense(10, activation: .softmax),
+      ], seed: 0)
+    let kernels = m.layers.filter { !$0.weightSpecs.isEmpty }.map { $0.getWeights()[0] }
+    XCTAssertEqual(kernels[0].shape, [3, 3, 1, 32])
+    XCTAssertEqual(
+      [0, 1, 287].map { kernels[0].scalars[$0].bitPattern },
+      [0x3D37_0A00, 0x3D60_0ADE, 0xBDA3_9084])
+    XCTAssertEqual(
+      [0, 36863].map { kernels[2].scalars[$0].bitPattern }, [0x3D03_5FE6, 0x3D6C_3A89])
+    XCTAssertEqual(
+      [0, 1000, 36863].map { kernels[3].scalars[$0].bitPattern },
+      [0x3D61_85DD, 0x3CBD_8082, 0xBD8C_E6DD])
+  }
+
   func testDropoutWithASeedDrawsNoDefaultSeed() throws {
     // Without its default seed draw, the second Dense gets the draw Dropout would have had.
     let withSeed = try Sequential(
