@@ -130,6 +130,36 @@ final class KerasSeedingTests: XCTestCase {
       [0x3D61_85DD, 0x3CBD_8082, 0xBD8C_E6DD])
   }
 
+  /// `keras.utils.set_random_seed(1)`, then `Sequential([Input((5,)), Dense(8,
+  /// kernel_initializer=GlorotUniform(seed=42)), Dense(3)])`, compiled; `to_json()` verbatim.
+  static let explicitSeedModel = #"""
+{"module": "keras", "class_name": "Sequential", "config": {"name": "sequential", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "layers": [{"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [null, 5], "dtype": "float32", "sparse": false, "ragged": false, "name": "input_layer", "optional": false}, "registered_name": null}, {"module": "keras.layers", "class_name": "Dense", "config": {"name": "dense", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "units": 8, "activation": "linear", "use_bias": true, "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": 42, "input_axes": null, "output_axes": null}, "registered_name": null}, "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "kernel_regularizer": null, "bias_regularizer": null, "kernel_constraint": null, "bias_constraint": null, "quantization_config": null}, "registered_name": null, "build_config": {"input_shape": [null, 5]}}, {"module": "keras.layers", "class_name": "Dense", "config": {"name": "dense_1", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "units": 3, "activation": "linear", "use_bias": true, "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null, "input_axes": null, "output_axes": null}, "registered_name": null}, "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "kernel_regularizer": null, "bias_regularizer": null, "kernel_constraint": null, "bias_constraint": null, "quantization_config": null}, "registered_name": null, "build_config": {"input_shape": [null, 8]}}], "build_input_shape": [null, 5]}, "registered_name": null, "build_config": {"input_shape": [null, 5]}, "compile_config": {"optimizer": {"module": "keras.optimizers", "class_name": "RMSprop", "config": {"name": "rm_sprop", "learning_rate": 0.0010000000474974513, "weight_decay": null, "clipnorm": null, "global_clipnorm": null, "clipvalue": null, "use_ema": false, "ema_momentum": 0.99, "ema_overwrite_frequency": null, "loss_scale_factor": null, "gradient_accumulation_steps": null, "rho": 0.9, "momentum": 0.0, "epsilon": 1e-07, "centered": false}, "registered_name": null}, "loss": "mse", "loss_weights": null, "metrics": null, "weighted_metrics": null, "run_eagerly": false, "steps_per_execution": 1, "jit_compile": true}}
+"""#
+
+  func testAnInitializerWithItsOwnSeedIsKerassAndDrawsNoDefault() throws {
+    let (m, _) = try KerasModelReader.read(try JSONValue.parse(Self.explicitSeedModel), seed: 1)
+    let dense = m.layers.filter { $0 is Dense }
+    // The first kernel from the key [42, 0]; the second from the first default seed, which
+    // the first layer did not take.
+    XCTAssertEqual(
+      dense[0].getWeights()[0].scalars.prefix(4).map(\.bitPattern), [0x3DB9_B005, 0xBF17_1E1B, 0xBE24_A25A, 0x3E93_74F7])
+    XCTAssertEqual(
+      dense[1].getWeights()[0].scalars.prefix(4).map(\.bitPattern), [0xBC98_D1AD, 0xBED0_C1B3, 0x3E5E_2F4D, 0x3F02_732A])
+    // The seed survives a round trip through DLP's JSON; another model seed changes only the
+    // layer without one.
+    let (again, _) = try KerasModelReader.read(try JSONValue.parse(m.toJSON()), seed: 2)
+    let d2 = again.layers.filter { $0 is Dense }
+    XCTAssertEqual(d2[0].getWeights()[0].scalars, dense[0].getWeights()[0].scalars)
+    XCTAssertNotEqual(d2[1].getWeights()[0].scalars, dense[1].getWeights()[0].scalars)
+  }
+
+  func testAnInitializerSeedThatIsNotAUInt32IsRefused() throws {
+    let doc = Self.explicitSeedModel.replacingOccurrences(of: "\"seed\": 42", with: "\"seed\": -3")
+    XCTAssertThrowsError(try KerasModelReader.read(try JSONValue.parse(doc))) { e in
+      XCTAssertTrue("\(e)".contains("initializer seed -3"), "\(e)")
+    }
+  }
+
   func testDropoutWithASeedDrawsNoDefaultSeed() throws {
     // Without its default seed draw, the second Dense gets the draw Dropout would have had.
     let withSeed = try Sequential(

@@ -8,6 +8,13 @@ public enum KerasObjects {
   public static func initializer(_ i: Initializer) -> JSONValue {
     var config: [String: JSONValue] = [:]
     switch i {
+    case .seeded(let inner, let seed):
+      guard case .object(var o) = initializer(inner), case .object(var c)? = o["config"] else {
+        return initializer(inner)
+      }
+      c["seed"] = JSONValue(Int(seed))
+      o["config"] = .object(c)
+      return .object(o)
     case .glorotUniform, .glorotNormal, .heUniform, .heNormal, .lecunUniform: config = ["seed": nil]
     case .constant(let c): config = ["value": JSONValue(c)]
     case .randomUniform(let lo, let hi): config = ["minval": JSONValue(lo), "maxval": JSONValue(hi), "seed": nil]
@@ -31,6 +38,16 @@ public enum KerasObjects {
   /// Parses an initialiser given as a Keras object or a name (`"glorot_uniform"`).
   public static func parseInitializer(_ v: JSONValue?, default d: Initializer, context: String) throws -> Initializer {
     guard let v, !v.isNull else { return d }
+    let plain = try parseUnseededInitializer(v, context: context)
+    guard let s = v["config"]?["seed"], !s.isNull else { return plain }
+    // Keras's draw_seed takes an int seed as a uint32 key word.
+    guard let seed = s.int, (0...Int(UInt32.max)).contains(seed) else {
+      throw DLPError.config("\(context): initializer seed \(s.serialized()) is not an integer in 0...2^32-1")
+    }
+    return plain.drawsKerasSeed ? .seeded(plain, seed: UInt32(seed)) : plain
+  }
+
+  private static func parseUnseededInitializer(_ v: JSONValue, context: String) throws -> Initializer {
     let name = v.string ?? v["class_name"]?.string ?? ""
     let c = v["config"]
     func f(_ k: String, _ def: Float) -> Float { c?[k]?.double.map(Float.init) ?? def }

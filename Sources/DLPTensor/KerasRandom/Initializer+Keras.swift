@@ -5,7 +5,7 @@ extension Initializer {
   /// `RandomInitializer`s call `random.make_default_seed()`, one `random.randint(1, 1e9)`).
   public var drawsKerasSeed: Bool {
     switch self {
-    case .zeros, .ones, .constant: return false
+    case .zeros, .ones, .constant, .seeded: return false
     case .glorotUniform, .glorotNormal, .heUniform, .heNormal, .lecunUniform, .randomUniform,
       .randomNormal:
       return true
@@ -32,6 +32,7 @@ extension Initializer {
     case .lecunUniform: varianceScaling(1, Double(fanIn))
     case .randomUniform(let lo, let hi):
       Threefry.uniform(key: key, minval: lo, maxval: hi, into: buffer)
+    case .seeded(let i, let own): i.fill(buffer, shape: shape, kerasSeed: own)
     default:
       var rng = SeededGenerator(seed: KeyedRandom.key(UInt64(kerasSeed), 0x4B45_5241))
       fill(buffer, shape: shape, rng: &rng)
