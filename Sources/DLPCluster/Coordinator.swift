@@ -56,6 +56,8 @@ public final class Coordinator: TrainingBackend {
   private var central: CentralAllReduce?
   private var model: Model?
   private var step: UInt64 = 0
+  /// Training steps commanded so far in this fit (the workers' dropout masks are keyed by it).
+  private var trainStepsSent: UInt64 = 0
   /// The running job (0 until `start`, or a K-fold sweep's start, assigns one).
   var jobID: UInt64 = 0
   private var commandScratch: [UInt32] = []
@@ -256,6 +258,8 @@ public final class Coordinator: TrainingBackend {
   /// Sends each worker its contiguous shard of `rows`.
   private func sendCommands(rows: UnsafeBufferPointer<Int>, epoch: Int, phase: Phase) throws {
     step += 1
+    let trainStep = trainStepsSent
+    if phase == .train { trainStepsSent += 1 }
     let shards = shardRanges(count: rows.count, parts: workers.count)
     for (w, shard) in zip(workers, shards) {
       commandScratch.removeAll(keepingCapacity: true)
@@ -263,7 +267,8 @@ public final class Coordinator: TrainingBackend {
       try codec.send(
         StepCommandMessage(
           epoch: UInt32(epoch), step: step, shardStart: UInt32(shard.lowerBound), shardCount: UInt32(shard.count),
-          globalBatchSize: UInt32(rows.count), sampleIndices: commandScratch, phase: phase),
+          globalBatchSize: UInt32(rows.count), sampleIndices: commandScratch, phase: phase,
+          trainStep: trainStep),
         on: control, step: step, routingID: w.routingID)
     }
   }

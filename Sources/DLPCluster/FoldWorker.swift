@@ -101,8 +101,8 @@ final class FoldWorker {
           options: .init(
             rank: rank, worldSize: g, jobID: a.groupID, timeout: sweep.data.collectiveTimeout))
         ring = r
-        makeBackend = { model, roles, batchSize, seed in
-          try GroupBackend(model: model, data: roles, batchSize: batchSize, seed: seed, ring: r)
+        makeBackend = { model, roles, batchSize in
+          try GroupBackend(model: model, data: roles, batchSize: batchSize, ring: r)
         }
       }
       let result = try CrossValidation.run(

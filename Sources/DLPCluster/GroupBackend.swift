@@ -19,7 +19,6 @@ import Foundation
 final class GroupBackend: TrainingBackend {
   let model: Model
   let data: [DataRole: ArrayData]
-  let seed: UInt64
   let ring: RingAllReduce
   let executor: GraphExecutor
   /// The part of the flat parameter buffer this member regularises and updates.
@@ -29,9 +28,11 @@ final class GroupBackend: TrainingBackend {
   private var gathered: [Float]
   private var total: [Double]
   private var step: UInt64 = 0
+  /// Training steps run so far (they key the dropout masks).
+  private var trainSteps: UInt64 = 0
 
   init(
-    model: Model, data: [DataRole: ArrayData], batchSize: Int, seed: UInt64, ring: RingAllReduce
+    model: Model, data: [DataRole: ArrayData], batchSize: Int, ring: RingAllReduce
   ) throws {
     guard let c = model.compiled else {
       throw DLPError.config("model '\(model.name)' must be compiled before training")
@@ -41,7 +42,6 @@ final class GroupBackend: TrainingBackend {
     }
     self.model = model
     self.data = data
-    self.seed = seed
     self.ring = ring
     let g = ring.worldSize
     executor = GraphExecutor(model: model, capacity: max((batchSize + g - 1) / g, 1))
@@ -54,8 +54,11 @@ final class GroupBackend: TrainingBackend {
 
   /// This member's part of a global batch.
   private func part(_ rows: UnsafeBufferPointer<Int>) -> UnsafeBufferPointer<Int> {
-    let r = ShardPlan(count: rows.count, parts: ring.worldSize).range(ring.rank)
-    return UnsafeBufferPointer(rebasing: rows[r])
+    UnsafeBufferPointer(rebasing: rows[partRange(rows.count)])
+  }
+
+  private func partRange(_ count: Int) -> Range<Int> {
+    ShardPlan(count: count, parts: ring.worldSize).range(ring.rank)
   }
 
   func trainStep(rows: UnsafeBufferPointer<Int>, epoch: Int, stats: UnsafeMutablePointer<Double>)
@@ -67,7 +70,8 @@ final class GroupBackend: TrainingBackend {
     // An empty part still takes part in the collectives (the last, short batch).
     for i in local.indices { local[i] = 0 }
     executor.load(rows: mine, from: data[.train]!, targets: true)
-    executor.forward(batch: n, training: true, seed: seed, epoch: epoch)
+    executor.forward(batch: n, training: true, trainStep: trainSteps, rowOffset: partRange(rows.count).lowerBound)
+    trainSteps += 1
     local.withUnsafeMutableBufferPointer { st in
       executor.loss(batch: n, stats: st.baseAddress!, gradScale: 1 / Float(rows.count))
     }

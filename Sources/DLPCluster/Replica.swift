@@ -9,7 +9,6 @@ import Foundation
 final class Replica {
   let model: Model
   let data: [DataRole: ArrayData]
-  let seed: UInt64
   let executor: GraphExecutor
   let central: CentralAllReduce?
   let ring: ShardedCollective?
@@ -24,7 +23,6 @@ final class Replica {
   ) throws {
     self.model = model
     self.data = data
-    seed = description.seed
     let world = Int(job.worldSize)
     let rank = Int(job.rank)
     // The largest shard of a global batch.
@@ -104,7 +102,7 @@ final class Replica {
     for i in stats.indices { stats[i] = 0 }
     let training = c.phase == .train
     rows.withUnsafeBufferPointer { executor.load(rows: $0, from: d, targets: true) }
-    executor.forward(batch: n, training: training, seed: seed, epoch: Int(c.epoch))
+    executor.forward(batch: n, training: training, trainStep: c.trainStep, rowOffset: Int(c.shardStart))
     try stats.withUnsafeMutableBufferPointer { st in
       executor.loss(batch: n, stats: st.baseAddress!, gradScale: training ? 1 / Float(c.globalBatchSize) : nil)
       if training {

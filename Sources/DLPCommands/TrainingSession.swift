@@ -83,7 +83,7 @@ enum ClusterSession {
     var cluster: LocalCluster?
     switch placement {
     case .inProcess:
-      return try body(LocalBackend(model: model, data: roles, batchSize: batchSize, seed: description.seed), 0)
+      return try body(LocalBackend(model: model, data: roles, batchSize: batchSize), 0)
     case .localWorkers(let n):
       let box = ClusterBox()
       coordinator = try Coordinator(

@@ -1333,7 +1333,7 @@ const ProtobufCMessageDescriptor dlp__job_spec__descriptor =
   (ProtobufCMessageInit) dlp__job_spec__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor dlp__step_command__field_descriptors[7] =
+static const ProtobufCFieldDescriptor dlp__step_command__field_descriptors[8] =
 {
   {
     "epoch",
@@ -1419,6 +1419,18 @@ static const ProtobufCFieldDescriptor dlp__step_command__field_descriptors[7] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "train_step",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__StepCommand, train_step),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned dlp__step_command__field_indices_by_name[] = {
   0,   /* field[0] = epoch */
@@ -1428,11 +1440,12 @@ static const unsigned dlp__step_command__field_indices_by_name[] = {
   3,   /* field[3] = shard_count */
   2,   /* field[2] = shard_start */
   1,   /* field[1] = step */
+  7,   /* field[7] = train_step */
 };
 static const ProtobufCIntRange dlp__step_command__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor dlp__step_command__descriptor =
 {
@@ -1442,7 +1455,7 @@ const ProtobufCMessageDescriptor dlp__step_command__descriptor =
   "Dlp__StepCommand",
   "dlp",
   sizeof(Dlp__StepCommand),
-  7,
+  8,
   dlp__step_command__field_descriptors,
   dlp__step_command__field_indices_by_name,
   1,  dlp__step_command__number_ranges,

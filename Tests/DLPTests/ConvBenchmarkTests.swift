@@ -25,7 +25,7 @@ final class ConvBenchmarkTests: XCTestCase {
     try model.compile(optimizer: RMSprop(), losses: [SparseCategoricalCrossentropy()])
     let data = try ArrayData(
       x: testTensor([batch, 28, 28, 1], seed: 1), y: labels(batch, classes: 10, seed: 2))
-    let backend = try LocalBackend(model: model, data: [.train: data], batchSize: batch, seed: 0)
+    let backend = try LocalBackend(model: model, data: [.train: data], batchSize: batch)
     let rows = Array(0..<batch)
     var stats = [Double](repeating: 0, count: model.compiled!.layout.size)
     func step() throws {
@@ -56,7 +56,7 @@ final class ConvBenchmarkTests: XCTestCase {
         inputs: ex.inputPointers[k], output: ex.outputs[k], scratch: ex.scratch[k], batch: batch,
         training: true,
         deferActivation: ex.fusedNode[k],
-        randomness: SampleRandomness(seed: 0, epoch: 0, sampleIDs: nil))
+        randomness: StepRandomness())
       let b = BackwardPass(
         inputs: ex.inputPointers[k], output: ex.outputs[k], outputGrad: ex.grads[k],
         inputGrads: ex.inputGradPointers[k],

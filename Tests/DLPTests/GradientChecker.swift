@@ -28,7 +28,7 @@ struct GradientChecker {
     rows.withUnsafeBufferPointer { executor.load(rows: $0, from: data, targets: true) }
     let c = model.compiled!
     var stats = [Double](repeating: 0, count: c.layout.size)
-    executor.forward(batch: n, training: true, seed: 7, epoch: 0)
+    executor.forward(batch: n, training: true, trainStep: 7)
     stats.withUnsafeMutableBufferPointer { executor.loss(batch: n, stats: $0.baseAddress!, gradScale: 1 / Float(n)) }
     executor.backward(batch: n)
     _ = model.applyRegularization(addGradients: true)
@@ -37,10 +37,10 @@ struct GradientChecker {
 
     func numeric(_ perturb: (Float) -> Void) -> Double {
       perturb(epsilon)
-      executor.forward(batch: n, training: true, seed: 7, epoch: 0)
+      executor.forward(batch: n, training: true, trainStep: 7)
       let plus = loss(executor)
       perturb(-2 * epsilon)
-      executor.forward(batch: n, training: true, seed: 7, epoch: 0)
+      executor.forward(batch: n, training: true, trainStep: 7)
       let minus = loss(executor)
       perturb(epsilon)
       return (plus - minus) / Double(2 * epsilon)

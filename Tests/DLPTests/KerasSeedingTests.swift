@@ -39,6 +39,15 @@ final class KerasSeedingTests: XCTestCase {
     XCTAssertEqual(bits, [0x22DE_807F, 0xAEC0_3C25, 0xCE52_EDE0])
   }
 
+  func testVectorUnitsEqualTheScalarOnesAcrossAWrappingCounter() {
+    var out = [Float](repeating: -1, count: 100)
+    let start: UInt64 = (7 << 32) | 0xFFFF_FFD0  // the low word wraps 48 counters in
+    out.withUnsafeMutableBufferPointer {
+      Threefry.units(key: (3, 9), from: start, count: 100, into: $0.baseAddress!)
+    }
+    XCTAssertEqual(out, (0..<100).map { Threefry.unit(key: (3, 9), counter: start + UInt64($0)) })
+  }
+
   func testNumpyPermutationWithAnArraySeed() {
     // np.random.seed([5, 1]); np.random.permutation(10)
     var rng = NumpyRandomState(seed64: 1 << 32 | 5)
@@ -133,8 +142,8 @@ final class KerasSeedingTests: XCTestCase {
   /// `keras.utils.set_random_seed(1)`, then `Sequential([Input((5,)), Dense(8,
   /// kernel_initializer=GlorotUniform(seed=42)), Dense(3)])`, compiled; `to_json()` verbatim.
   static let explicitSeedModel = #"""
-{"module": "keras", "class_name": "Sequential", "config": {"name": "sequential", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "layers": [{"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [null, 5], "dtype": "float32", "sparse": false, "ragged": false, "name": "input_layer", "optional": false}, "registered_name": null}, {"module": "keras.layers", "class_name": "Dense", "config": {"name": "dense", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "units": 8, "activation": "linear", "use_bias": true, "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": 42, "input_axes": null, "output_axes": null}, "registered_name": null}, "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "kernel_regularizer": null, "bias_regularizer": null, "kernel_constraint": null, "bias_constraint": null, "quantization_config": null}, "registered_name": null, "build_config": {"input_shape": [null, 5]}}, {"module": "keras.layers", "class_name": "Dense", "config": {"name": "dense_1", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "units": 3, "activation": "linear", "use_bias": true, "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null, "input_axes": null, "output_axes": null}, "registered_name": null}, "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "kernel_regularizer": null, "bias_regularizer": null, "kernel_constraint": null, "bias_constraint": null, "quantization_config": null}, "registered_name": null, "build_config": {"input_shape": [null, 8]}}], "build_input_shape": [null, 5]}, "registered_name": null, "build_config": {"input_shape": [null, 5]}, "compile_config": {"optimizer": {"module": "keras.optimizers", "class_name": "RMSprop", "config": {"name": "rm_sprop", "learning_rate": 0.0010000000474974513, "weight_decay": null, "clipnorm": null, "global_clipnorm": null, "clipvalue": null, "use_ema": false, "ema_momentum": 0.99, "ema_overwrite_frequency": null, "loss_scale_factor": null, "gradient_accumulation_steps": null, "rho": 0.9, "momentum": 0.0, "epsilon": 1e-07, "centered": false}, "registered_name": null}, "loss": "mse", "loss_weights": null, "metrics": null, "weighted_metrics": null, "run_eagerly": false, "steps_per_execution": 1, "jit_compile": true}}
-"""#
+    {"module": "keras", "class_name": "Sequential", "config": {"name": "sequential", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "layers": [{"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [null, 5], "dtype": "float32", "sparse": false, "ragged": false, "name": "input_layer", "optional": false}, "registered_name": null}, {"module": "keras.layers", "class_name": "Dense", "config": {"name": "dense", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "units": 8, "activation": "linear", "use_bias": true, "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": 42, "input_axes": null, "output_axes": null}, "registered_name": null}, "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "kernel_regularizer": null, "bias_regularizer": null, "kernel_constraint": null, "bias_constraint": null, "quantization_config": null}, "registered_name": null, "build_config": {"input_shape": [null, 5]}}, {"module": "keras.layers", "class_name": "Dense", "config": {"name": "dense_1", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "units": 3, "activation": "linear", "use_bias": true, "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null, "input_axes": null, "output_axes": null}, "registered_name": null}, "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "kernel_regularizer": null, "bias_regularizer": null, "kernel_constraint": null, "bias_constraint": null, "quantization_config": null}, "registered_name": null, "build_config": {"input_shape": [null, 8]}}], "build_input_shape": [null, 5]}, "registered_name": null, "build_config": {"input_shape": [null, 5]}, "compile_config": {"optimizer": {"module": "keras.optimizers", "class_name": "RMSprop", "config": {"name": "rm_sprop", "learning_rate": 0.0010000000474974513, "weight_decay": null, "clipnorm": null, "global_clipnorm": null, "clipvalue": null, "use_ema": false, "ema_momentum": 0.99, "ema_overwrite_frequency": null, "loss_scale_factor": null, "gradient_accumulation_steps": null, "rho": 0.9, "momentum": 0.0, "epsilon": 1e-07, "centered": false}, "registered_name": null}, "loss": "mse", "loss_weights": null, "metrics": null, "weighted_metrics": null, "run_eagerly": false, "steps_per_execution": 1, "jit_compile": true}}
+    """#
 
   func testAnInitializerWithItsOwnSeedIsKerassAndDrawsNoDefault() throws {
     let (m, _) = try KerasModelReader.read(try JSONValue.parse(Self.explicitSeedModel), seed: 1)
@@ -142,9 +151,11 @@ final class KerasSeedingTests: XCTestCase {
     // The first kernel from the key [42, 0]; the second from the first default seed, which
     // the first layer did not take.
     XCTAssertEqual(
-      dense[0].getWeights()[0].scalars.prefix(4).map(\.bitPattern), [0x3DB9_B005, 0xBF17_1E1B, 0xBE24_A25A, 0x3E93_74F7])
+      dense[0].getWeights()[0].scalars.prefix(4).map(\.bitPattern),
+      [0x3DB9_B005, 0xBF17_1E1B, 0xBE24_A25A, 0x3E93_74F7])
     XCTAssertEqual(
-      dense[1].getWeights()[0].scalars.prefix(4).map(\.bitPattern), [0xBC98_D1AD, 0xBED0_C1B3, 0x3E5E_2F4D, 0x3F02_732A])
+      dense[1].getWeights()[0].scalars.prefix(4).map(\.bitPattern),
+      [0xBC98_D1AD, 0xBED0_C1B3, 0x3E5E_2F4D, 0x3F02_732A])
     // The seed survives a round trip through DLP's JSON; another model seed changes only the
     // layer without one.
     let (again, _) = try KerasModelReader.read(try JSONValue.parse(m.toJSON()), seed: 2)
@@ -158,6 +169,38 @@ final class KerasSeedingTests: XCTestCase {
     XCTAssertThrowsError(try KerasModelReader.read(try JSONValue.parse(doc))) { e in
       XCTAssertTrue("\(e)".contains("initializer seed -3"), "\(e)")
     }
+  }
+
+  /// keras.utils.set_random_seed(1); Sequential([Input((6,)), Dropout(0.5), Dense(1)]); fit on
+  /// 10 rows of ones, batch 4, no shuffling: the masks Keras's Dropout drew at steps 0, 1, 2.
+  static let kerasMasks: [[[Float]]] = [
+    [[1, 1, 0, 0, 1, 0], [0, 0, 1, 1, 0, 1], [1, 1, 0, 1, 0, 1], [0, 1, 1, 1, 0, 1]],
+    [[1, 0, 1, 0, 1, 0], [1, 1, 1, 0, 0, 1], [0, 0, 1, 0, 0, 1], [0, 0, 1, 0, 1, 1]],
+    [[0, 0, 0, 1, 1, 1], [1, 1, 1, 0, 1, 1]],
+  ]
+
+  func testDropoutMasksAreKerassAndDoNotDependOnTheShard() throws {
+    let m = try Sequential([InputLayer(shape: [6]), Dropout(0.5), Dense(1)], seed: 1)
+    try m.compile(optimizer: "sgd", loss: "mse")
+    let dropout = try XCTUnwrap(m.layers.first { $0 is Dropout })
+    XCTAssertEqual(dropout.generatorSeeds, [144_272_510])
+    let ex = GraphExecutor(model: m, capacity: 4)
+    let ones = try ArrayData(x: Tensor(repeating: 1, shape: [4, 6]), y: Tensor(zeros: [4, 1]))
+    func mask(step: UInt64, rows: Int, offset: Int = 0) -> [[Float]] {
+      Array(0..<rows).withUnsafeBufferPointer { ex.load(rows: $0, from: ones, targets: true) }
+      ex.forward(batch: rows, training: true, trainStep: step, rowOffset: offset)
+      // Kept units are x / 0.5 = 2.
+      return (0..<rows).map { r in (0..<6).map { ex.outputs[1][r * 6 + $0] / 2 } }
+    }
+    for (step, expected) in Self.kerasMasks.enumerated() {
+      XCTAssertEqual(mask(step: UInt64(step), rows: expected.count), expected, "step \(step)")
+    }
+    // A worker holding rows 2 and 3 of step 1's batch draws those rows of the whole mask.
+    XCTAssertEqual(mask(step: 1, rows: 2, offset: 2), Array(Self.kerasMasks[1][2...]))
+    // Inference keeps every unit, unscaled.
+    Array(0..<4).withUnsafeBufferPointer { ex.load(rows: $0, from: ones, targets: true) }
+    ex.forward(batch: 4, training: false)
+    XCTAssertTrue((0..<24).allSatisfy { ex.outputs[1][$0] == 1 })
   }
 
   func testDropoutWithASeedDrawsNoDefaultSeed() throws {

@@ -32,7 +32,7 @@ final class KerasTrainingStepTests: XCTestCase {
       var y = try XCTUnwrap(io["y_true"], name)
       if y.rank == 1 { y = try y.reshaped(to: [y.shape[0], 1]) }
       let data = try ArrayData(x: x, y: y)
-      let backend = try LocalBackend(model: model, data: [.train: data], batchSize: data.count, seed: 0)
+      let backend = try LocalBackend(model: model, data: [.train: data], batchSize: data.count)
       let steps = try WeightsFile.read(base + ".steps.npz")
       let kerasLosses = expected["train_on_batch_losses"]?.array?.compactMap(\.double) ?? []
       let rows = Array(0..<data.count)

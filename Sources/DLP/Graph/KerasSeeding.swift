@@ -13,20 +13,29 @@ import DLPTensor
 ///   `np.random.permutation(n)` when `fit` first peeks at the data to build the model's
 ///   metrics and optimizer, then one per epoch. `KerasEpochOrders` draws the same ones.
 ///
-/// So a Keras program and DLP with the same seed start from the same weights and see the
-/// batches in the same order; they then differ only by float32 summation order. Dropout
-/// masks stay DLP's own (keyed by sample id, so they are the same on 1 worker or N).
+/// - Dropout masks. A Dropout's seed generator starts at [its seed, 0] and counts up by one
+///   per call, one call per training step; the mask of a step is
+///   `jax.random.bernoulli([seed, count], 1 - rate, (batch, width))` (`StepRandomness`).
+///
+/// So a Keras program and DLP with the same seed start from the same weights, see the batches
+/// in the same order and drop the same units; they then differ only by float32 summation
+/// order.
 public enum KerasSeeding {
   /// The Keras default seed of each weight of each layer (nil for the weights whose
-  /// initialiser draws none), drawn as Keras's constructors draw them.
-  static func weightSeeds(for layers: [Layer], seed: UInt64) -> [[UInt32?]] {
+  /// initialiser draws none) and of each of its seed generators, drawn as Keras's constructors
+  /// draw them.
+  static func seeds(for layers: [Layer], seed: UInt64) -> [(
+    weights: [UInt32?], generators: [UInt32]
+  )] {
     var python = PythonRandom(seed: seed)
     return layers.map { layer in
-      let seeds = layer.weightSpecs.map { spec -> UInt32? in
+      let weights = layer.weightSpecs.map { spec -> UInt32? in
         spec.initializer.drawsKerasSeed ? UInt32(python.randint(1, 1_000_000_000)) : nil
       }
-      for _ in 0..<layer.kerasSeedGenerators { _ = python.randint(1, 1_000_000_000) }
-      return seeds
+      let generators = (0..<layer.kerasSeedGenerators).map { _ in
+        UInt32(python.randint(1, 1_000_000_000))
+      }
+      return (weights, generators)
     }
   }
 }

@@ -10,16 +10,29 @@ public struct WeightSpec: Sendable {
   public var count: Int { shape.reduce(1, *) }
 }
 
-/// Randomness for the samples of a batch: keyed by (seed, epoch, sample id), never by the batch
-/// slot or the worker, so dropout masks do not depend on how a batch is split.
-public struct SampleRandomness {
-  public var seed: UInt64
-  public var epoch: Int
-  /// Global ids of the batch's rows (their index in the training set).
-  public var sampleIDs: UnsafePointer<Int>?
-  /// Distinguishes the random streams of different nodes: the node's position in the graph,
-  /// the same in every process that builds the model from the same config.
-  public var nodeSalt: UInt64 = 0
+/// Where a training step's random numbers come from, as Keras 3 on JAX draws them: a layer's
+/// seed generator (see `KerasSeeding`) gives the key [its seed, the calls it made before], one
+/// call per application of the layer per training step, and row r of the GLOBAL batch takes the
+/// counters r * width ..< (r + 1) * width under it. A worker passes the step and its shard's
+/// first row, so the masks do not depend on how a batch is split.
+public struct StepRandomness {
+  /// Training steps before this one in this fit (Keras's seed generators count every one).
+  public var trainStep: UInt64 = 0
+  /// This batch's first row within the global batch.
+  public var rowOffset: Int = 0
+  /// Which application of its layer this node is, of how many per step.
+  public var application: Int = 0
+  public var applications: Int = 1
+
+  public init(trainStep: UInt64 = 0, rowOffset: Int = 0) {
+    self.trainStep = trainStep
+    self.rowOffset = rowOffset
+  }
+
+  /// The key word a seed generator's counter gives this node at this step.
+  public var counter: UInt32 {
+    UInt32(truncatingIfNeeded: trainStep &* UInt64(applications) &+ UInt64(application))
+  }
 }
 
 /// What a layer's forward sees: its inputs, its output buffer and its scratch, each `batch`
@@ -33,7 +46,7 @@ public struct ForwardPass {
   /// The loss applies this layer's activation itself (fused softmax/sigmoid + cross-entropy):
   /// the layer writes pre-activations and treats its output gradient as one of those.
   public var deferActivation: Bool
-  public var randomness: SampleRandomness
+  public var randomness: StepRandomness
 }
 
 /// What a layer's backward sees. `outputGrad` is this node's own buffer and may be overwritten.
@@ -77,6 +90,9 @@ open class Layer {
   /// How many seed generators Keras's constructor of this layer makes without a seed, each
   /// drawing a default seed (see `KerasSeeding`): Dropout's, for one.
   open var kerasSeedGenerators: Int { 0 }
+
+  /// The seeds of this layer's seed generators, given by the model that binds it.
+  public internal(set) var generatorSeeds: [UInt32] = []
 
   /// The per-sample output shape for these per-sample input shapes; throws on a mismatch.
   open func computeOutputShape(_ inputShapes: [[Int]]) throws -> [Int] {

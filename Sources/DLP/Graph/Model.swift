@@ -56,8 +56,9 @@ open class Model {
   /// another model, or loaded) keeps its values; fresh ones are initialised from `seed`.
   private func bindParameters(seed: UInt64) {
     var offset = 0
-    let seeds = KerasSeeding.weightSeeds(for: layers, seed: seed)
+    let seeds = KerasSeeding.seeds(for: layers, seed: seed)
     for (l, layer) in layers.enumerated() {
+      layer.generatorSeeds = seeds[l].generators
       let old = layer.binding.map { b in (b, layer.getWeights()) }
       var offsets: [Int] = []
       for spec in layer.weightSpecs {
@@ -68,7 +69,7 @@ open class Model {
       if let (_, values) = old, values.count == layer.weightSpecs.count {
         try? layer.setWeights(values)
       } else {
-        initialize(layer, seeds: seeds[l])
+        initialize(layer, seeds: seeds[l].weights)
       }
     }
     updateTrainableRanges()
@@ -91,8 +92,11 @@ open class Model {
 
   /// Re-initialises every weight from `seed`, as a fresh build with that seed would.
   public func reinitialize(seed: UInt64) {
-    let seeds = KerasSeeding.weightSeeds(for: layers, seed: seed)
-    for (l, layer) in layers.enumerated() { initialize(layer, seeds: seeds[l]) }
+    let seeds = KerasSeeding.seeds(for: layers, seed: seed)
+    for (l, layer) in layers.enumerated() {
+      layer.generatorSeeds = seeds[l].generators
+      initialize(layer, seeds: seeds[l].weights)
+    }
   }
 
   /// Recomputes which ranges the optimizer updates; call after changing `trainable`.

@@ -1,6 +1,6 @@
-/// Keras's Dropout: in training, zeroes each element with probability `rate` and scales the
-/// rest by 1 / (1 - rate); identity at inference. The mask of a sample is keyed by
-/// (seed, epoch, sample id, layer), so it is the same on 1 worker or N.
+/// Keras's Dropout: in training, zeroes each element with probability `rate` and divides the
+/// rest by 1 - rate; identity at inference. The masks are Keras's on JAX, bit for bit (see
+/// `StepRandomness`), and the same on 1 worker or N.
 public final class Dropout: Layer {
   public let rate: Float
   public let seed: Int?
@@ -31,20 +31,28 @@ public final class Dropout: Layer {
       return
     }
     let mask = p.scratch[0]
-    // Training always passes sample ids; without them every sample would share one mask.
-    guard let ids = p.randomness.sampleIDs else {
-      mask.update(repeating: 1, count: n)
-      y.update(from: x, count: n)
-      return
+    // Keras: mask = jax.random.bernoulli([seed, calls so far], 1 - rate, (batch, width)), y =
+    // select(mask, x / keep, 0); row r of the global batch owns counters r * width ..< (r + 1) * width.
+    let keep = keepProbability
+    let key = (generatorSeed, p.randomness.counter)
+    let rowOffset = p.randomness.rowOffset
+    Parallel.forEach(p.batch, minimumPerChunk: Swift.max(1, 8192 / Swift.max(width, 1))) {
+      _, rows in
+      for r in rows {
+        let m = mask + r * width
+        Threefry.units(key: key, from: UInt64(rowOffset + r) * UInt64(width), count: width, into: m)
+        for j in 0..<width { m[j] = m[j] < keep ? 1 : 0 }
+      }
     }
-    let keep = 1 / (1 - rate)
-    for r in 0..<p.batch {
-      let key = KeyedRandom.key(
-        p.randomness.seed, UInt64(bitPattern: Int64(seed ?? 0)), p.randomness.nodeSalt, UInt64(p.randomness.epoch), UInt64(ids[r]))
-      let m = mask + r * width
-      for j in 0..<width { m[j] = KeyedRandom.uniform(key, UInt64(j)) < rate ? 0 : keep }
-    }
-    for i in 0..<n { y[i] = x[i] * mask[i] }
+    for i in 0..<n { y[i] = mask[i] != 0 ? x[i] / keep : 0 }
+  }
+
+  /// 1 - rate in double precision, as Keras computes it, then float32.
+  var keepProbability: Float { Float(1 - Double(rate)) }
+
+  /// The first word of the mask's key: the layer's own seed, or the default one its model drew.
+  var generatorSeed: UInt32 {
+    seed.map { UInt32(truncatingIfNeeded: $0) } ?? generatorSeeds.first ?? 0
   }
 
   public override func backward(_ p: BackwardPass) {
@@ -53,7 +61,8 @@ public final class Dropout: Layer {
     // Backward only runs after a training forward, which filled the mask (or copied through).
     if rate > 0 {
       let mask = p.scratch[0]
-      for i in 0..<n { dx[i] = p.outputGrad[i] * mask[i] }
+      let keep = keepProbability
+      for i in 0..<n { dx[i] = mask[i] != 0 ? p.outputGrad[i] / keep : 0 }
     } else {
       dx.update(from: p.outputGrad, count: n)
     }

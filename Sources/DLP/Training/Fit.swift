@@ -145,7 +145,7 @@ extension Model {
     var roles: [DataRole: ArrayData] = [.train: train]
     if let v = validation { roles[.validation] = v }
     let backend = try LocalBackend(
-      model: self, data: roles, batchSize: options.batchSize, seed: options.seed)
+      model: self, data: roles, batchSize: options.batchSize)
     return try Trainer.fit(
       model: self, backend: backend, trainCount: train.count,
       validationCount: validation?.count ?? 0, options: options,
@@ -154,7 +154,7 @@ extension Model {
 
   /// Keras's evaluate: loss and metrics over `data`.
   public func evaluate(_ data: ArrayData, batchSize: Int = 32) throws -> [String: Double] {
-    let backend = try LocalBackend(model: self, data: [.test: data], batchSize: batchSize, seed: 0)
+    let backend = try LocalBackend(model: self, data: [.test: data], batchSize: batchSize)
     return try Trainer.evaluate(
       model: self, backend: backend, role: .test, count: data.count, batchSize: batchSize)
   }

@@ -11,7 +11,6 @@ public final class GraphExecutor {
   let contributorGrads: [[UnsafeMutablePointer<Float>]]
   let predictions: [UnsafeMutablePointer<Float>]
   let targets: [UnsafeMutablePointer<Float>]
-  let sampleIDs: UnsafeMutablePointer<Int>
   let needsGrad: [Bool]
   let widths: [Int]
   private var owned: [UnsafeMutablePointer<Float>] = []
@@ -70,8 +69,6 @@ public final class GraphExecutor {
     // Unfused heads read predictions straight from the output node.
     predictions = heads.map { h in h.fused ? alloc(cap * h.width) : outs[h.nodeIndex] }
     targets = heads.map { alloc(cap * $0.targetWidth) }
-    sampleIDs = .allocate(capacity: cap)
-    sampleIDs.initialize(repeating: 0, count: cap)
 
     // Everything a pass needs is fixed now: precompute the pointer lists so steps allocate nothing.
     let nodeIndex = index
@@ -89,6 +86,7 @@ public final class GraphExecutor {
     let layerIndex = Dictionary(uniqueKeysWithValues: model.layers.enumerated().map { (ObjectIdentifier($1), $0) })
     layerOfNode = nodes.map { layerIndex[ObjectIdentifier($0.layer)]! }
     applications = model.layers.map { l in nodes.filter { $0.layer === l }.count }
+    applicationOfNode = nodes.indices.map { k in nodes[..<k].filter { $0.layer === nodes[k].layer }.count }
     remaining = applications
     written = [Bool](repeating: false, count: model.layers.count)
     fusedNode = nodes.indices.map { k in heads.contains { $0.fused && $0.nodeIndex == k } }
@@ -100,13 +98,14 @@ public final class GraphExecutor {
   let headGradPointers: [UnsafeMutablePointer<Float>]
   let layerOfNode: [Int]
   let applications: [Int]
+  /// Node k is the applicationOfNode[k]-th application of its layer (in execution order).
+  let applicationOfNode: [Int]
   let fusedNode: [Bool]
   private var remaining: [Int]
   private var written: [Bool]
 
   deinit {
     for p in owned { p.deallocate() }
-    sampleIDs.deallocate()
   }
 
   private lazy var inputNodeIndices: [Int] = model.inputs.map { i in model.nodes.firstIndex { $0 === i.node }! }
@@ -118,7 +117,6 @@ public final class GraphExecutor {
     if withTargets {
       for (k, t) in data.targets.enumerated() where k < targets.count { copyRows(ids, from: t, to: targets[k]) }
     }
-    for (j, id) in ids.enumerated() { sampleIDs[j] = id }
   }
 
   private func copyRows(_ ids: UnsafeBufferPointer<Int>, from t: Tensor, to dst: UnsafeMutablePointer<Float>) {
@@ -133,10 +131,13 @@ public final class GraphExecutor {
   }
 
   /// Runs every node forward for `batch` loaded samples.
-  public func forward(batch: Int, training: Bool, seed: UInt64 = 0, epoch: Int = 0) {
-    var random = SampleRandomness(seed: seed, epoch: epoch, sampleIDs: UnsafePointer(sampleIDs))
+  /// `trainStep` (training steps before this one in this fit) and `rowOffset` (the first row's
+  /// place in the global batch) key the training randomness (`StepRandomness`).
+  public func forward(batch: Int, training: Bool, trainStep: UInt64 = 0, rowOffset: Int = 0) {
+    var random = StepRandomness(trainStep: trainStep, rowOffset: rowOffset)
     for (k, n) in model.nodes.enumerated() where !(n.layer is InputLayer) {
-      random.nodeSalt = UInt64(k)
+      random.application = applicationOfNode[k]
+      random.applications = applications[layerOfNode[k]]
       n.layer.forward(
         ForwardPass(
           inputs: inputPointers[k], output: outputs[k], scratch: scratch[k], batch: batch, training: training,

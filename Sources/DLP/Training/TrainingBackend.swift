@@ -57,16 +57,16 @@ extension Model {
 public final class LocalBackend: TrainingBackend {
   public let model: Model
   public let data: [DataRole: ArrayData]
-  public let seed: UInt64
   let executor: GraphExecutor
+  /// Training steps run so far (they key the dropout masks).
+  private var trainSteps: UInt64 = 0
 
-  public init(model: Model, data: [DataRole: ArrayData], batchSize: Int, seed: UInt64) throws {
+  public init(model: Model, data: [DataRole: ArrayData], batchSize: Int) throws {
     let c = try model.requireCompiled()
     _ = c
     for (role, d) in data { try d.validate(for: model, needTargets: role != .test || !d.targets.isEmpty) }
     self.model = model
     self.data = data
-    self.seed = seed
     executor = GraphExecutor(model: model, capacity: batchSize)
   }
 
@@ -74,7 +74,8 @@ public final class LocalBackend: TrainingBackend {
     let c = model.compiled!
     let batch = rows.count
     executor.load(rows: rows, from: data[.train]!, targets: true)
-    executor.forward(batch: batch, training: true, seed: seed, epoch: epoch)
+    executor.forward(batch: batch, training: true, trainStep: trainSteps)
+    trainSteps += 1
     executor.loss(batch: batch, stats: stats, gradScale: 1 / Float(batch))
     executor.backward(batch: batch)
     let p = model.parameters

@@ -7,11 +7,10 @@ public enum CrossValidation {
   /// Builds a compiled model whose weights come from the given seed.
   public typealias ModelFactory = (_ seed: UInt64) throws -> Model
   /// Makes the backend a task's steps run on, for its fresh model, its (normalised) `data` by
-  /// role, the batch size and the task's seed: `LocalBackend` by default; a sweep's group of
+  /// role and the batch size: `LocalBackend` by default; a sweep's group of
   /// workers passes one that splits each batch among them (`GroupBackend`).
   public typealias BackendFactory =
-    (_ model: Model, _ data: [DataRole: ArrayData], _ batchSize: Int, _ seed: UInt64) throws
-    -> TrainingBackend
+    (_ model: Model, _ data: [DataRole: ArrayData], _ batchSize: Int) throws -> TrainingBackend
 
   /// Trains `makeModel(task.seed)` on the task's training rows of `data` for `options.epochs`
   /// epochs, validating on its validation rows after each epoch. With `normalize`, every input
@@ -29,8 +28,8 @@ public enum CrossValidation {
     var roles: [DataRole: ArrayData] = [.train: parts.train]
     if let v = validation { roles[.validation] = v }
     let backend =
-      try makeBackend?(model, roles, options.batchSize, task.seed)
-      ?? LocalBackend(model: model, data: roles, batchSize: options.batchSize, seed: task.seed)
+      try makeBackend?(model, roles, options.batchSize)
+      ?? LocalBackend(model: model, data: roles, batchSize: options.batchSize)
     let history = try Trainer.fit(
       model: model, backend: backend, trainCount: parts.train.count,
       validationCount: validation?.count ?? 0,
@@ -69,7 +68,7 @@ public enum CrossValidation {
     var roles: [DataRole: ArrayData] = [.train: train]
     if let t = testData { roles[.test] = t }
     let backend = try LocalBackend(
-      model: model, data: roles, batchSize: options.batchSize, seed: finalSeed)
+      model: model, data: roles, batchSize: options.batchSize)
     let history = try Trainer.fit(
       model: model, backend: backend, trainCount: train.count, validationCount: 0,
       options: options.fitOptions(seed: finalSeed), progress: progress)
@@ -136,7 +135,9 @@ extension Model {
   /// recipe get the same weights even when the process gave their layers different
   /// auto-generated names (`dense_3` vs `dense`).
   public func reinitializeByPosition(seed: UInt64) {
+    let generators = KerasSeeding.seeds(for: layers, seed: seed).map(\.generators)
     for (l, layer) in layers.enumerated() {
+      layer.generatorSeeds = generators[l]
       for (i, spec) in layer.weightSpecs.enumerated() {
         var rng = SeededGenerator(
           seed: KeyedRandom.key(seed, ValidationKeys.weights, UInt64(l), UInt64(i)))

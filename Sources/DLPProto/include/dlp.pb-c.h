@@ -41,7 +41,7 @@ typedef struct Dlp__TaskResult Dlp__TaskResult;
 typedef enum _Dlp__Protocol {
   DLP__PROTOCOL__PROTOCOL_UNSPECIFIED = 0,
   /*
-   * 4: the shared-memory all-reduce dropped its release round (kind 23)
+   * 4: the shared-memory all-reduce dropped its release round (kind 23);
    */
   DLP__PROTOCOL__PROTOCOL_VERSION = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DLP__PROTOCOL)
@@ -292,10 +292,14 @@ struct  Dlp__StepCommand
   size_t n_sample_indices;
   uint32_t *sample_indices;
   Dlp__Phase phase;
+  /*
+   * training steps before this one in this fit (dropout keys)
+   */
+  uint64_t train_step;
 };
 #define DLP__STEP_COMMAND__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&dlp__step_command__descriptor) \
-    , 0, 0, 0, 0, 0, 0,NULL, DLP__PHASE__PHASE_UNSPECIFIED }
+    , 0, 0, 0, 0, 0, 0,NULL, DLP__PHASE__PHASE_UNSPECIFIED, 0 }
 
 
 /*

@@ -14,11 +14,14 @@ public struct StepCommandMessage: WireMessage {
   /// The dataset rows of this shard, in batch order.
   public var sampleIndices: [UInt32]
   public var phase: Phase
+  /// Training steps before this one in this fit: with `shardStart`, what keys the dropout masks.
+  public var trainStep: UInt64
 
   public init(
     epoch: UInt32, step: UInt64, shardStart: UInt32, shardCount: UInt32, globalBatchSize: UInt32,
-    sampleIndices: [UInt32], phase: Phase = .train
+    sampleIndices: [UInt32], phase: Phase = .train, trainStep: UInt64 = 0
   ) {
+    self.trainStep = trainStep
     self.epoch = epoch
     self.step = step
     self.shardStart = shardStart
@@ -39,6 +42,7 @@ public struct StepCommandMessage: WireMessage {
     c.shard_count = shardCount
     c.global_batch_size = globalBatchSize
     c.phase = Dlp__Phase(rawValue: UInt32(phase.rawValue))
+    c.train_step = trainStep
     sampleIndices.withUnsafeBufferPointer { indices in
       // protobuf-c only reads the array while packing; the cast drops a const it never needed.
       c.n_sample_indices = indices.count
@@ -62,7 +66,7 @@ public struct StepCommandMessage: WireMessage {
         epoch: c.epoch, step: c.step, shardStart: c.shard_start, shardCount: c.shard_count,
         globalBatchSize: c.global_batch_size,
         sampleIndices: swiftArray(c.sample_indices, c.n_sample_indices),
-        phase: phase)
+        phase: phase, trainStep: c.train_step)
     }
   }
 }
