@@ -56,8 +56,6 @@ public final class Coordinator: TrainingBackend {
   private var central: CentralAllReduce?
   private var model: Model?
   private var step: UInt64 = 0
-  /// Training steps commanded so far in this fit (the workers' dropout masks are keyed by it).
-  private var trainStepsSent: UInt64 = 0
   /// The running job (0 until `start`, or a K-fold sweep's start, assigns one).
   var jobID: UInt64 = 0
   private var commandScratch: [UInt32] = []
@@ -256,10 +254,11 @@ public final class Coordinator: TrainingBackend {
   // MARK: TrainingBackend
 
   /// Sends each worker its contiguous shard of `rows`.
-  private func sendCommands(rows: UnsafeBufferPointer<Int>, epoch: Int, phase: Phase) throws {
+  /// `trainStep`: the fit's training steps before this one (the workers' dropout keys).
+  private func sendCommands(
+    rows: UnsafeBufferPointer<Int>, epoch: Int, phase: Phase, trainStep: UInt64 = 0
+  ) throws {
     step += 1
-    let trainStep = trainStepsSent
-    if phase == .train { trainStepsSent += 1 }
     let shards = shardRanges(count: rows.count, parts: workers.count)
     for (w, shard) in zip(workers, shards) {
       commandScratch.removeAll(keepingCapacity: true)
@@ -330,8 +329,11 @@ public final class Coordinator: TrainingBackend {
     }
   }
 
-  public func trainStep(rows: UnsafeBufferPointer<Int>, epoch: Int, stats: UnsafeMutablePointer<Double>) throws {
-    try sendCommands(rows: rows, epoch: epoch, phase: .train)
+  public func trainStep(
+    rows: UnsafeBufferPointer<Int>, epoch: Int, step trainStep: UInt64,
+    stats: UnsafeMutablePointer<Double>
+  ) throws {
+    try sendCommands(rows: rows, epoch: epoch, phase: .train, trainStep: trainStep)
     expectReports()
     if let central, let model {
       let p = model.parameters

@@ -28,8 +28,6 @@ final class GroupBackend: TrainingBackend {
   private var gathered: [Float]
   private var total: [Double]
   private var step: UInt64 = 0
-  /// Training steps run so far (they key the dropout masks).
-  private var trainSteps: UInt64 = 0
 
   init(
     model: Model, data: [DataRole: ArrayData], batchSize: Int, ring: RingAllReduce
@@ -61,7 +59,10 @@ final class GroupBackend: TrainingBackend {
     ShardPlan(count: count, parts: ring.worldSize).range(ring.rank)
   }
 
-  func trainStep(rows: UnsafeBufferPointer<Int>, epoch: Int, stats: UnsafeMutablePointer<Double>)
+  func trainStep(
+    rows: UnsafeBufferPointer<Int>, epoch: Int, step trainStep: UInt64,
+    stats: UnsafeMutablePointer<Double>
+  )
     throws
   {
     let mine = part(rows)
@@ -70,8 +71,8 @@ final class GroupBackend: TrainingBackend {
     // An empty part still takes part in the collectives (the last, short batch).
     for i in local.indices { local[i] = 0 }
     executor.load(rows: mine, from: data[.train]!, targets: true)
-    executor.forward(batch: n, training: true, trainStep: trainSteps, rowOffset: partRange(rows.count).lowerBound)
-    trainSteps += 1
+    executor.forward(
+      batch: n, training: true, trainStep: trainStep, rowOffset: partRange(rows.count).lowerBound)
     local.withUnsafeMutableBufferPointer { st in
       executor.loss(batch: n, stats: st.baseAddress!, gradScale: 1 / Float(rows.count))
     }

@@ -31,7 +31,7 @@ final class ConvBenchmarkTests: XCTestCase {
     func step() throws {
       try rows.withUnsafeBufferPointer { r in
         try stats.withUnsafeMutableBufferPointer {
-          try backend.trainStep(rows: r, epoch: 0, stats: $0.baseAddress!)
+          try backend.trainStep(rows: r, epoch: 0, step: 0, stats: $0.baseAddress!)
         }
       }
     }

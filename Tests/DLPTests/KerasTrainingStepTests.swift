@@ -39,7 +39,7 @@ final class KerasTrainingStepTests: XCTestCase {
       for step in 1...2 {
         var stats = [Double](repeating: 0, count: model.compiled!.layout.size)
         try rows.withUnsafeBufferPointer { r in
-          try stats.withUnsafeMutableBufferPointer { try backend.trainStep(rows: r, epoch: 0, stats: $0.baseAddress!) }
+          try stats.withUnsafeMutableBufferPointer { try backend.trainStep(rows: r, epoch: 0, step: 0, stats: $0.baseAddress!) }
         }
         if kerasLosses.count == 2 {
           XCTAssertEqual(stats[0] / stats[1], kerasLosses[step - 1], accuracy: 1e-5 * max(1, abs(kerasLosses[step - 1])), "\(name) loss at step \(step)")

@@ -80,13 +80,9 @@ open class Model {
   /// every worker, starts the same.
   func initialize(_ layer: Layer, seeds: [UInt32?]) {
     for (i, spec) in layer.weightSpecs.enumerated() {
-      let buffer = UnsafeMutableBufferPointer(start: layer.weight(i), count: spec.count)
-      if let s = seeds[i] {
-        spec.initializer.fill(buffer, shape: spec.shape, kerasSeed: s)
-      } else {
-        var rng = SeededGenerator(seed: 0)  // constant initialisers draw nothing
-        spec.initializer.fill(buffer, shape: spec.shape, rng: &rng)
-      }
+      // No default seed: a constant, or an initialiser with its own seed.
+      spec.initializer.fill(
+        .init(start: layer.weight(i), count: spec.count), shape: spec.shape, kerasSeed: seeds[i] ?? 0)
     }
   }
 

@@ -6,22 +6,21 @@ public enum KerasObjects {
   }
 
   public static func initializer(_ i: Initializer) -> JSONValue {
-    var config: [String: JSONValue] = [:]
+    object(module: "keras.initializers", className: i.kerasClassName, config: initializerConfig(i))
+  }
+
+  private static func initializerConfig(_ i: Initializer) -> [String: JSONValue] {
     switch i {
     case .seeded(let inner, let seed):
-      guard case .object(var o) = initializer(inner), case .object(var c)? = o["config"] else {
-        return initializer(inner)
-      }
-      c["seed"] = JSONValue(Int(seed))
-      o["config"] = .object(c)
-      return .object(o)
-    case .glorotUniform, .glorotNormal, .heUniform, .heNormal, .lecunUniform: config = ["seed": nil]
-    case .constant(let c): config = ["value": JSONValue(c)]
-    case .randomUniform(let lo, let hi): config = ["minval": JSONValue(lo), "maxval": JSONValue(hi), "seed": nil]
-    case .randomNormal(let m, let s): config = ["mean": JSONValue(m), "stddev": JSONValue(s), "seed": nil]
-    case .zeros, .ones: break
+      var config = initializerConfig(inner)
+      config["seed"] = JSONValue(Int(seed))
+      return config
+    case .glorotUniform, .glorotNormal, .heUniform, .heNormal, .lecunUniform: return ["seed": nil]
+    case .constant(let c): return ["value": JSONValue(c)]
+    case .randomUniform(let lo, let hi): return ["minval": JSONValue(lo), "maxval": JSONValue(hi), "seed": nil]
+    case .randomNormal(let m, let s): return ["mean": JSONValue(m), "stddev": JSONValue(s), "seed": nil]
+    case .zeros, .ones: return [:]
     }
-    return object(module: "keras.initializers", className: i.kerasClassName, config: config)
   }
 
   public static func regularizer(_ r: Regularizer?) -> JSONValue {

@@ -29,7 +29,8 @@ public struct FitOptions: Sendable {
 public typealias EpochCallback = (_ epoch: Int, _ logs: [String: Double]) -> Bool
 
 /// The training loop, independent of where steps run: per-epoch permutation (owned here, drawn
-/// as Keras draws it from the seed, `KerasEpochOrders`, so no worker can repeat an order), batching, validation, History,
+/// as Keras draws it from the seed, `KerasEpochOrders`, so no worker can repeat an order),
+/// batching, the step count that keys dropout, validation, History,
 /// progress and TerminateOnNaN.
 public enum Trainer {
   public static func fit(
@@ -47,6 +48,7 @@ public enum Trainer {
     var stats = [Double](repeating: 0, count: c.layout.size)
     let steps = (trainCount + options.batchSize - 1) / options.batchSize
     var orders = KerasEpochOrders(seed: options.seed, count: trainCount)
+    var stepsDone: UInt64 = 0
     epochs: for epoch in options.initialEpoch..<options.epochs {
       try backend.beginEpoch(epoch)
       progress.beginEpoch(epoch + 1, of: options.epochs)
@@ -71,9 +73,11 @@ public enum Trainer {
         try order.withUnsafeBufferPointer { o in
           try stats.withUnsafeMutableBufferPointer { st in
             try backend.trainStep(
-              rows: UnsafeBufferPointer(rebasing: o[lo..<hi]), epoch: epoch, stats: st.baseAddress!)
+              rows: UnsafeBufferPointer(rebasing: o[lo..<hi]), epoch: epoch, step: stepsDone,
+              stats: st.baseAddress!)
           }
         }
+        stepsDone += 1
         if stoppedOnNaN(batch: s + 1, steps: s + 1) { break epochs }
         if progress.mode == .bar {
           progress.step(

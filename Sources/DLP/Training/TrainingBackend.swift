@@ -7,8 +7,9 @@ public enum DataRole: Int, Sendable {
 /// coordinator). `fit` is a loop of callbacks around these two calls.
 public protocol TrainingBackend: AnyObject {
   /// Trains on one global batch, `rows` of the training data, and adds the batch's statistics
-  /// (a `StatsLayout` vector, regularisation penalty included) into `stats`.
-  func trainStep(rows: UnsafeBufferPointer<Int>, epoch: Int, stats: UnsafeMutablePointer<Double>) throws
+  /// (a `StatsLayout` vector, regularisation penalty included) into `stats`. `step` counts the
+  /// training steps before this one in this fit (it keys the dropout masks).
+  func trainStep(rows: UnsafeBufferPointer<Int>, epoch: Int, step: UInt64, stats: UnsafeMutablePointer<Double>) throws
   /// Evaluates `rows` of `role`'s data into `stats` (inference mode; penalty included, as Keras).
   func evaluateStep(rows: UnsafeBufferPointer<Int>, role: DataRole, stats: UnsafeMutablePointer<Double>) throws
   /// Called before each epoch (the coordinator uses it to tell workers the epoch).
@@ -58,8 +59,6 @@ public final class LocalBackend: TrainingBackend {
   public let model: Model
   public let data: [DataRole: ArrayData]
   let executor: GraphExecutor
-  /// Training steps run so far (they key the dropout masks).
-  private var trainSteps: UInt64 = 0
 
   public init(model: Model, data: [DataRole: ArrayData], batchSize: Int) throws {
     let c = try model.requireCompiled()
@@ -70,12 +69,11 @@ public final class LocalBackend: TrainingBackend {
     executor = GraphExecutor(model: model, capacity: batchSize)
   }
 
-  public func trainStep(rows: UnsafeBufferPointer<Int>, epoch: Int, stats: UnsafeMutablePointer<Double>) throws {
+  public func trainStep(rows: UnsafeBufferPointer<Int>, epoch: Int, step: UInt64, stats: UnsafeMutablePointer<Double>) throws {
     let c = model.compiled!
     let batch = rows.count
     executor.load(rows: rows, from: data[.train]!, targets: true)
-    executor.forward(batch: batch, training: true, trainStep: trainSteps)
-    trainSteps += 1
+    executor.forward(batch: batch, training: true, trainStep: step)
     executor.loss(batch: batch, stats: stats, gradScale: 1 / Float(batch))
     executor.backward(batch: batch)
     let p = model.parameters

@@ -110,7 +110,9 @@ public enum CrossValidation {
   {
     let model = try makeModel(seed)
     let c = try model.requireCompiled()
-    if options.reinitializeWeights { model.reinitializeByPosition(seed: seed) }
+    // By layer position, not name: two models of one recipe get the same weights even when
+    // the process named their layers differently (`dense_3` vs `dense`).
+    if options.reinitializeWeights { model.reinitialize(seed: seed) }
     // A factory that hands back a model it trained before must not carry optimizer state over.
     if c.optimizer.iterations != 0 { c.optimizer.prepare(shard: 0..<model.parameters.count) }
     return model
@@ -126,25 +128,6 @@ public enum CrossValidation {
       if let last = v.last, v.count == epochs { out[String(k.dropFirst(4))] = last }
     }
     return out
-  }
-}
-
-extension Model {
-  /// Re-initialises every weight from `seed` with its layer's initialiser, keyed by (layer
-  /// position, weight position) instead of by layer name: two models built from the same
-  /// recipe get the same weights even when the process gave their layers different
-  /// auto-generated names (`dense_3` vs `dense`).
-  public func reinitializeByPosition(seed: UInt64) {
-    let generators = KerasSeeding.seeds(for: layers, seed: seed).map(\.generators)
-    for (l, layer) in layers.enumerated() {
-      layer.generatorSeeds = generators[l]
-      for (i, spec) in layer.weightSpecs.enumerated() {
-        var rng = SeededGenerator(
-          seed: KeyedRandom.key(seed, ValidationKeys.weights, UInt64(l), UInt64(i)))
-        spec.initializer.fill(
-          .init(start: layer.weight(i), count: spec.count), shape: spec.shape, rng: &rng)
-      }
-    }
   }
 }
 

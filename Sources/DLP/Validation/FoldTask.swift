@@ -51,7 +51,6 @@ enum ValidationKeys {
   static let task: UInt64 = 0x464F_4C44  // "FOLD"
   static let shuffle: UInt64 = 0x5348_4646  // "SHFF"
   static let final: UInt64 = 0x4649_4E4C  // "FINL"
-  static let weights: UInt64 = 0x5749_4E54  // "WINT"
 
   /// The sample order of repeat `r`: a permutation keyed by (seed, repeat).
   static func permutation(_ n: Int, seed: UInt64, repeat r: Int) -> [Int] {
