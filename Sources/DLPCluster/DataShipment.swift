@@ -33,10 +33,11 @@ enum DataShipment {
   }
 
   /// Receives the arrays; every chunk is checked against its declared shape and offset.
-  static func receive(codec: MessageCodec, socket: ZMQSocket, name: String, hash: UInt64) throws -> PreparedData {
+  /// `next` gives the next message from the coordinator.
+  static func receive(name: String, hash: UInt64, next: () throws -> Envelope) throws -> PreparedData {
     var buffers: [String: (shape: [Int], values: [Float])] = [:]
     while true {
-      let env = try codec.receive(from: socket, timeout: 600)
+      let env = try next()
       guard case .dataShipment(let m) = env.message else {
         if case .shutdown = env.message { throw WorkerExit.rejected("coordinator shut down during data shipment") }
         continue

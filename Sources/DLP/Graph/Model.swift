@@ -95,6 +95,21 @@ open class Model {
     }
   }
 
+  /// Every layer's seed-generator seeds, in layer order: what keys its training randomness
+  /// (dropout masks), drawn when the model was built.
+  public var generatorSeeds: [[UInt32]] {
+    get { layers.map(\.generatorSeeds) }
+  }
+
+  /// Takes another copy's generator seeds (a worker's model built from the job's JSON gets the
+  /// coordinator's, whatever seed each was built with).
+  public func adoptGeneratorSeeds(_ seeds: [[UInt32]]) throws {
+    guard seeds.count == layers.count else {
+      throw DLPError.config("generator seeds for \(seeds.count) layers, the model has \(layers.count)")
+    }
+    for (l, s) in zip(layers, seeds) { l.generatorSeeds = s }
+  }
+
   /// Recomputes which ranges the optimizer updates; call after changing `trainable`.
   public func updateTrainableRanges() {
     var ranges: [Range<Int>] = []

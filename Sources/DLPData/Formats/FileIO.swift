@@ -28,7 +28,8 @@ public enum FileIO {
   ///
   /// A rename within one file system is atomic, so a reader (or a crash) never sees a half-written
   /// weights file or report; the temporary file lives next to the destination because a rename
-  /// across file systems would not be atomic.
+  /// across file systems would not be atomic. The file is fsynced before the rename and the
+  /// folder after it.
   public static func writeAtomically(_ bytes: [UInt8], to url: URL) throws {
     let directory = url.deletingLastPathComponent()
     let temporary = directory.appendingPathComponent(
@@ -59,6 +60,16 @@ public enum FileIO {
       unlink(temporary.path)
       throw DLPError.io("cannot write \(url.path): \(failure)")
     }
+    // The rename itself survives a crash only once the folder's entry is on disk.
+    syncDirectory(directory)
+  }
+
+  /// Flushes a folder's entries (a rename or unlink in it) to disk; best effort.
+  public static func syncDirectory(_ directory: URL) {
+    let fd = open(directory.path, O_RDONLY | O_DIRECTORY)
+    guard fd >= 0 else { return }
+    _ = fsync(fd)
+    close(fd)
   }
 
   /// Writes `data` atomically (see `writeAtomically(_:to:)` for `[UInt8]`).
