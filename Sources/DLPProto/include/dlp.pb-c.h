@@ -43,7 +43,7 @@ typedef enum _Dlp__Protocol {
   /*
    * 4: the shared-memory all-reduce dropped its release round (kind 23);
    */
-  DLP__PROTOCOL__PROTOCOL_VERSION = 4
+  DLP__PROTOCOL__PROTOCOL_VERSION = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DLP__PROTOCOL)
 } Dlp__Protocol;
 /*
@@ -392,7 +392,9 @@ struct  Dlp__Shutdown
 
 
 /*
- * --ship-data: one chunk of a dataset array; the float32 values are the payload.
+ * --ship-data: one chunk of a dataset array. The payload frame holds the chunk's elements as
+ * stored (little-endian, `dtype`), zero-padded to a whole number of 4-byte words; the chunk has
+ * min(payload bytes / element size, total_elements - chunk_offset) elements.
  */
 struct  Dlp__DataShipment
 {
@@ -409,10 +411,18 @@ struct  Dlp__DataShipment
   uint64_t chunk_offset;
   uint64_t total_elements;
   protobuf_c_boolean last;
+  /*
+   * "float32" (or empty), "uint8", "int32"
+   */
+  char *dtype;
+  /*
+   * uint8 only: values are delivered as byte / divisor
+   */
+  float divisor;
 };
 #define DLP__DATA_SHIPMENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&dlp__data_shipment__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
