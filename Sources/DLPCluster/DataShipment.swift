@@ -30,7 +30,7 @@ enum DataShipment {
         let last = k == arrays.count - 1 && offset + n == t.elementCount
         let wordCount = (n * size + 3) / 4
         try t.withUnsafeBytes { src in
-          try words.withUnsafeMutableBytes { dst in
+          words.withUnsafeMutableBytes { dst in
             dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[(offset * size)..<((offset + n) * size)]))
             for pad in (n * size)..<(wordCount * 4) { dst[pad] = 0 }
           }
