@@ -51,6 +51,7 @@ struct TrainingSession {
         "blas_core": JSONValue(BLASKernelChoice.coreName),
       ]
       if let replaced = BLASKernelChoice.replacedCore { o["blas_core_replaced"] = JSONValue(replaced) }
+      o["blas_core_reason"] = JSONValue(BLASKernelChoice.reason)
       if let ev = evaluation { o["evaluation"] = .object(ev.mapValues { JSONValue($0) }) }
       if let c = collective { o["allreduce"] = JSONValue(c) }
       if let r = history.stoppedReason { o["stopped_reason"] = JSONValue(r) }

@@ -2039,7 +2039,7 @@ const ProtobufCMessageDescriptor dlp__shutdown__descriptor =
   (ProtobufCMessageInit) dlp__shutdown__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor dlp__data_shipment__field_descriptors[5] =
+static const ProtobufCFieldDescriptor dlp__data_shipment__field_descriptors[7] =
 {
   {
     "array_name",
@@ -2101,10 +2101,36 @@ static const ProtobufCFieldDescriptor dlp__data_shipment__field_descriptors[5] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "dtype",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__DataShipment, dtype),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "divisor",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__DataShipment, divisor),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned dlp__data_shipment__field_indices_by_name[] = {
   0,   /* field[0] = array_name */
   2,   /* field[2] = chunk_offset */
+  6,   /* field[6] = divisor */
+  5,   /* field[5] = dtype */
   4,   /* field[4] = last */
   1,   /* field[1] = shape */
   3,   /* field[3] = total_elements */
@@ -2112,7 +2138,7 @@ static const unsigned dlp__data_shipment__field_indices_by_name[] = {
 static const ProtobufCIntRange dlp__data_shipment__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor dlp__data_shipment__descriptor =
 {
@@ -2122,7 +2148,7 @@ const ProtobufCMessageDescriptor dlp__data_shipment__descriptor =
   "Dlp__DataShipment",
   "dlp",
   sizeof(Dlp__DataShipment),
-  5,
+  7,
   dlp__data_shipment__field_descriptors,
   dlp__data_shipment__field_indices_by_name,
   1,  dlp__data_shipment__number_ranges,

@@ -42,6 +42,10 @@ final class MessageCodecTests: XCTestCase {
       DataShipmentMessage(
         arrayName: "x_train", shape: [60000, 28, 28], chunkOffset: 1 << 20,
         totalElements: 47_040_000, last: false)),
+    .dataShipment(
+      DataShipmentMessage(
+        arrayName: "train_x", shape: [60000, 28, 28], chunkOffset: 4 << 20,
+        totalElements: 47_040_000, last: true, dtype: "uint8", divisor: 255)),
     .taskAssignment(
       TaskAssignmentMessage(
         taskID: 7, taskJSON: "{\"repeat\":1,\"fold\":2}", optionsJSON: "{\"epochs\":3}",

@@ -41,6 +41,13 @@ open class Model {
       throw DLPError.config(
         "two different layers are named '\(dup)'; layer names must be unique in a model")
     }
+    for n in nodes where !(n.layer.readsInt32Input) {
+      for i in n.inputs {
+        guard let input = i.node.layer as? InputLayer, input.dtype == .int32 else { continue }
+        throw DLPError.config(
+          "input '\(input.name)' holds integer ids (dtype int32), which only a layer that reads ids (an Embedding) can take; '\(n.layer.name)' (\(n.layer.className)) takes float values. Use dtype float32 for it")
+      }
+    }
     self.layers = layers
     self.parameters = ParameterStore(count: layers.reduce(0) { $0 + $1.parameterCount })
     bindParameters(seed: seed)

@@ -20,8 +20,7 @@ public enum KerasModelWriter {
     var config = layer.config()
     config["name"] = .string(layer.name)
     if let input = layer as? InputLayer {
-      config["dtype"] = "float32"
-      _ = input
+      config["dtype"] = .string(input.dtype.rawValue)
     } else {
       config["trainable"] = .bool(layer.trainable)
       config["dtype"] = dtypePolicy

@@ -221,7 +221,12 @@ extension Model {
 
   /// Keras's predict: one tensor per output (probabilities for softmax/sigmoid outputs).
   public func predict(_ inputs: [Tensor], batchSize: Int = 32) throws -> [Tensor] {
-    let data = try ArrayData(inputs: inputs)
+    try predict(ArrayData(inputs: inputs), batchSize: batchSize)
+  }
+
+  /// The outputs for `data`'s inputs, which may be stored in any element type (integer ids
+  /// for an int32 input).
+  public func predict(_ data: ArrayData, batchSize: Int = 32) throws -> [Tensor] {
     try data.validate(for: self, needTargets: false)
     if compiled == nil { try compile(optimizer: SGD(), losses: [MeanSquaredError()]) }
     let executor = GraphExecutor(model: self, capacity: batchSize)

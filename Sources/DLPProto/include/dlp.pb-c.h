@@ -422,7 +422,9 @@ struct  Dlp__Shutdown
 
 
 /*
- * --ship-data: one chunk of a dataset array; the float32 values are the payload.
+ * --ship-data: one chunk of a dataset array. The payload frame holds the chunk's elements as
+ * stored (little-endian, `dtype`), zero-padded to a whole number of 4-byte words; the chunk has
+ * min(payload bytes / element size, total_elements - chunk_offset) elements.
  */
 struct  Dlp__DataShipment
 {
@@ -439,10 +441,18 @@ struct  Dlp__DataShipment
   uint64_t chunk_offset;
   uint64_t total_elements;
   protobuf_c_boolean last;
+  /*
+   * "float32" (or empty), "uint8", "int32"
+   */
+  char *dtype;
+  /*
+   * uint8 only: values are delivered as byte / divisor
+   */
+  float divisor;
 };
 #define DLP__DATA_SHIPMENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&dlp__data_shipment__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
