@@ -374,6 +374,17 @@ public final class Coordinator: TrainingBackend {
     }
   }
 
+  /// Sends the coordinator's weights to every worker, once every step in flight has reported
+  /// (a callback changed them: EarlyStopping restoring the best weights).
+  public func pushWeights() throws {
+    try drainReports()
+    try broadcastWeights()
+  }
+
+  /// Whether the coordinator steps the optimizer (the central collective); under the ring
+  /// each worker steps its shard.
+  public var stepsOptimizer: Bool { central != nil }
+
   /// Tells every worker the job is over and closes the sockets.
   public func shutdown(reason: String) {
     for w in workers { try? codec.send(ShutdownMessage(reason: reason), on: control, routingID: w.routingID) }

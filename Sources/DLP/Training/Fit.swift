@@ -36,7 +36,8 @@ public enum Trainer {
   public static func fit(
     model: Model, backend: TrainingBackend, trainCount: Int, validationCount: Int,
     options: FitOptions,
-    progress: ProgressPrinter = ProgressPrinter(mode: .silent), onEpochEnd: EpochCallback? = nil
+    progress: ProgressPrinter = ProgressPrinter(mode: .silent), onEpochEnd: EpochCallback? = nil,
+    callbacks: [Callback] = []
   ) throws -> History {
     try options.validate()
     let c = try model.requireCompiled()
@@ -49,9 +50,19 @@ public enum Trainer {
     let steps = (trainCount + options.batchSize - 1) / options.batchSize
     var orders = KerasEpochOrders(seed: options.seed, count: trainCount)
     var stepsDone: UInt64 = 0
+    // Keras's callbacks (CallbackList) around the loop; History and the progress line come
+    // after them, so they see what the callbacks add to the logs.
+    let callbackList = CallbackList(callbacks)
+    let context = TrainingContext(model: model, backend: backend, epochs: options.epochs, steps: steps)
+    model.stopTraining = false
+    var trainingLogs: [String: Double] = [:]
+    try callbackList.setContext(context)
+    try callbackList.onTrainBegin(logs: &trainingLogs)
     epochs: for epoch in options.initialEpoch..<options.epochs {
       try backend.beginEpoch(epoch)
       progress.beginEpoch(epoch + 1, of: options.epochs)
+      var epochBeginLogs: [String: Double] = [:]
+      try callbackList.onEpochBegin(epoch, logs: &epochBeginLogs)
       let order = options.shuffle ? orders.next() : Array(0..<trainCount)
       for i in stats.indices { stats[i] = 0 }
       let start = Date()
@@ -67,9 +78,12 @@ public enum Trainer {
           logs: c.layout.logs(stats, heads: c.heads))
         return true
       }
+      var stepsRun = steps
       for s in 0..<steps {
         let lo = s * options.batchSize
         let hi = Swift.min(lo + options.batchSize, trainCount)
+        var batchLogs: [String: Double] = [:]
+        try callbackList.onTrainBatchBegin(s, logs: &batchLogs)
         try order.withUnsafeBufferPointer { o in
           try stats.withUnsafeMutableBufferPointer { st in
             try backend.trainStep(
@@ -78,7 +92,16 @@ public enum Trainer {
           }
         }
         stepsDone += 1
+        context.iterations += 1
         if stoppedOnNaN(batch: s + 1, steps: s + 1) { break epochs }
+        if !callbackList.isEmpty {
+          batchLogs = c.layout.logs(stats, heads: c.heads)
+          try callbackList.onTrainBatchEnd(s, logs: &batchLogs)
+          if model.stopTraining {
+            stepsRun = s + 1
+            break
+          }
+        }
         if progress.mode == .bar {
           progress.step(
             s + 1, of: steps, elapsed: Date().timeIntervalSince(start),
@@ -86,41 +109,55 @@ public enum Trainer {
         }
       }
       try stats.withUnsafeMutableBufferPointer { try backend.endEpoch(stats: $0.baseAddress!) }
-      if stoppedOnNaN(batch: nil, steps: steps) { break epochs }
+      if stoppedOnNaN(batch: nil, steps: stepsRun) { break epochs }
       let seconds = Date().timeIntervalSince(start)
       var logs = c.layout.logs(stats, heads: c.heads)
       if validationCount > 0 {
         let v = try evaluate(
           model: model, backend: backend, role: .validation, count: validationCount,
-          batchSize: options.batchSize)
+          batchSize: options.batchSize, callbacks: callbackList)
         for (k, x) in v { logs["val_" + k] = x }
       }
+      try callbackList.onEpochEnd(epoch, logs: &logs)
+      trainingLogs = logs
       history.append(epoch: epoch, logs: logs, seconds: seconds)
-      progress.endEpoch(steps: steps, elapsed: seconds, logs: logs)
+      progress.endEpoch(steps: stepsRun, elapsed: seconds, logs: logs)
+      if model.stopTraining { break }
       if let cb = onEpochEnd, !cb(epoch, logs) { break }
     }
+    try callbackList.onTrainEnd(logs: &trainingLogs)
     return history
   }
 
   /// Evaluates `count` samples of `role` in order, batch by batch.
   public static func evaluate(
-    model: Model, backend: TrainingBackend, role: DataRole, count: Int, batchSize: Int
+    model: Model, backend: TrainingBackend, role: DataRole, count: Int, batchSize: Int,
+    callbacks: CallbackList = CallbackList([])
   ) throws -> [String: Double] {
     let c = try model.requireCompiled()
     var stats = [Double](repeating: 0, count: c.layout.size)
     let rows = Array(0..<count)
     var lo = 0
+    var hooks: [String: Double] = [:]
+    try callbacks.onTestBegin(logs: &hooks)
     while lo < count {
       let hi = Swift.min(lo + batchSize, count)
+      if !callbacks.isEmpty { try callbacks.onTestBatchBegin(lo / batchSize, logs: &hooks) }
       try rows.withUnsafeBufferPointer { r in
         try stats.withUnsafeMutableBufferPointer { st in
           try backend.evaluateStep(
             rows: UnsafeBufferPointer(rebasing: r[lo..<hi]), role: role, stats: st.baseAddress!)
         }
       }
+      if !callbacks.isEmpty {
+        hooks = c.layout.logs(stats, heads: c.heads)
+        try callbacks.onTestBatchEnd(lo / batchSize, logs: &hooks)
+      }
       lo = hi
     }
-    return c.layout.logs(stats, heads: c.heads)
+    var logs = c.layout.logs(stats, heads: c.heads)
+    try callbacks.onTestEnd(logs: &logs)
+    return logs
   }
 
 }
@@ -132,7 +169,7 @@ extension Model {
   public func fit(
     _ data: ArrayData, options: FitOptions, validationSplit: Double = 0,
     validationData: ArrayData? = nil,
-    progress: ProgressPrinter = ProgressPrinter(mode: .silent)
+    progress: ProgressPrinter = ProgressPrinter(mode: .silent), callbacks: [Callback] = []
   ) throws -> History {
     guard validationSplit >= 0 && validationSplit < 1 else {
       throw DLPError.config(
@@ -153,7 +190,7 @@ extension Model {
     return try Trainer.fit(
       model: self, backend: backend, trainCount: train.count,
       validationCount: validation?.count ?? 0, options: options,
-      progress: progress)
+      progress: progress, callbacks: callbacks)
   }
 
   /// Keras's evaluate: loss and metrics over `data`.

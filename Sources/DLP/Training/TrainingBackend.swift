@@ -18,6 +18,12 @@ public protocol TrainingBackend: AnyObject {
   /// statistics (the coordinator keeps several steps in flight) adds the outstanding ones into
   /// `stats` before returning, so the epoch's figures are complete.
   func endEpoch(stats: UnsafeMutablePointer<Double>) throws
+  // What callbacks need from where steps run (defaults, correct in-process, in
+  // TrainingBackend+Callbacks.swift).
+  func syncWeightsToModel() throws
+  func pushWeightsFromModel() throws
+  func setLearningRate(_ rate: Float, of model: Model) throws
+  var holdsOptimizerState: Bool { get }
 }
 
 extension TrainingBackend {
