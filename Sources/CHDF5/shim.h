@@ -67,8 +67,10 @@ static inline long dlp_h5_read_string_attribute(hid_t loc, const char *name, cha
   long length = -1;
   if (H5Tget_class(type) == H5T_STRING) {
     if (H5Tis_variable_str(type) > 0) {
+      // libhdf5 does not convert between ASCII and UTF-8 strings: read in the file's set.
       hid_t memtype = H5Tcopy(H5T_C_S1);
       H5Tset_size(memtype, H5T_VARIABLE);
+      H5Tset_cset(memtype, H5Tget_cset(type));
       char *value = NULL;
       if (H5Aread(attr, memtype, &value) >= 0 && value != NULL) {
         length = (long)strlen(value);
@@ -84,6 +86,7 @@ static inline long dlp_h5_read_string_attribute(hid_t loc, const char *name, cha
         char *value = (char *)calloc(size + 1, 1);
         hid_t memtype = H5Tcopy(H5T_C_S1);
         H5Tset_size(memtype, size + 1);
+        H5Tset_cset(memtype, H5Tget_cset(type));
         if (value != NULL && H5Aread(attr, memtype, value) >= 0) {
           length = (long)strlen(value);
           size_t n = (size_t)length < capacity - 1 ? (size_t)length : capacity - 1;

@@ -45,14 +45,12 @@ public struct ModelOptions: ParsableArguments {
       }
       let optimizer = try optimizer.map { try Optimizers.named($0, learningRate: learningRate) }
         ?? KerasObjects.parseOptimizer(cc?.optimizer, learningRate: learningRate)
-      let lossNames = loss.map { [$0] } ?? cc?.losses ?? []
-      guard !lossNames.isEmpty else {
+      guard loss != nil || !(cc?.losses.isEmpty ?? true) else {
         throw DLPError.config("\(path) has no compile_config loss; pass --loss")
       }
-      let metricNames = metrics.map(Self.split) ?? cc?.metrics ?? []
       try model.compile(
-        optimizer: optimizer, losses: lossNames.map(Losses.named), metrics: metricNames,
-        lossWeights: loss == nil ? cc?.lossWeights : nil)
+        keras: cc, optimizer: optimizer, losses: try loss.map { [try Losses.named($0)] },
+        metrics: metrics.map { [Self.split($0).map(MetricSpec.name)] })
       // A .keras file's optimizer state resumes with it (as keras.saving.load_model restores
       // it), unless another optimizer was asked for; --learning-rate still overrides the rate.
       if let contents, self.optimizer == nil {

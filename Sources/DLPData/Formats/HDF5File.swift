@@ -221,6 +221,36 @@ public final class HDF5Group {
     }
   }
 
+  /// What kind of member `name` is: "group", "dataset", or nil when absent.
+  public func memberKind(_ name: String) throws -> String? {
+    try HDF5File.locked {
+      switch try kind(name) {
+      case -1: return nil
+      case 0: return "group"
+      case 1: return "dataset"
+      default: return "other"
+      }
+    }
+  }
+
+  /// The element type of dataset `name` as numpy names it (`float32`, `int32`, ...).
+  public func datasetType(_ name: String) throws -> String {
+    try HDF5File.locked {
+      guard try kind(name) == 1 else { throw DLPError.data("\(describe(name)) is not a dataset") }
+      let d = H5Dopen2(id, name, hid_t(H5P_DEFAULT))
+      guard d >= 0 else { throw DLPError.data("cannot open \(describe(name))") }
+      defer { H5Dclose(d) }
+      let type = H5Dget_type(d)
+      defer { H5Tclose(type) }
+      let bits = 8 * H5Tget_size(type)
+      switch H5Tget_class(type) {
+      case H5T_FLOAT: return "float\(bits)"
+      case H5T_INTEGER: return (H5Tget_sign(type) == H5T_SGN_NONE ? "uint" : "int") + "\(bits)"
+      default: return "other"
+      }
+    }
+  }
+
   /// Writes a float32 dataset of `shape` ([] for a scalar).
   public func write(_ name: String, shape: [Int], floats: [Float]) throws {
     guard shape.reduce(1, *) == floats.count else {
