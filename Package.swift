@@ -25,11 +25,14 @@ let package = Package(
     .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
     .systemLibrary(name: "CHDF5", pkgConfig: "hdf5"),
     .target(name: "DLPProto", dependencies: ["CProtobufC"], cSettings: [.unsafeFlags(["-O2"])]),
+    .target(name: "TensorBoardProto", dependencies: ["CProtobufC"], cSettings: [.unsafeFlags(["-O2"])]),
     .target(name: "DLPTensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
     .target(name: "DLPData", dependencies: ["DLPTensor", "CZlib", "CHDF5"], swiftSettings: fastMath),
     .target(
       name: "DLP",
-      dependencies: ["DLPTensor", "DLPData", .product(name: "Logging", package: "swift-log")],
+      dependencies: [
+        "DLPTensor", "DLPData", "TensorBoardProto", "CProtobufC", .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: fastMath),
     .target(
       name: "DLPTransport",

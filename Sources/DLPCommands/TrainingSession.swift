@@ -12,6 +12,8 @@ struct TrainingSession {
   let run: RunOptions
   let placement: Placement
   let description: JobDescription
+  /// Keras callbacks around the fit (--early-stopping, --checkpoint, ...).
+  var callbacks: [Callback] = []
 
   struct Outcome {
     var history: History
@@ -20,6 +22,9 @@ struct TrainingSession {
     var datasetName: String
     /// How the gradients travelled ("ring/shm", "ring/tcp", "central/tcp"); nil in-process.
     var collective: String? = nil
+    /// Whether the model's optimizer holds the state training left (not under the ring, where
+    /// the workers held it in shards): a .keras file then saves it.
+    var optimizerStateHeld = true
 
     /// Prints the test figures, writes the report, and fails when training hit a NaN.
     func finish(report: String?) throws {
@@ -59,14 +64,14 @@ struct TrainingSession {
     ) { backend, workers in
       let history = try Trainer.fit(
         model: model, backend: backend, trainCount: trainCount, validationCount: validationCount, options: options,
-        progress: run.progress)
+        progress: run.progress, callbacks: callbacks)
       var evaluation: [String: Double]?
       if let t = data.test, history.stoppedReason == nil {
         evaluation = try Trainer.evaluate(model: model, backend: backend, role: .test, count: t.count, batchSize: options.batchSize)
       }
       return Outcome(
         history: history, evaluation: evaluation, workers: workers, datasetName: data.datasetName,
-        collective: (backend as? Coordinator)?.collectiveInUse)
+        collective: (backend as? Coordinator)?.collectiveInUse, optimizerStateHeld: backend.holdsOptimizerState)
     }
   }
 }
