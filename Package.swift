@@ -42,10 +42,11 @@ let package = Package(
       name: "DLPCluster",
       dependencies: ["DLP", "DLPTransport", "DLPTensor", .product(name: "Logging", package: "swift-log")],
       swiftSettings: fastMath),
+    .target(name: "DLPPlot", dependencies: ["DLP", "DLPData"]),
     .target(
       name: "DLPCommands",
       dependencies: [
-        "DLP", "DLPCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "DLP", "DLPCluster", "DLPPlot", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
     .executableTarget(name: "dlp", dependencies: ["DLPCommands", "DLPTensor"]),
@@ -57,5 +58,6 @@ let package = Package(
     .testTarget(name: "DLPTransportTests", dependencies: ["DLPTransport", "DLPTensor"]),
     .testTarget(name: "DLPClusterTests", dependencies: ["DLPCluster", "DLP", "DLPTensor"]),
     .testTarget(name: "EndToEndTests", dependencies: ["DLP", "DLPTensor", "DLPTransport"]),
+    .testTarget(name: "DLPPlotTests", dependencies: ["DLPPlot", "DLP"]),
   ]
 )
