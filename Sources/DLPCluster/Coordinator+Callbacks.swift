@@ -12,12 +12,14 @@ extension Coordinator {
   public func setLearningRate(_ rate: Float, of model: Model) throws {
     guard stepsOptimizer else {
       throw DLPError.config(
-        "changing the learning rate during training (ReduceLROnPlateau) under --allreduce ring is not supported yet: the workers step the optimizer and no message carries a new rate; use --allreduce central")
+        "changing the learning rate during training (ReduceLROnPlateau) under --allreduce ring is not supported yet: the workers step the optimizer and no message carries a new rate; use --allreduce central"
+      )
     }
     guard let o = model.compiled?.optimizer else { return }
     if let s = o.schedule {
       throw DLPError.config(
-        "the optimizer's learning rate comes from a \(s.kerasClassName) schedule, so it cannot be set (ReduceLROnPlateau needs a plain learning rate)")
+        "the optimizer's learning rate comes from a \(s.kerasClassName) schedule, so it cannot be set (ReduceLROnPlateau needs a plain learning rate)"
+      )
     }
     o.learningRate = rate
   }

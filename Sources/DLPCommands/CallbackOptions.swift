@@ -13,7 +13,9 @@ struct CallbackOptions: ParsableArguments {
   var monitorMode: String = "auto"
 
   @Option(
-    help: "Smallest change of --monitor that counts as an improvement (default: Keras's, 0 for EarlyStopping, 1e-4 for ReduceLROnPlateau).")
+    help:
+      "Smallest change of --monitor that counts as an improvement (default: Keras's, 0 for EarlyStopping, 1e-4 for ReduceLROnPlateau)."
+  )
   var minDelta: Double?
 
   @Option(help: "EarlyStopping's baseline: training stops unless --monitor beats it within the patience.")
@@ -26,7 +28,9 @@ struct CallbackOptions: ParsableArguments {
   var restoreBestWeights = false
 
   @Option(
-    help: "ModelCheckpoint: save after each epoch to PATH (.keras, .weights.h5 or .npz; Keras's {epoch:02d} and {val_loss:.2f} style fields are filled in).")
+    help:
+      "ModelCheckpoint: save after each epoch to PATH (.keras, .weights.h5 or .npz; Keras's {epoch:02d} and {val_loss:.2f} style fields are filled in)."
+  )
   var checkpoint: String?
 
   @Flag(help: "ModelCheckpoint: save only when --monitor improves.")
@@ -53,8 +57,12 @@ struct CallbackOptions: ParsableArguments {
   func validate() throws {
     if let p = earlyStopping, p < 0 { throw ValidationError("--early-stopping must be >= 0") }
     if let p = reduceLrOnPlateau, p < 0 { throw ValidationError("--reduce-lr-on-plateau must be >= 0") }
-    guard Monitor.Mode(rawValue: monitorMode) != nil else { throw ValidationError("--monitor-mode must be auto, min or max") }
-    if restoreBestWeights && earlyStopping == nil { throw ValidationError("--restore-best-weights needs --early-stopping") }
+    guard Monitor.Mode(rawValue: monitorMode) != nil else {
+      throw ValidationError("--monitor-mode must be auto, min or max")
+    }
+    if restoreBestWeights && earlyStopping == nil {
+      throw ValidationError("--restore-best-weights needs --early-stopping")
+    }
     if (baseline != nil || startFromEpoch != 0) && earlyStopping == nil {
       throw ValidationError("--baseline and --start-from-epoch need --early-stopping")
     }

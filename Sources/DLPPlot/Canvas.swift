@@ -55,7 +55,8 @@ public struct Canvas {
     let r = Int((radius + 1).rounded(.up))
     for y in (Int(cy) - r)...(Int(cy) + r) {
       for x in (Int(cx) - r)...(Int(cx) + r) {
-        let d = ((Double(x) + 0.5 - cx) * (Double(x) + 0.5 - cx) + (Double(y) + 0.5 - cy) * (Double(y) + 0.5 - cy)).squareRoot()
+        let d = ((Double(x) + 0.5 - cx) * (Double(x) + 0.5 - cx) + (Double(y) + 0.5 - cy) * (Double(y) + 0.5 - cy))
+          .squareRoot()
         blend(x, y, color, radius + 0.5 - d)
       }
     }
@@ -67,7 +68,9 @@ public struct Canvas {
     let half = thickness / 2
     let (dx, dy) = (x1 - x0, y1 - y0)
     let length2 = Swift.max(dx * dx + dy * dy, 1e-12)
-    let lo = (x: Int((Swift.min(x0, x1) - half - 1).rounded(.down)), y: Int((Swift.min(y0, y1) - half - 1).rounded(.down)))
+    let lo = (
+      x: Int((Swift.min(x0, x1) - half - 1).rounded(.down)), y: Int((Swift.min(y0, y1) - half - 1).rounded(.down))
+    )
     let hi = (x: Int((Swift.max(x0, x1) + half + 1).rounded(.up)), y: Int((Swift.max(y0, y1) + half + 1).rounded(.up)))
     for y in Swift.max(lo.y, 0)...Swift.min(hi.y, height - 1) {
       for x in Swift.max(lo.x, 0)...Swift.min(hi.x, width - 1) {

@@ -18,9 +18,13 @@ public enum Layout {
   static let textScale = 2
 
   public static func primitives(_ figure: Figure) -> [Primitive] {
-    var out: [Primitive] = [.rect(x: 0, y: 0, width: Double(figure.width), height: Double(figure.height), fill: .white, stroke: nil)]
+    var out: [Primitive] = [
+      .rect(x: 0, y: 0, width: Double(figure.width), height: Double(figure.height), fill: .white, stroke: nil)
+    ]
     for (k, panel) in figure.panels.enumerated() {
-      out += self.panel(panel, originX: Double(k * figure.panelWidth), width: Double(figure.panelWidth), height: Double(figure.panelHeight))
+      out += self.panel(
+        panel, originX: Double(k * figure.panelWidth), width: Double(figure.panelWidth),
+        height: Double(figure.panelHeight))
     }
     return out
   }
@@ -32,16 +36,26 @@ public enum Layout {
     let bottom = height - margin.bottom
     var out: [Primitive] = []
     let lineHeight = Double(Canvas.textHeight(scale: textScale))
-    out.append(.text(p.title, x: (left + right) / 2, y: 18, scale: textScale, anchor: .middle, vertical: false, color: .black))
-    out.append(.text(p.xLabel, x: (left + right) / 2, y: height - 30, scale: textScale, anchor: .middle, vertical: false, color: .black))
-    out.append(.text(p.yLabel, x: originX + 14, y: (top + bottom) / 2, scale: textScale, anchor: .middle, vertical: true, color: .black))
+    out.append(
+      .text(p.title, x: (left + right) / 2, y: 18, scale: textScale, anchor: .middle, vertical: false, color: .black))
+    out.append(
+      .text(
+        p.xLabel, x: (left + right) / 2, y: height - 30, scale: textScale, anchor: .middle, vertical: false,
+        color: .black))
+    out.append(
+      .text(
+        p.yLabel, x: originX + 14, y: (top + bottom) / 2, scale: textScale, anchor: .middle, vertical: true,
+        color: .black))
 
     let all = p.series.flatMap(\.points)
     guard let xMin = all.map(\.x).min(), let xMax = all.map(\.x).max(), let yMin0 = all.map(\.y).min(),
       let yMax0 = all.map(\.y).max()
     else {
       out.append(.rect(x: left, y: top, width: right - left, height: bottom - top, fill: nil, stroke: .black))
-      out.append(.text("no data", x: (left + right) / 2, y: (top + bottom) / 2, scale: textScale, anchor: .middle, vertical: false, color: .grey))
+      out.append(
+        .text(
+          "no data", x: (left + right) / 2, y: (top + bottom) / 2, scale: textScale, anchor: .middle, vertical: false,
+          color: .grey))
       return out
     }
     // matplotlib's 5% margins around the data.
@@ -55,13 +69,18 @@ public enum Layout {
     let xStep = Ticks.step(xLo, xHi, integer: true)
     for t in Ticks.positions(xLo, xHi, step: xStep) {
       out.append(.line(points: [(px(t), bottom), (px(t), bottom + 6)], width: 1.5, color: .black))
-      out.append(.text(Ticks.label(t, step: xStep), x: px(t), y: bottom + 12, scale: textScale, anchor: .middle, vertical: false, color: .black))
+      out.append(
+        .text(
+          Ticks.label(t, step: xStep), x: px(t), y: bottom + 12, scale: textScale, anchor: .middle, vertical: false,
+          color: .black))
     }
     let yStep = Ticks.step(yMin, yMax)
     for t in Ticks.positions(yMin, yMax, step: yStep) {
       out.append(.line(points: [(left - 6, py(t)), (left, py(t))], width: 1.5, color: .black))
       out.append(
-        .text(Ticks.label(t, step: yStep), x: left - 10, y: py(t) - lineHeight / 2, scale: textScale, anchor: .end, vertical: false, color: .black))
+        .text(
+          Ticks.label(t, step: yStep), x: left - 10, y: py(t) - lineHeight / 2, scale: textScale, anchor: .end,
+          vertical: false, color: .black))
     }
     for s in p.series {
       switch s.style {
@@ -83,10 +102,15 @@ public enum Layout {
     let rowHeight = 24.0
     let w = Double(series.map { Canvas.textWidth($0.name, scale: textScale) }.max() ?? 0) + 58
     let h = rowHeight * Double(series.count) + 12
-    let corners = [(right - w - 10, top + 10), (right - w - 10, bottom - h - 10), (left + 10, top + 10), (left + 10, bottom - h - 10)]
+    let corners = [
+      (right - w - 10, top + 10), (right - w - 10, bottom - h - 10), (left + 10, top + 10),
+      (left + 10, bottom - h - 10),
+    ]
     let points = series.flatMap(\.points).map(position)
     let (x, y) = corners.min { a, b in
-      func covered(_ c: (Double, Double)) -> Int { points.filter { $0.0 >= c.0 && $0.0 <= c.0 + w && $0.1 >= c.1 && $0.1 <= c.1 + h }.count }
+      func covered(_ c: (Double, Double)) -> Int {
+        points.filter { $0.0 >= c.0 && $0.0 <= c.0 + w && $0.1 >= c.1 && $0.1 <= c.1 + h }.count
+      }
       return covered(a) < covered(b)
     }!
     var out: [Primitive] = [.rect(x: x, y: y, width: w, height: h, fill: .white, stroke: .lightGrey)]
@@ -97,7 +121,9 @@ public enum Layout {
       case .line: out.append(.line(points: [(x + 10, cy), (x + 38, cy)], width: 2, color: s.color))
       }
       out.append(
-        .text(s.name, x: x + 48, y: cy - Double(Canvas.textHeight(scale: textScale)) / 2, scale: textScale, anchor: .start, vertical: false, color: .black))
+        .text(
+          s.name, x: x + 48, y: cy - Double(Canvas.textHeight(scale: textScale)) / 2, scale: textScale, anchor: .start,
+          vertical: false, color: .black))
     }
     return out
   }

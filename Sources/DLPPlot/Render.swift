@@ -34,7 +34,8 @@ public enum Render {
   public static func svg(_ figure: Figure) -> String {
     func n(_ v: Double) -> String { String(format: "%.1f", v) }
     func escape(_ s: String) -> String {
-      s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+      s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+        of: ">", with: "&gt;")
     }
     var out = [
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
@@ -44,10 +45,13 @@ public enum Render {
       switch p {
       case .rect(let x, let y, let w, let h, let fill, let stroke):
         out.append(
-          "<rect x=\"\(n(x))\" y=\"\(n(y))\" width=\"\(n(w))\" height=\"\(n(h))\" fill=\"\(fill?.hex ?? "none")\"\(stroke.map { " stroke=\"\($0.hex)\" stroke-width=\"1.5\"" } ?? "")/>")
+          "<rect x=\"\(n(x))\" y=\"\(n(y))\" width=\"\(n(w))\" height=\"\(n(h))\" fill=\"\(fill?.hex ?? "none")\"\(stroke.map { " stroke=\"\($0.hex)\" stroke-width=\"1.5\"" } ?? "")/>"
+        )
       case .line(let points, let width, let color):
         let list = points.map { "\(n($0.x)),\(n($0.y))" }.joined(separator: " ")
-        out.append("<polyline points=\"\(list)\" fill=\"none\" stroke=\"\(color.hex)\" stroke-width=\"\(n(width))\" stroke-linejoin=\"round\"/>")
+        out.append(
+          "<polyline points=\"\(list)\" fill=\"none\" stroke=\"\(color.hex)\" stroke-width=\"\(n(width))\" stroke-linejoin=\"round\"/>"
+        )
       case .dot(let x, let y, let r, let color):
         out.append("<circle cx=\"\(n(x))\" cy=\"\(n(y))\" r=\"\(n(r))\" fill=\"\(color.hex)\"/>")
       case .text(let s, let x, let y, let scale, let anchor, let vertical, let color):
@@ -56,10 +60,12 @@ public enum Render {
         if vertical {
           let cx = x + size * 0.4
           out.append(
-            "<text x=\"\(n(cx))\" y=\"\(n(y))\" font-size=\"\(n(size))\" text-anchor=\"\(a)\" fill=\"\(color.hex)\" dominant-baseline=\"central\" transform=\"rotate(-90 \(n(cx)) \(n(y)))\">\(escape(s))</text>")
+            "<text x=\"\(n(cx))\" y=\"\(n(y))\" font-size=\"\(n(size))\" text-anchor=\"\(a)\" fill=\"\(color.hex)\" dominant-baseline=\"central\" transform=\"rotate(-90 \(n(cx)) \(n(y)))\">\(escape(s))</text>"
+          )
         } else {
           out.append(
-            "<text x=\"\(n(x))\" y=\"\(n(y + size * 0.4))\" font-size=\"\(n(size))\" text-anchor=\"\(a)\" fill=\"\(color.hex)\" dominant-baseline=\"central\">\(escape(s))</text>")
+            "<text x=\"\(n(x))\" y=\"\(n(y + size * 0.4))\" font-size=\"\(n(size))\" text-anchor=\"\(a)\" fill=\"\(color.hex)\" dominant-baseline=\"central\">\(escape(s))</text>"
+          )
         }
       }
     }

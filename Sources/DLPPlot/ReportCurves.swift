@@ -15,8 +15,12 @@ public enum ReportCurves {
     }
     let h = try series(history, source: source)
     guard let loss = h["loss"] else { throw DLPError.data("\(source): the history has no \"loss\"") }
-    var panels = [pair("loss", train: loss, validation: h["val_loss"], title: "Training and validation loss", yLabel: "Loss")]
-    let metrics = h.keys.filter { !$0.hasPrefix("val_") && $0 != "loss" && $0 != "learning_rate" && !$0.hasSuffix("_loss") }.sorted()
+    var panels = [
+      pair("loss", train: loss, validation: h["val_loss"], title: "Training and validation loss", yLabel: "Loss")
+    ]
+    let metrics = h.keys.filter {
+      !$0.hasPrefix("val_") && $0 != "loss" && $0 != "learning_rate" && !$0.hasSuffix("_loss")
+    }.sorted()
     if let m = ["accuracy", "acc", "mae"].first(where: metrics.contains) ?? metrics.first {
       let name = m == "mae" ? "MAE" : m == "acc" ? "accuracy" : m.replacingOccurrences(of: "_", with: " ")
       panels.append(
@@ -36,7 +40,9 @@ public enum ReportCurves {
 
   static func kfold(_ mean: [String: JSONValue], source: String) throws -> Figure {
     let h = try series(mean, source: source)
-    let key = h["val_mae"] != nil ? "val_mae" : h.keys.filter { $0.hasPrefix("val_") && $0 != "val_loss" }.sorted().first ?? "val_loss"
+    let key =
+      h["val_mae"] != nil
+      ? "val_mae" : h.keys.filter { $0.hasPrefix("val_") && $0 != "val_loss" }.sorted().first ?? "val_loss"
     guard let values = h[key], !values.isEmpty else {
       throw DLPError.data("\(source): mean_history has no validation series to plot")
     }
@@ -48,8 +54,13 @@ public enum ReportCurves {
     let dropped = values.count > 10 ? 10 : 0
     let smoothed = smooth(Array(values.dropFirst(dropped)))
     let tail = Panel(
-      title: dropped > 0 ? "Smoothed, from epoch \(dropped + 1)" : "Smoothed", xLabel: "Epochs", yLabel: "Validation \(name)",
-      series: [Series(name: "EMA 0.9", points: smoothed.enumerated().map { (Double($0.offset + dropped + 1), $0.element) }, style: .line)])
+      title: dropped > 0 ? "Smoothed, from epoch \(dropped + 1)" : "Smoothed", xLabel: "Epochs",
+      yLabel: "Validation \(name)",
+      series: [
+        Series(
+          name: "EMA 0.9", points: smoothed.enumerated().map { (Double($0.offset + dropped + 1), $0.element) },
+          style: .line)
+      ])
     return Figure(panels: [raw, tail])
   }
 
@@ -67,7 +78,9 @@ public enum ReportCurves {
   /// The history's series; a null (a NaN or infinite value in a JSON report) stays a gap.
   static func series(_ h: [String: JSONValue], source: String) throws -> [String: [Double]] {
     try h.mapValues { v in
-      guard let a = v.array else { throw DLPError.data("\(source): a history entry is not a list: \(v.serialized().prefix(80))") }
+      guard let a = v.array else {
+        throw DLPError.data("\(source): a history entry is not a list: \(v.serialized().prefix(80))")
+      }
       return a.map { $0.double ?? .nan }
     }
   }

@@ -34,7 +34,8 @@ final class PlotTests: XCTestCase {
 
   func testKFoldReportDropsTenEpochsAndSmoothsAsTheBook() throws {
     let mae = (1...30).map { 10 / Double($0) + Double($0 % 3) * 0.1 }
-    let f = try ReportCurves.figure(report: ["mean_history": ["val_mae": JSONValue(mae), "val_loss": JSONValue(mae)]], source: "k")
+    let f = try ReportCurves.figure(
+      report: ["mean_history": ["val_mae": JSONValue(mae), "val_loss": JSONValue(mae)]], source: "k")
     XCTAssertEqual(f.panels.count, 2)
     XCTAssertEqual(f.panels[0].series[0].points.map(\.y), mae)
     let smoothed = f.panels[1].series[0].points
@@ -75,7 +76,9 @@ final class PlotTests: XCTestCase {
     XCTAssertTrue(rows.allSatisfy { $0[0] == 0 }, "filter type 0 on every row")
     let pixels = rows.flatMap { $0.dropFirst() }
     XCTAssertEqual(Array(pixels[0..<3]), [255, 255, 255], "white background")
-    let blue = stride(from: 0, to: pixels.count, by: 3).filter { pixels[$0] == 0 && pixels[$0 + 1] == 0 && pixels[$0 + 2] == 255 }
+    let blue = stride(from: 0, to: pixels.count, by: 3).filter {
+      pixels[$0] == 0 && pixels[$0 + 1] == 0 && pixels[$0 + 2] == 255
+    }
     XCTAssertGreaterThan(blue.count, 200, "the curves are drawn in the book's blue")
   }
 
@@ -84,7 +87,10 @@ final class PlotTests: XCTestCase {
     let svg = Render.svg(f)
     final class Counter: NSObject, XMLParserDelegate {
       var elements: [String: Int] = [:]
-      func parser(_ p: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+      func parser(
+        _ p: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+        attributes: [String: String] = [:]
+      ) {
         elements[name, default: 0] += 1
       }
     }

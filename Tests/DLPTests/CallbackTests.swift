@@ -11,12 +11,15 @@ final class CallbackTests: XCTestCase {
     let model = try Sequential([InputLayer(shape: [2]), Dense(2, activation: .softmax)])
     try model.compile(optimizer: optimizer, losses: [SparseCategoricalCrossentropy()], metrics: ["accuracy"])
     let data = try ArrayData(x: testTensor([4, 2], seed: 1), y: Tensor(shape: [4], scalars: [0, 1, 1, 0]))
-    return TrainingContext(model: model, backend: try LocalBackend(model: model, data: [.train: data], batchSize: 4), epochs: 20, steps: 1)
+    return TrainingContext(
+      model: model, backend: try LocalBackend(model: model, data: [.train: data], batchSize: 4), epochs: 20, steps: 1)
   }
 
   /// Runs `callback` over epochs whose logs hold `values` under `key`; returns the epoch at
   /// whose end it asked to stop, or nil.
-  func drive(_ callback: Callback, _ context: TrainingContext, key: String = "val_loss", _ values: [Double]) throws -> Int? {
+  func drive(_ callback: Callback, _ context: TrainingContext, key: String = "val_loss", _ values: [Double]) throws
+    -> Int?
+  {
     try callback.setContext(context)
     var logs: [String: Double] = [:]
     context.stopTraining = false
@@ -47,8 +50,10 @@ final class CallbackTests: XCTestCase {
     // Improving every epoch never stops, baseline or not (Keras returns before its check).
     XCTAssertNil(try drive(EarlyStopping(patience: 2, baseline: 1), c, [5, 4, 3, 2, 1.5]))
     // accuracy is maximised in auto mode (Keras reads the metric's direction).
-    XCTAssertEqual(try drive(EarlyStopping(monitor: "val_accuracy", patience: 1), c, key: "val_accuracy", [0.5, 0.6, 0.55]), 2)
-    XCTAssertNil(try drive(EarlyStopping(monitor: "val_accuracy", patience: 1), c, key: "val_accuracy", [0.5, 0.6, 0.7]))
+    XCTAssertEqual(
+      try drive(EarlyStopping(monitor: "val_accuracy", patience: 1), c, key: "val_accuracy", [0.5, 0.6, 0.55]), 2)
+    XCTAssertNil(
+      try drive(EarlyStopping(monitor: "val_accuracy", patience: 1), c, key: "val_accuracy", [0.5, 0.6, 0.7]))
     // A quantity whose direction cannot be guessed is refused, as Keras refuses it.
     XCTAssertThrowsError(try drive(EarlyStopping(monitor: "val_foo"), c, key: "val_foo", [1])) {
       XCTAssertTrue("\($0)".contains("val_foo"), "\($0)")
@@ -97,7 +102,8 @@ final class CallbackTests: XCTestCase {
     XCTAssertEqual(c.model.compiled!.optimizer.learningRate, 0.02)
     // A schedule's rate cannot be set, as in Keras.
     let scheduled = try context(optimizer: SGD())
-    scheduled.model.compiled!.optimizer.schedule = try ExponentialDecay(initialLearningRate: 0.1, decaySteps: 1, decayRate: 0.5)
+    scheduled.model.compiled!.optimizer.schedule = try ExponentialDecay(
+      initialLearningRate: 0.1, decaySteps: 1, decayRate: 0.5)
     let r2 = try ReduceLROnPlateau(patience: 0)
     XCTAssertThrowsError(try drive(r2, scheduled, [1, 1, 1])) { XCTAssertTrue("\($0)".contains("schedule"), "\($0)") }
   }
@@ -139,7 +145,8 @@ final class CallbackTests: XCTestCase {
     }
     let model = try Sequential([InputLayer(shape: [2]), Dense(2, activation: .softmax)])
     try model.compile(optimizer: "sgd", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
-    let data = try ArrayData(x: testTensor([10, 2], seed: 3), y: Tensor(shape: [10], scalars: [0, 1, 1, 0, 1, 0, 0, 1, 1, 0]))
+    let data = try ArrayData(
+      x: testTensor([10, 2], seed: 3), y: Tensor(shape: [10], scalars: [0, 1, 1, 0, 1, 0, 0, 1, 1, 0]))
     let r = Recorder()
     r.stopAtBatch = 1
     let history = try model.fit(
@@ -165,7 +172,8 @@ final class CallbackTests: XCTestCase {
     corrupt[13] ^= 1
     XCTAssertThrowsError(try TFRecord.records(corrupt, source: "t")) { XCTAssertTrue("\($0)".contains("CRC"), "\($0)") }
     XCTAssertThrowsError(try TFRecord.records(Array(framed.dropLast()), source: "t"))
-    let event = try EventMessages.decode(EventMessages.scalarEvent(tag: "epoch_loss", value: 0.25, step: 3, wallTime: 1.5))
+    let event = try EventMessages.decode(
+      EventMessages.scalarEvent(tag: "epoch_loss", value: 0.25, step: 3, wallTime: 1.5))
     XCTAssertEqual(event.step, 3)
     XCTAssertEqual(event.wallTime, 1.5)
     XCTAssertEqual(event.values.first?.tag, "epoch_loss")
@@ -199,6 +207,8 @@ final class CallbackTests: XCTestCase {
       XCTAssertTrue("\($0)".contains("val_acc"), "\($0)")
     }
     XCTAssertThrowsError(try PythonFormat.format("{val_loss:d}", ["val_loss": .double(1)]))
-    XCTAssertThrowsError(try ModelCheckpoint(filepath: "model.h5")) { XCTAssertTrue("\($0)".contains(".keras"), "\($0)") }
+    XCTAssertThrowsError(try ModelCheckpoint(filepath: "model.h5")) {
+      XCTAssertTrue("\($0)".contains(".keras"), "\($0)")
+    }
   }
 }

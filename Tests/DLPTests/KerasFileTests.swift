@@ -134,7 +134,9 @@ final class KerasFileTests: XCTestCase {
     let rewritten = try HDF5File.read(bytes: KerasWeightsFile.bytes(model), source: "rewritten")
     try KerasWeightsFile.load(copy, from: rewritten, optimizer: true)
     XCTAssertEqual(copy.compiled!.optimizer.iterations, 3)
-    XCTAssertEqual(copy.compiled!.optimizer.slotValues(1, range: 0..<copy.parameters.count), adam.slotValues(1, range: 0..<model.parameters.count))
+    XCTAssertEqual(
+      copy.compiled!.optimizer.slotValues(1, range: 0..<copy.parameters.count),
+      adam.slotValues(1, range: 0..<model.parameters.count))
   }
 
   func testDLPWrittenKerasFileReadsBackIdentically() throws {
@@ -184,7 +186,8 @@ final class KerasFileTests: XCTestCase {
     let data = try ArrayData(inputs: [d["x"]!], targets: [d["a"]!, d["b"]!])
     let ours = try model.evaluate(data, batchSize: 10)
     let expected = try JSONValue.parse(
-      Data(contentsOf: URL(fileURLWithPath: Self.path("two_outputs.expected.json"))), source: "two_outputs.expected.json")
+      Data(contentsOf: URL(fileURLWithPath: Self.path("two_outputs.expected.json"))),
+      source: "two_outputs.expected.json")
     let keras = expected["evaluate"]?.object ?? [:]
     XCTAssertEqual(Set(ours.keys), Set(keras.keys))
     for (k, v) in keras { XCTAssertEqual(ours[k] ?? .nan, v.double!, accuracy: 1e-5, k) }

@@ -53,10 +53,14 @@ final class LossConfigTests: XCTestCase {
     refuses(#"{"class_name": "SparseCategoricalCrossentropy", "config": {"ignore_class": 0}}"#, ["ignore_class"])
     refuses(#"{"class_name": "BinaryCrossentropy", "config": {"label_smoothing": 2}}"#, ["label_smoothing"])
     refuses(#"{"class_name": "Huber", "config": {}}"#, ["Huber"])
-    XCTAssertThrowsError(try Metrics.parse(JSONValue.parse(#"{"class_name": "AUC", "config": {"curve": "PR"}}"#), context: "m")) {
+    XCTAssertThrowsError(
+      try Metrics.parse(JSONValue.parse(#"{"class_name": "AUC", "config": {"curve": "PR"}}"#), context: "m")
+    ) {
       XCTAssertTrue("\($0)".contains("curve"), "\($0)")
     }
-    XCTAssertThrowsError(try Metrics.parse(JSONValue.parse(#"{"class_name": "AUC", "config": {"curv": "ROC"}}"#), context: "m")) {
+    XCTAssertThrowsError(
+      try Metrics.parse(JSONValue.parse(#"{"class_name": "AUC", "config": {"curv": "ROC"}}"#), context: "m")
+    ) {
       XCTAssertTrue("\($0)".contains("curv"), "\($0)")
     }
   }
@@ -87,7 +91,8 @@ final class LossConfigTests: XCTestCase {
       let steps = s["steps"]!.array!.compactMap(\.int)
       let rates = s["rates"]!.array!.compactMap(\.double)
       for (step, rate) in zip(steps, rates) {
-        XCTAssertEqual(Double(schedule.rate(atStep: step)), rate, accuracy: 1e-7 + 1e-6 * rate, "\(name) at step \(step)")
+        XCTAssertEqual(
+          Double(schedule.rate(atStep: step)), rate, accuracy: 1e-7 + 1e-6 * rate, "\(name) at step \(step)")
       }
       // The config written back parses to the same schedule.
       let again = try LearningRateSchedules.parse(LearningRateSchedules.serialize(schedule), context: name)
@@ -105,7 +110,8 @@ final class LossConfigTests: XCTestCase {
     let y = testTensor([12, 1], seed: 2)
     try model.fit(ArrayData(x: x, y: y), options: FitOptions(epochs: 1, batchSize: 4, shuffle: false))
     XCTAssertEqual(optimizer.iterations, expected["iterations"]!.int!)
-    let context = TrainingContext(model: model, backend: try LocalBackend(model: model, data: [:], batchSize: 4), epochs: 1, steps: 1)
+    let context = TrainingContext(
+      model: model, backend: try LocalBackend(model: model, data: [:], batchSize: 4), epochs: 1, steps: 1)
     XCTAssertEqual(Double(context.learningRate), expected["learning_rate"]!.double!, accuracy: 1e-8)
     // The schedule travels in the optimizer's config (what workers compile from).
     let config = KerasObjects.optimizer(optimizer)

@@ -9,7 +9,9 @@ final class CallbackCommandTests: XCTestCase {
   }
 
   /// The epoch of the lowest value (the first, as Keras keeps the first of equal values).
-  func bestEpoch(_ values: [Double]) -> Int { values.indices.min { values[$0] < values[$1] || (values[$0] == values[$1] && $0 < $1) }! }
+  func bestEpoch(_ values: [Double]) -> Int {
+    values.indices.min { values[$0] < values[$1] || (values[$0] == values[$1] && $0 < $1) }!
+  }
 
   func testEarlyStoppingStopsPatienceEpochsAfterTheBestValLoss() throws {
     let dir = Harness.folder()
@@ -20,7 +22,8 @@ final class CallbackCommandTests: XCTestCase {
       [
         "train", "--dataset", job.csv, "--model", job.model, "--epochs", "300", "--batch-size", "32", "--seed", "3",
         "--learning-rate", "0.05", "--validation-split", "0.25", "--early-stopping", String(patience),
-        "--restore-best-weights", "--checkpoint", "\(dir)/best.npz", "--save-best-only", "--save-weights", "\(dir)/final.npz",
+        "--restore-best-weights", "--checkpoint", "\(dir)/best.npz", "--save-best-only", "--save-weights",
+        "\(dir)/final.npz",
         "--quiet", "--report", "\(dir)/r.json",
       ])
     XCTAssertEqual(r.status, 0, r.stderr)
@@ -106,7 +109,9 @@ final class CallbackCommandTests: XCTestCase {
     XCTAssertEqual(rows.count, 7)
     for (i, row) in rows.dropFirst().enumerated() {
       XCTAssertEqual(row[0], String(i))
-      for (k, key) in keys.enumerated() { XCTAssertEqual(Double(row[k + 1]), history(report, key)[i], "\(key) row \(i)") }
+      for (k, key) in keys.enumerated() {
+        XCTAssertEqual(Double(row[k + 1]), history(report, key)[i], "\(key) row \(i)")
+      }
     }
   }
 
@@ -139,7 +144,8 @@ final class CallbackCommandTests: XCTestCase {
     }
     XCTAssertEqual(outputs[0], outputs[1])
     // A JSON model without weights is refused with a clear message.
-    let bad = try Harness.run("dlp", ["predict", "--model", job.model, "--input", "\(dir)/x.npz", "--output", "\(dir)/z.npz"])
+    let bad = try Harness.run(
+      "dlp", ["predict", "--model", job.model, "--input", "\(dir)/x.npz", "--output", "\(dir)/z.npz"])
     XCTAssertNotEqual(bad.status, 0)
     XCTAssertTrue(bad.stderr.contains("--load-weights"), bad.stderr)
   }
@@ -155,7 +161,8 @@ final class CallbackCommandTests: XCTestCase {
         [
           "train", "--dataset", job.csv, "--model", job.model, "--epochs", "60", "--batch-size", "32", "--seed", "3",
           "--learning-rate", "0.05", "--validation-split", "0.25", "--early-stopping", "2", "--restore-best-weights",
-          "--checkpoint", "\(dir)/\(tag)-best.keras", "--save-best-only", "--save-weights", "\(dir)/\(tag).npz", "--quiet",
+          "--checkpoint", "\(dir)/\(tag)-best.keras", "--save-best-only", "--save-weights", "\(dir)/\(tag).npz",
+          "--quiet",
           "--report", "\(dir)/\(tag).json",
         ] + extra)
       XCTAssertEqual(r.status, 0, "\(tag): \(r.stderr)")
@@ -173,7 +180,10 @@ final class CallbackCommandTests: XCTestCase {
     // ReduceLROnPlateau needs the central collective for now, and says so.
     let refused = try Harness.run(
       "dlp",
-      ["train", "--dataset", job.csv, "--model", job.model, "--epochs", "2", "--workers", "2", "--reduce-lr-on-plateau", "1", "--quiet"])
+      [
+        "train", "--dataset", job.csv, "--model", job.model, "--epochs", "2", "--workers", "2",
+        "--reduce-lr-on-plateau", "1", "--quiet",
+      ])
     XCTAssertNotEqual(refused.status, 0)
     XCTAssertTrue(refused.stderr.contains("--allreduce central"), refused.stderr)
     let central = try train("central", ["--workers", "2", "--allreduce", "central", "--reduce-lr-on-plateau", "1"])

@@ -27,7 +27,9 @@ public final class EarlyStopping: Callback {
     monitor: String = "val_loss", minDelta: Double = 0, patience: Int = 0, mode: Monitor.Mode = .auto,
     baseline: Double? = nil, restoreBestWeights: Bool = false, startFromEpoch: Int = 0, verbose: Bool = false
   ) throws {
-    guard patience >= 0 else { throw DLPError.config("EarlyStopping patience must be >= 0. Received: patience=\(patience)") }
+    guard patience >= 0 else {
+      throw DLPError.config("EarlyStopping patience must be >= 0. Received: patience=\(patience)")
+    }
     self.monitor = Monitor(monitor, mode: mode, minDelta: minDelta)
     self.patience = patience
     self.baseline = baseline
@@ -52,7 +54,8 @@ public final class EarlyStopping: Callback {
     try monitor.resolve(model: context.model, callback: "EarlyStopping")
     guard let current = logs[monitor.name] else {
       missing.warn(
-        "Early stopping conditioned on metric `\(monitor.name)` which is not available. Available metrics are: \(logs.keys.sorted().joined(separator: ","))")
+        "Early stopping conditioned on metric `\(monitor.name)` which is not available. Available metrics are: \(logs.keys.sorted().joined(separator: ","))"
+      )
       return
     }
     if epoch < startFromEpoch { return }

@@ -24,7 +24,8 @@ public final class ModelCheckpoint: Callback {
     let lower = filepath.lowercased()
     guard lower.hasSuffix(".keras") || lower.hasSuffix(".weights.h5") || lower.hasSuffix(".npz") else {
       throw DLPError.config(
-        "The filepath provided must end in `.keras` (Keras model format), `.weights.h5` (Keras weights) or `.npz` (DLP weights). Received: filepath=\(filepath)")
+        "The filepath provided must end in `.keras` (Keras model format), `.weights.h5` (Keras weights) or `.npz` (DLP weights). Received: filepath=\(filepath)"
+      )
     }
     self.filepath = filepath
     self.monitor = Monitor(monitor, mode: mode)
@@ -53,7 +54,9 @@ public final class ModelCheckpoint: Callback {
         return
       }
       if verbose {
-        print("\nEpoch \(epoch + 1): \(monitor.name) improved from \(bestText) to \(String(format: "%.5f", current)), saving model to \(path)")
+        print(
+          "\nEpoch \(epoch + 1): \(monitor.name) improved from \(bestText) to \(String(format: "%.5f", current)), saving model to \(path)"
+        )
       }
       best = current
     } else if verbose {
@@ -67,7 +70,8 @@ public final class ModelCheckpoint: Callback {
     try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     var isDirectory: ObjCBool = false
     if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-      throw DLPError.io("Please specify a non-directory filepath for ModelCheckpoint. Filepath used is an existing directory: \(path)")
+      throw DLPError.io(
+        "Please specify a non-directory filepath for ModelCheckpoint. Filepath used is an existing directory: \(path)")
     }
     try context.backend.syncWeightsToModel()
     if path.lowercased().hasSuffix(".keras") {

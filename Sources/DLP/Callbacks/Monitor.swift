@@ -39,7 +39,8 @@ public struct Monitor: Sendable {
         }
       }
       throw DLPError.config(
-        "\(callback) callback received monitor=\(name), but Keras isn't able to automatically determine whether that metric should be maximized or minimized. Pass mode=max in order to monitor based on the highest metric value, or mode=min in order to use the lowest value.")
+        "\(callback) callback received monitor=\(name), but Keras isn't able to automatically determine whether that metric should be maximized or minimized. Pass mode=max in order to monitor based on the highest metric value, or mode=min in order to use the lowest value."
+      )
     }
   }
 

@@ -23,20 +23,24 @@ public enum PythonFormat {
           continue
         }
         guard let close = chars[(i + 1)...].firstIndex(of: "}") else {
-          throw DLPError.config("Failed to format this callback filepath: \"\(template)\". Reason: Single '{' encountered in format string")
+          throw DLPError.config(
+            "Failed to format this callback filepath: \"\(template)\". Reason: Single '{' encountered in format string")
         }
         let field = String(chars[(i + 1)..<close])
-        let (name, spec) = field.firstIndex(of: ":").map { (String(field[..<$0]), String(field[field.index(after: $0)...])) }
+        let (name, spec) =
+          field.firstIndex(of: ":").map { (String(field[..<$0]), String(field[field.index(after: $0)...])) }
           ?? (field, "")
         guard let value = values[name] else {
           throw DLPError.config(
-            "Failed to format this callback filepath: \"\(template)\". Reason: no value named '\(name)' (there are \(values.keys.sorted().joined(separator: ", ")))")
+            "Failed to format this callback filepath: \"\(template)\". Reason: no value named '\(name)' (there are \(values.keys.sorted().joined(separator: ", ")))"
+          )
         }
         out += try formatValue(value, spec: spec, template: template)
         i = close + 1
       } else if c == "}" {
         guard i + 1 < chars.count && chars[i + 1] == "}" else {
-          throw DLPError.config("Failed to format this callback filepath: \"\(template)\". Reason: Single '}' encountered in format string")
+          throw DLPError.config(
+            "Failed to format this callback filepath: \"\(template)\". Reason: Single '}' encountered in format string")
         }
         out.append("}")
         i += 2
@@ -118,7 +122,9 @@ public enum PythonFormat {
       let m = Swift.abs(x)
       switch t {
       case nil:
-        if case .int = value { body = String(Int(m)) } else if let p = precision {
+        if case .int = value {
+          body = String(Int(m))
+        } else if let p = precision {
           body = String(format: "%.\(Swift.max(p, 1))g", m)
         } else {
           body = "\(m)"  // Python's repr: the shortest string that reads back the same

@@ -26,7 +26,8 @@ public final class ReduceLROnPlateau: Callback {
       throw DLPError.config("ReduceLROnPlateau does not support a factor >= 1.0. Received factor=\(factor)")
     }
     guard patience >= 0, cooldown >= 0 else {
-      throw DLPError.config("ReduceLROnPlateau patience and cooldown must be >= 0. Received: patience=\(patience), cooldown=\(cooldown)")
+      throw DLPError.config(
+        "ReduceLROnPlateau patience and cooldown must be >= 0. Received: patience=\(patience), cooldown=\(cooldown)")
     }
     self.monitor = Monitor(monitor, mode: mode, minDelta: minDelta)
     self.factor = factor
@@ -52,7 +53,8 @@ public final class ReduceLROnPlateau: Callback {
     logs["learning_rate"] = Double(context.learningRate)
     guard let current = logs[monitor.name] else {
       missing.warn(
-        "Learning rate reduction is conditioned on metric `\(monitor.name)` which is not available. Available metrics are: \(logs.keys.sorted().joined(separator: ",")).")
+        "Learning rate reduction is conditioned on metric `\(monitor.name)` which is not available. Available metrics are: \(logs.keys.sorted().joined(separator: ","))."
+      )
       return
     }
     if inCooldown {

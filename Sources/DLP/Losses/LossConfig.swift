@@ -14,7 +14,8 @@ extension Losses {
     let c = try KerasArguments(v["config"], context: "\(context): \(cls)")
     // Every Keras loss takes these; DLP sums per-sample losses and divides by the batch size,
     // which is Keras's default reduction.
-    try c.requireDefault("reduction", ["sum_over_batch_size"], why: "is not supported (only Keras's default, sum_over_batch_size)")
+    try c.requireDefault(
+      "reduction", ["sum_over_batch_size"], why: "is not supported (only Keras's default, sum_over_batch_size)")
     try c.requireDefault("dtype", ["float32"])
     _ = try c.string("name", default: "")
     switch cls {
@@ -29,7 +30,8 @@ extension Losses {
       try c.requireDefault("axis", [-1])
       let smoothing = try c.float("label_smoothing", default: 0)
       guard (0...1).contains(smoothing) else {
-        throw DLPError.config("\(context): \(cls) label_smoothing must be in [0, 1]. Received: label_smoothing=\(smoothing)")
+        throw DLPError.config(
+          "\(context): \(cls) label_smoothing must be in [0, 1]. Received: label_smoothing=\(smoothing)")
       }
       let logits = try c.bool("from_logits", default: false)
       return cls == "CategoricalCrossentropy"
@@ -40,7 +42,8 @@ extension Losses {
       return cls == "MeanSquaredError" ? MeanSquaredError() as any Loss : MeanAbsoluteError()
     default:
       throw DLPError.config(
-        "\(context): unsupported loss \(cls); expected SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError or MeanAbsoluteError")
+        "\(context): unsupported loss \(cls); expected SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError or MeanAbsoluteError"
+      )
     }
   }
 
@@ -54,11 +57,15 @@ extension Losses {
     case let l as CategoricalCrossentropy where l.fromLogits || l.labelSmoothing != 0:
       return object(
         "CategoricalCrossentropy",
-        base.merging(["from_logits": .bool(l.fromLogits), "label_smoothing": JSONValue(l.labelSmoothing), "axis": -1]) { $1 })
+        base.merging(["from_logits": .bool(l.fromLogits), "label_smoothing": JSONValue(l.labelSmoothing), "axis": -1]) {
+          $1
+        })
     case let l as BinaryCrossentropy where l.fromLogits || l.labelSmoothing != 0:
       return object(
         "BinaryCrossentropy",
-        base.merging(["from_logits": .bool(l.fromLogits), "label_smoothing": JSONValue(l.labelSmoothing), "axis": -1]) { $1 })
+        base.merging(["from_logits": .bool(l.fromLogits), "label_smoothing": JSONValue(l.labelSmoothing), "axis": -1]) {
+          $1
+        })
     default:
       return .string(loss.name)
     }

@@ -86,7 +86,8 @@ extension Metrics {
       return .metric(AUC(name: try named("auc")))
     default:
       throw DLPError.config(
-        "\(context): unsupported metric \(cls); expected BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, MeanAbsoluteError, MeanSquaredError, Precision, Recall or AUC")
+        "\(context): unsupported metric \(cls); expected BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, MeanAbsoluteError, MeanSquaredError, Precision, Recall or AUC"
+      )
     }
   }
 
@@ -99,6 +100,7 @@ extension Metrics {
       return .string(m.name)
     }
     let cls = kerasClass(m).name
-    return KerasObjects.object(module: "keras.metrics", className: cls, config: ["name": .string(m.name), "dtype": "float32"])
+    return KerasObjects.object(
+      module: "keras.metrics", className: cls, config: ["name": .string(m.name), "dtype": "float32"])
   }
 }

@@ -59,7 +59,8 @@ public struct PiecewiseConstantDecay: LearningRateSchedule {
   public init(boundaries: [Int], values: [Float], name: String = "PiecewiseConstant") throws {
     guard !boundaries.isEmpty, boundaries.count == values.count - 1 else {
       throw DLPError.config(
-        "The length of boundaries should be 1 less than the length of values. Received: boundaries=\(boundaries) of length \(boundaries.count), and values=\(values) of length \(values.count).")
+        "The length of boundaries should be 1 less than the length of values. Received: boundaries=\(boundaries) of length \(boundaries.count), and values=\(values) of length \(values.count)."
+      )
     }
     self.boundaries = boundaries
     self.values = values
@@ -74,7 +75,10 @@ public struct PiecewiseConstantDecay: LearningRateSchedule {
   }
 
   public func config() -> [String: JSONValue] {
-    ["boundaries": JSONValue(boundaries.map(Double.init)), "values": JSONValue(values.map(Double.init)), "name": .string(name)]
+    [
+      "boundaries": JSONValue(boundaries.map(Double.init)), "values": JSONValue(values.map(Double.init)),
+      "name": .string(name),
+    ]
   }
 }
 
@@ -158,7 +162,8 @@ enum LearningRateSchedules {
         warmupSteps: c.int("warmup_steps", default: 0), name: c.string("name", default: "CosineDecay"))
     default:
       throw DLPError.config(
-        "\(context): unsupported learning-rate schedule '\(cls)'; expected ExponentialDecay, PiecewiseConstantDecay or CosineDecay")
+        "\(context): unsupported learning-rate schedule '\(cls)'; expected ExponentialDecay, PiecewiseConstantDecay or CosineDecay"
+      )
     }
   }
 

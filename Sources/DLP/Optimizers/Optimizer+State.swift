@@ -21,7 +21,9 @@ extension Optimizer {
   func restoreState(iterations: Int, slots values: [(slot: Int, range: Range<Int>, values: [Float])], total: Int) {
     if slots.count != slotCount || shard != 0..<total { prepare(shard: 0..<total) }
     for v in values where v.slot < slots.count && v.range.upperBound <= total && v.values.count == v.range.count {
-      v.values.withUnsafeBufferPointer { (slots[v.slot] + v.range.lowerBound).update(from: $0.baseAddress!, count: v.range.count) }
+      v.values.withUnsafeBufferPointer {
+        (slots[v.slot] + v.range.lowerBound).update(from: $0.baseAddress!, count: v.range.count)
+      }
     }
     self.iterations = iterations
     if let s = schedule { learningRate = s.rate(atStep: iterations) }

@@ -25,7 +25,8 @@ public enum KerasArchive {
     guard zip.entry(named: weights) != nil else {
       let npz = zip.entry(named: "model.weights.npz") != nil
       throw DLPError.data(
-        "\(path): no \(weights)\(npz ? " (its weights are model.weights.npz, Keras's weights_format=\"npz\", which DLP does not read)" : "")")
+        "\(path): no \(weights)\(npz ? " (its weights are model.weights.npz, Keras's weights_format=\"npz\", which DLP does not read)" : "")"
+      )
     }
     let h5 = try HDF5File.read(bytes: zip.data(named: weights), source: "\(path)[\(weights)]")
     return Contents(config: config, weights: h5, source: path)
@@ -44,7 +45,9 @@ public enum KerasArchive {
   /// (when its structure matches, as Keras does; returns whether it did).
   @discardableResult
   public static func loadOptimizerState(_ model: Model, from contents: Contents) throws -> Bool {
-    guard let c = model.compiled, let vars = try contents.weights.root().group("optimizer")?.group("vars") else { return false }
+    guard let c = model.compiled, let vars = try contents.weights.root().group("optimizer")?.group("vars") else {
+      return false
+    }
     return try KerasWeightsFile.loadOptimizer(c.optimizer, model: model, from: vars)
   }
 

@@ -21,7 +21,8 @@ struct KerasArguments {
   func allow(_ known: Set<String>) throws {
     if let bad = values.keys.sorted().first(where: { !known.contains($0) }) {
       throw DLPError.config(
-        "\(context): unexpected argument '\(bad)' = \(values[bad]!.serialized()) (it takes \(known.sorted().joined(separator: ", ")))")
+        "\(context): unexpected argument '\(bad)' = \(values[bad]!.serialized()) (it takes \(known.sorted().joined(separator: ", ")))"
+      )
     }
   }
 
@@ -32,7 +33,9 @@ struct KerasArguments {
       guard let d else { throw DLPError.config("\(context): missing argument '\(key)'") }
       return d
     }
-    guard let x = v.double else { throw DLPError.config("\(context): '\(key)' must be a number, found \(v.serialized())") }
+    guard let x = v.double else {
+      throw DLPError.config("\(context): '\(key)' must be a number, found \(v.serialized())")
+    }
     return Float(x)
   }
 
@@ -51,20 +54,26 @@ struct KerasArguments {
 
   func bool(_ key: String, default d: Bool) throws -> Bool {
     guard let v = values[key], !v.isNull else { return d }
-    guard let b = v.bool else { throw DLPError.config("\(context): '\(key)' must be true or false, found \(v.serialized())") }
+    guard let b = v.bool else {
+      throw DLPError.config("\(context): '\(key)' must be true or false, found \(v.serialized())")
+    }
     return b
   }
 
   func string(_ key: String, default d: String) throws -> String {
     guard let v = values[key], !v.isNull else { return d }
-    guard let s = v.string else { throw DLPError.config("\(context): '\(key)' must be a string, found \(v.serialized())") }
+    guard let s = v.string else {
+      throw DLPError.config("\(context): '\(key)' must be a string, found \(v.serialized())")
+    }
     return s
   }
 
   func floats(_ key: String) throws -> [Float] {
     guard let a = values[key]?.array else { throw DLPError.config("\(context): '\(key)' must be a list of numbers") }
     return try a.map { v in
-      guard let x = v.double else { throw DLPError.config("\(context): '\(key)' must hold numbers, found \(v.serialized())") }
+      guard let x = v.double else {
+        throw DLPError.config("\(context): '\(key)' must hold numbers, found \(v.serialized())")
+      }
       return Float(x)
     }
   }

@@ -84,14 +84,16 @@ public enum KerasWeightsFile {
       let names = try vars?.childNames() ?? []
       guard names.count == layer.weightSpecs.count else {
         throw DLPError.data(
-          "\(file.source): layer '\(layer.name)' (\(layer.className)) expected \(layer.weightSpecs.count) variables at '\(path)/vars', but received \(names.count)")
+          "\(file.source): layer '\(layer.name)' (\(layer.className)) expected \(layer.weightSpecs.count) variables at '\(path)/vars', but received \(names.count)"
+        )
       }
       guard let vars, !names.isEmpty else { continue }
       let tensors = try layer.weightSpecs.indices.map { i -> Tensor in
         let (shape, values) = try vars.readFloats(String(i))
         guard shape == layer.weightSpecs[i].shape else {
           throw DLPError.shape(
-            "\(file.source): weight '\(layer.name)/\(layer.weightSpecs[i].name)' has shape \(layer.weightSpecs[i].shape), '\(path)/vars/\(i)' holds \(shape)")
+            "\(file.source): weight '\(layer.name)/\(layer.weightSpecs[i].name)' has shape \(layer.weightSpecs[i].shape), '\(path)/vars/\(i)' holds \(shape)"
+          )
         }
         return Tensor(uncheckedShape: shape, scalars: values)
       }

@@ -16,7 +16,8 @@ extension TrainingBackend {
       // Keras: "This optimizer was created with a `LearningRateSchedule` object as its
       // `learning_rate` constructor argument, hence its learning rate is not settable."
       throw DLPError.config(
-        "the optimizer's learning rate comes from a \(o.schedule!.kerasClassName) schedule, so it cannot be set (ReduceLROnPlateau needs a plain learning rate)")
+        "the optimizer's learning rate comes from a \(o.schedule!.kerasClassName) schedule, so it cannot be set (ReduceLROnPlateau needs a plain learning rate)"
+      )
     }
     o.learningRate = rate
   }

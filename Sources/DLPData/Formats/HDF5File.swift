@@ -38,7 +38,9 @@ public final class HDF5File {
     // Grow the memory image 1 MiB at a time; never write it to disk (backing_store 0).
     H5Pset_fapl_core(fapl, 1 << 20, hbool_t(false))
     if let image {
-      image.withUnsafeBytes { raw in _ = H5Pset_file_image(fapl, UnsafeMutableRawPointer(mutating: raw.baseAddress), raw.count) }
+      image.withUnsafeBytes { raw in
+        _ = H5Pset_file_image(fapl, UnsafeMutableRawPointer(mutating: raw.baseAddress), raw.count)
+      }
     }
     return fapl
   }
@@ -201,7 +203,9 @@ public final class HDF5Group {
       var count = 1
       for d in dims {
         let (p, overflow) = count.multipliedReportingOverflow(by: Int(clamping: d))
-        guard !overflow, p <= 1 << 32 else { throw DLPError.data("\(describe(name)) declares too many values (\(dims))") }
+        guard !overflow, p <= 1 << 32 else {
+          throw DLPError.data("\(describe(name)) declares too many values (\(dims))")
+        }
         count = p
       }
       // A shape bomb declares gigabytes while storing almost nothing (Keras refuses these too).
@@ -264,7 +268,9 @@ public final class HDF5Group {
   /// Writes an int32 scalar dataset (an optimizer's `iterations`).
   public func write(_ name: String, int32 value: Int32) throws {
     try writeDataset(name, shape: [], fileType: dlp_h5t_std_i32le(), memoryType: dlp_h5t_native_int32()) { d, mem in
-      withUnsafeBytes(of: value) { H5Dwrite(d, mem, hid_t(H5S_ALL), hid_t(H5S_ALL), hid_t(H5P_DEFAULT), $0.baseAddress) }
+      withUnsafeBytes(of: value) {
+        H5Dwrite(d, mem, hid_t(H5S_ALL), hid_t(H5S_ALL), hid_t(H5P_DEFAULT), $0.baseAddress)
+      }
     }
   }
 
@@ -280,7 +286,9 @@ public final class HDF5Group {
       let d = H5Dcreate2(id, name, fileType, space, hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT))
       guard d >= 0 else { throw DLPError.io("libhdf5 could not create \(describe(name))") }
       defer { H5Dclose(d) }
-      guard shape.contains(0) || write(d, memoryType) >= 0 else { throw DLPError.io("libhdf5 could not write \(describe(name))") }
+      guard shape.contains(0) || write(d, memoryType) >= 0 else {
+        throw DLPError.io("libhdf5 could not write \(describe(name))")
+      }
     }
   }
 

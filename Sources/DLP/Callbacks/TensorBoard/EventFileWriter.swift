@@ -23,9 +23,10 @@ public final class EventFileWriter {
     }
     let seconds = String(format: "%010lld", Int64(now.timeIntervalSince1970))
     let host = ProcessInfo.processInfo.hostName
-    path = URL(fileURLWithPath: directory).appendingPathComponent(
-      "events.out.tfevents.\(seconds).\(host).\(getpid()).\(n).v2"
-    ).path
+    path =
+      URL(fileURLWithPath: directory).appendingPathComponent(
+        "events.out.tfevents.\(seconds).\(host).\(getpid()).\(n).v2"
+      ).path
     guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
       throw DLPError.io("cannot create the TensorBoard event file \(path)")
     }
@@ -40,7 +41,9 @@ public final class EventFileWriter {
   public func append(_ event: [UInt8]) { pending += TFRecord.frame(event) }
 
   public func scalar(_ tag: String, _ value: Double, step: Int) {
-    append(EventMessages.scalarEvent(tag: tag, value: Float(value), step: Int64(step), wallTime: Date().timeIntervalSince1970))
+    append(
+      EventMessages.scalarEvent(
+        tag: tag, value: Float(value), step: Int64(step), wallTime: Date().timeIntervalSince1970))
   }
 
   /// Writes what is queued.

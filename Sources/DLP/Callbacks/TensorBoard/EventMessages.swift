@@ -134,7 +134,9 @@ public enum EventMessages {
     }
     defer { tensorboard__event__free_unpacked(e, nil) }
     var d = Decoded(wallTime: e.pointee.wall_time, step: e.pointee.step)
-    if e.pointee.what_case == TENSORBOARD__EVENT__WHAT_FILE_VERSION { d.fileVersion = String(cString: e.pointee.file_version) }
+    if e.pointee.what_case == TENSORBOARD__EVENT__WHAT_FILE_VERSION {
+      d.fileVersion = String(cString: e.pointee.file_version)
+    }
     if e.pointee.what_case == TENSORBOARD__EVENT__WHAT_SUMMARY, let s = e.pointee.summary {
       for i in 0..<s.pointee.n_value {
         guard let v = s.pointee.value[i]?.pointee else { continue }

@@ -26,9 +26,13 @@ public enum TFRecord {
       let lengthBytes = Array(bytes[i..<(i + 8)])
       let length = lengthBytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) }
       guard u32(i + 8) == maskedCRC(lengthBytes) else { throw DLPError.data("\(source): bad length CRC at byte \(i)") }
-      guard length <= UInt64(bytes.count - i - 16) else { throw DLPError.data("\(source): truncated record at byte \(i)") }
+      guard length <= UInt64(bytes.count - i - 16) else {
+        throw DLPError.data("\(source): truncated record at byte \(i)")
+      }
       let data = Array(bytes[(i + 12)..<(i + 12 + Int(length))])
-      guard u32(i + 12 + Int(length)) == maskedCRC(data) else { throw DLPError.data("\(source): bad data CRC at byte \(i)") }
+      guard u32(i + 12 + Int(length)) == maskedCRC(data) else {
+        throw DLPError.data("\(source): bad data CRC at byte \(i)")
+      }
       records.append(data)
       i += 16 + Int(length)
     }
