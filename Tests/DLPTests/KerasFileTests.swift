@@ -192,4 +192,28 @@ final class KerasFileTests: XCTestCase {
     XCTAssertEqual(Set(ours.keys), Set(keras.keys))
     for (k, v) in keras { XCTAssertEqual(ours[k] ?? .nan, v.double!, accuracy: 1e-5, k) }
   }
+
+  func testBrokenFilesAreRefusedClearly() throws {
+    XCTAssertThrowsError(try HDF5File.read(bytes: Array(repeating: 7, count: 100), source: "noise.h5")) {
+      XCTAssertTrue("\($0)".contains("not an HDF5 file"), "\($0)")
+    }
+    let good = try FileIO.readBytes(URL(fileURLWithPath: Self.path("mlp.weights.h5")))
+    XCTAssertThrowsError(try HDF5File.read(bytes: Array(good.prefix(good.count / 3)), source: "cut.h5")) {
+      XCTAssertTrue("\($0)".contains("cut.h5"), "\($0)")
+    }
+    // Weights of another model: the first mismatch is named.
+    let conv = try Self.load("convnet.keras")
+    XCTAssertThrowsError(try WeightsFile.load(conv, from: Self.path("mlp.weights.h5"))) {
+      XCTAssertTrue("\($0)".contains("conv2d"), "\($0)")
+    }
+    // A .keras without its weights file.
+    var zip = ZipWriter()
+    try zip.add(entry: "config.json", bytes: Array("{}".utf8))
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("dlp-noweights-\(getpid()).keras")
+    defer { try? FileManager.default.removeItem(at: url) }
+    try zip.write(to: url)
+    XCTAssertThrowsError(try KerasArchive.read(path: url.path)) {
+      XCTAssertTrue("\($0)".contains("model.weights.h5"), "\($0)")
+    }
+  }
 }
