@@ -23,12 +23,16 @@ let package = Package(
     .systemLibrary(name: "CZMQ", pkgConfig: "libzmq"),
     .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c"),
     .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
+    .systemLibrary(name: "CHDF5", pkgConfig: "hdf5"),
     .target(name: "DLPProto", dependencies: ["CProtobufC"], cSettings: [.unsafeFlags(["-O2"])]),
+    .target(name: "TensorBoardProto", dependencies: ["CProtobufC"], cSettings: [.unsafeFlags(["-O2"])]),
     .target(name: "DLPTensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
-    .target(name: "DLPData", dependencies: ["DLPTensor", "CZlib"], swiftSettings: fastMath),
+    .target(name: "DLPData", dependencies: ["DLPTensor", "CZlib", "CHDF5"], swiftSettings: fastMath),
     .target(
       name: "DLP",
-      dependencies: ["DLPTensor", "DLPData", .product(name: "Logging", package: "swift-log")],
+      dependencies: [
+        "DLPTensor", "DLPData", "TensorBoardProto", "CProtobufC", .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: fastMath),
     .target(
       name: "DLPTransport",
@@ -38,10 +42,11 @@ let package = Package(
       name: "DLPCluster",
       dependencies: ["DLP", "DLPTransport", "DLPTensor", .product(name: "Logging", package: "swift-log")],
       swiftSettings: fastMath),
+    .target(name: "DLPPlot", dependencies: ["DLP", "DLPData"]),
     .target(
       name: "DLPCommands",
       dependencies: [
-        "DLP", "DLPCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "DLP", "DLPCluster", "DLPPlot", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
     .executableTarget(name: "dlp", dependencies: ["DLPCommands", "DLPTensor"]),
@@ -53,5 +58,6 @@ let package = Package(
     .testTarget(name: "DLPTransportTests", dependencies: ["DLPTransport", "DLPTensor"]),
     .testTarget(name: "DLPClusterTests", dependencies: ["DLPCluster", "DLP", "DLPTensor"]),
     .testTarget(name: "EndToEndTests", dependencies: ["DLP", "DLPTensor", "DLPTransport"]),
+    .testTarget(name: "DLPPlotTests", dependencies: ["DLPPlot", "DLP"]),
   ]
 )

@@ -45,13 +45,3 @@ public enum WorkerExit: Error, CustomStringConvertible {
     }
   }
 }
-
-extension Model {
-  /// Compiles from a Keras compile_config (what the coordinator wrote into the model JSON).
-  public func compile(keras c: KerasCompileConfig?) throws {
-    guard let c, !c.losses.isEmpty else { throw DLPError.config("the job's model JSON has no compile_config loss") }
-    try compile(
-      optimizer: KerasObjects.parseOptimizer(c.optimizer), losses: c.losses.map(Losses.named), metrics: c.metrics,
-      lossWeights: c.lossWeights)
-  }
-}

@@ -9,14 +9,19 @@ struct EvaluateCommand: ParsableCommand {
   @OptionGroup var model: ModelOptions
   @OptionGroup var data: DataOptions
   @OptionGroup var job: RunOptions
-  @Option(help: "Weights written by --save-weights.") var loadWeights: String
+  @Option(help: "Weights written by --save-weights (.npz or .weights.h5); not needed with a .keras --model.")
+  var loadWeights: String?
   @Option(help: "Batch size for evaluation.") var batchSize: Int = 128
 
   func run() throws {
     try reportingErrors {
       configureEngine(threads: job.threads ?? (job.workers == 0 ? nil : 1))
       let (m, preset) = try model.makeModel(seed: job.seed)
-      try WeightsFile.load(m, from: loadWeights)
+      if let w = loadWeights {
+        try WeightsFile.load(m, from: w)
+      } else if !(model.modelPath?.hasSuffix(".keras") ?? false) {
+        throw DLPError.config("give the weights: --load-weights W.npz|W.weights.h5, or a .keras --model (its weights come with it)")
+      }
       let splits = try data.load(default: preset?.defaultDataset)
       let prepared = try PreparedData.prepare(splits, for: m, normalize: preset?.normalize ?? false)
       guard let test = prepared.test else { throw DLPError.data("dataset '\(prepared.datasetName)' has no test split") }

@@ -7,7 +7,8 @@ struct PredictCommand: ParsableCommand {
   static let configuration = CommandConfiguration(commandName: "predict", abstract: "Predict outputs for inputs in an .npz.")
 
   @OptionGroup var model: ModelOptions
-  @Option(help: "Weights written by --save-weights.") var loadWeights: String
+  @Option(help: "Weights written by --save-weights (.npz or .weights.h5); not needed with a .keras --model.")
+  var loadWeights: String?
   @Option(help: "Inputs: one array per model input, named after the Input layer (or x).") var input: String
   @Option(help: "Where to write the outputs (.npz): one array per output, named after its layer (or y).") var output: String
   @Option(help: "Batch size.") var batchSize: Int = 128
@@ -17,7 +18,11 @@ struct PredictCommand: ParsableCommand {
     try reportingErrors {
       configureEngine(threads: threads)
       let (m, _) = try model.makeModel(seed: 0)
-      try WeightsFile.load(m, from: loadWeights)
+      if let w = loadWeights {
+        try WeightsFile.load(m, from: w)
+      } else if !(model.modelPath?.hasSuffix(".keras") ?? false) {
+        throw DLPError.config("give the weights: --load-weights W.npz|W.weights.h5, or a .keras --model (its weights come with it)")
+      }
       // Each array in its own element type: integer ids reach an int32 input bit for bit.
       let archive = try NPZArchive(contentsOf: URL(fileURLWithPath: input))
       let single = m.inputs.count == 1

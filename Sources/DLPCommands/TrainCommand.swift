@@ -9,18 +9,23 @@ struct TrainArguments: ParsableArguments {
   @OptionGroup var data: DataOptions
   @OptionGroup var job: RunOptions
   @OptionGroup var checkpoint: CheckpointFlags
+  @OptionGroup var callbacks: CallbackOptions
 
   @Option(help: "Epochs (default: the preset's, else 1).") var epochs: Int?
   @Option(help: "Global batch size (default: the preset's, else 32).") var batchSize: Int?
   @Option(help: "Hold out this last fraction of the training data for validation.") var validationSplit: Double = 0
   @Flag(help: "Do not shuffle the training data each epoch.") var noShuffle = false
-  @Option(help: "Load initial weights from an .npz written by --save-weights.") var loadWeights: String?
-  @Option(help: "Write the trained weights as .npz (LAYER/WEIGHT arrays).") var saveWeights: String?
+  @Option(help: "Load initial weights: an .npz written by --save-weights, or Keras's .weights.h5.") var loadWeights: String?
+  @Option(help: "Write the trained weights: .npz (LAYER/WEIGHT arrays) or .weights.h5 (Keras's layout).") var saveWeights: String?
+  @Option(help: "Write the trained model as a Keras 3 .keras file (keras.saving.load_model opens it).") var saveModel: String?
 
   func validate() throws {
     if let e = epochs, e < 0 { throw ValidationError("--epochs must be >= 0") }
     if let b = batchSize, b <= 0 { throw ValidationError("--batch-size must be positive") }
     if !(0..<1).contains(validationSplit) { throw ValidationError("--validation-split must be in [0, 1)") }
+    if let path = saveModel, !path.hasSuffix(".keras") {
+      throw ValidationError("--save-model writes a Keras .keras file; the path must end in .keras. Received: \(path)")
+    }
   }
 
   /// Builds everything and trains where `placement` says.
@@ -43,13 +48,14 @@ struct TrainArguments: ParsableArguments {
     let flags = try resultFlags(dataset: datasetName, options: options)
     var session = TrainingSession(
       model: m, data: prepared, options: options, validationSplit: validationSplit, run: job, placement: placement,
-      description: description)
+      description: description, callbacks: try callbacks.make())
     session.checkpoints = try checkpoint.store()
     session.checkpointEvery = checkpoint.checkpointEvery
     session.flags = flags
     session.resume = try checkpoint.resumePoint(flags: flags)
     let outcome = try session.execute()
     if let path = saveWeights { try WeightsFile.save(m, to: path) }
+    if let path = saveModel { try KerasArchive.save(m, to: path, includeOptimizer: outcome.optimizerStateHeld) }
     try outcome.finish(report: job.report)
   }
 }

@@ -18,6 +18,8 @@ struct TrainingSession {
   /// The flags a checkpoint records (and a resume must match).
   var flags: [String: String] = [:]
   var resume: (checkpoint: Checkpoint, path: String)?
+  /// Keras callbacks around the fit (--early-stopping, --checkpoint, ...).
+  var callbacks: [Callback] = []
 
   struct Outcome {
     var history: History
@@ -29,6 +31,9 @@ struct TrainingSession {
     var elastic: ElasticEvents? = nil
     var resumedFrom: String? = nil
     var checkpointsWritten = 0
+    /// Whether the model's optimizer holds the state training left (not under the ring, where
+    /// the workers held it in shards): a .keras file then saves it.
+    var optimizerStateHeld = true
 
     /// Prints the test figures, writes the report, and fails when training hit a NaN.
     func finish(report: String?) throws {
@@ -117,7 +122,7 @@ struct TrainingSession {
             guard p.stepsDone > 0, p.batch == 0 || every.map({ p.stepsDone % UInt64($0) == 0 }) == true else { return }
             try write(commit)
           },
-          resume: resumePoint)
+          resume: resumePoint, callbacks: callbacks)
       } catch {
         // A job that cannot go on (too few workers left, say) leaves its last commit behind.
         if store != nil, let latest, latest.progress.stepsDone > (writtenSteps ?? 0) {
@@ -134,7 +139,7 @@ struct TrainingSession {
       return Outcome(
         history: history, evaluation: evaluation, workers: coordinator?.options.expectWorkers ?? 0,
         datasetName: data.datasetName, collective: coordinator?.collectiveInUse, elastic: coordinator?.events,
-        resumedFrom: resume?.path, checkpointsWritten: written)
+        resumedFrom: resume?.path, checkpointsWritten: written, optimizerStateHeld: backend.holdsOptimizerState)
     }
   }
 }

@@ -1513,7 +1513,7 @@ const ProtobufCMessageDescriptor dlp__job_spec__descriptor =
   (ProtobufCMessageInit) dlp__job_spec__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor dlp__step_command__field_descriptors[9] =
+static const ProtobufCFieldDescriptor dlp__step_command__field_descriptors[10] =
 {
   {
     "epoch",
@@ -1623,11 +1623,24 @@ static const ProtobufCFieldDescriptor dlp__step_command__field_descriptors[9] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "learning_rate",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__StepCommand, learning_rate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned dlp__step_command__field_indices_by_name[] = {
   0,   /* field[0] = epoch */
   8,   /* field[8] = generation */
   4,   /* field[4] = global_batch_size */
+  9,   /* field[9] = learning_rate */
   6,   /* field[6] = phase */
   5,   /* field[5] = sample_indices */
   3,   /* field[3] = shard_count */
@@ -1638,7 +1651,7 @@ static const unsigned dlp__step_command__field_indices_by_name[] = {
 static const ProtobufCIntRange dlp__step_command__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor dlp__step_command__descriptor =
 {
@@ -1648,7 +1661,7 @@ const ProtobufCMessageDescriptor dlp__step_command__descriptor =
   "Dlp__StepCommand",
   "dlp",
   sizeof(Dlp__StepCommand),
-  9,
+  10,
   dlp__step_command__field_descriptors,
   dlp__step_command__field_indices_by_name,
   1,  dlp__step_command__number_ranges,

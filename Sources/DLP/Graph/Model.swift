@@ -16,6 +16,8 @@ open class Model {
   public internal(set) var compiled: CompiledSettings?
   /// Whether `toJSON` writes a Sequential (the book's models) or a functional Model.
   public var isSequential = false
+  /// Keras's `stop_training`: a callback sets it to end `fit` after the current batch or epoch.
+  public var stopTraining = false
 
   /// Builds the graph and initialises weights deterministically from `seed`.
   public init(

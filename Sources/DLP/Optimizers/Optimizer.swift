@@ -5,7 +5,13 @@
 /// An optimizer may own only a shard of the parameters (ZeRO stage 1: each ring worker updates
 /// the part of the flat buffer it reduced); its slots then cover just that shard.
 open class Optimizer {
+  /// The rate the next step uses; with a `schedule`, set from it before each step.
   public var learningRate: Float
+  /// Keras's `learning_rate` given as a schedule object: the rate of step t is `schedule(t)`,
+  /// t counted by `iterations` (the same on every worker).
+  public var schedule: LearningRateSchedule? {
+    didSet { if let s = schedule { learningRate = s.rate(atStep: iterations) } }
+  }
   /// Completed steps (Keras's `iterations`).
   public internal(set) var iterations = 0
   /// The flat-buffer range this optimizer's slots cover.
@@ -52,6 +58,7 @@ open class Optimizer {
   /// One optimizer step over the trainable `ranges` (intersected with the shard).
   public func apply(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, ranges: [Range<Int>], total: Int) {
     if !isPrepared || slots.count != slotCount { prepare(shard: 0..<total) }
+    if let s = schedule { learningRate = s.rate(atStep: iterations) }
     let step = iterations + 1
     for r in ranges {
       let lo = Swift.max(r.lowerBound, shard.lowerBound)

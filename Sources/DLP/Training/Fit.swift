@@ -42,7 +42,7 @@ public enum Trainer {
     options: FitOptions,
     progress: ProgressPrinter = ProgressPrinter(mode: .silent), onEpochEnd: EpochCallback? = nil,
     commits: CommitPolicy = .never, onCommit: ((FitCommit) throws -> Void)? = nil,
-    resume: FitCommit? = nil
+    resume: FitCommit? = nil, callbacks: [Callback] = []
   ) throws -> History {
     try options.validate()
     let c = try model.requireCompiled()
@@ -59,18 +59,25 @@ public enum Trainer {
     }
     var last: FitCommit?
     var lastCommitTime = Date()
-    var stepsSinceCommit = 0
     func commit() throws {
       let snapshot = FitCommit(state: try backend.commit(), progress: state)
       last = snapshot
       lastCommitTime = Date()
-      stepsSinceCommit = 0
       try onCommit?(snapshot)
     }
     // Something to roll back to from the first step on.
     if commits.isActive && resume == nil { try commit() }
     if let resume { last = resume }
     var epochStart = Date()
+    // Keras's callbacks (CallbackList) around the loop; History and the progress line come
+    // after them, so they see what the callbacks add to the logs.
+    let callbackList = CallbackList(callbacks)
+    let context = TrainingContext(model: model, backend: backend, epochs: options.epochs, steps: steps)
+    if let resume { context.iterations = resume.state.iterations }
+    model.stopTraining = false
+    var trainingLogs: [String: Double] = [:]
+    try callbackList.setContext(context)
+    try callbackList.onTrainBegin(logs: &trainingLogs)
 
     epochs: while state.epoch < options.epochs {
       do {
@@ -80,6 +87,8 @@ public enum Trainer {
           state.drawOrder(shuffle: options.shuffle, count: trainCount)
           for i in state.stats.indices { state.stats[i] = 0 }
           state.epochSeconds = 0
+          var epochBeginLogs: [String: Double] = [:]
+          try callbackList.onEpochBegin(state.epoch, logs: &epochBeginLogs)
         }
         epochStart = Date().addingTimeInterval(-state.epochSeconds)
         /// TerminateOnNaN: stops the fit when the loss so far is not finite (`batch` nil: at the
@@ -94,9 +103,12 @@ public enum Trainer {
             logs: c.layout.logs(state.stats, heads: c.heads))
           return true
         }
+        var stepsRun = steps
         while state.batch < steps {
           let lo = state.batch * options.batchSize
           let hi = Swift.min(lo + options.batchSize, trainCount)
+          var batchLogs: [String: Double] = [:]
+          try callbackList.onTrainBatchBegin(state.batch, logs: &batchLogs)
           try state.order.withUnsafeBufferPointer { o in
             try state.stats.withUnsafeMutableBufferPointer { st in
               try backend.trainStep(
@@ -106,8 +118,16 @@ public enum Trainer {
           }
           state.stepsDone += 1
           state.batch += 1
-          stepsSinceCommit += 1
+          context.iterations += 1
           if stoppedOnNaN(batch: state.batch, steps: state.batch) { break epochs }
+          if !callbackList.isEmpty {
+            batchLogs = c.layout.logs(state.stats, heads: c.heads)
+            try callbackList.onTrainBatchEnd(state.batch - 1, logs: &batchLogs)
+            if model.stopTraining {
+              stepsRun = state.batch
+              break
+            }
+          }
           if progress.mode == .bar {
             progress.step(
               state.batch, of: steps, elapsed: Date().timeIntervalSince(epochStart),
@@ -122,29 +142,33 @@ public enum Trainer {
           }
         }
         try state.stats.withUnsafeMutableBufferPointer { try backend.settle(stats: $0.baseAddress!) }
-        if stoppedOnNaN(batch: nil, steps: steps) { break epochs }
+        if stoppedOnNaN(batch: nil, steps: stepsRun) { break epochs }
         let seconds = Date().timeIntervalSince(epochStart)
         var logs = c.layout.logs(state.stats, heads: c.heads)
         if validationCount > 0 {
           let v = try evaluate(
             model: model, backend: backend, role: .validation, count: validationCount,
-            batchSize: options.batchSize, retryOnRollback: false)
+            batchSize: options.batchSize, retryOnRollback: false, callbacks: callbackList)
           for (k, x) in v { logs["val_" + k] = x }
         }
+        try callbackList.onEpochEnd(state.epoch, logs: &logs)
+        trainingLogs = logs
         state.history.append(epoch: state.epoch, logs: logs, seconds: seconds)
-        progress.endEpoch(steps: steps, elapsed: seconds, logs: logs)
+        progress.endEpoch(steps: stepsRun, elapsed: seconds, logs: logs)
         state.nextEpoch()
-        if let cb = onEpochEnd, !cb(state.epoch - 1, logs) { break }
         if commits.atEpochEnds { try commit() }
+        if model.stopTraining { break }
+        if let cb = onEpochEnd, !cb(state.epoch - 1, logs) { break }
       } catch let rollback as TrainingRollback {
         guard let last else { throw DLPError.training("\(rollback.reason), before any commit") }
         state = last.progress
-        stepsSinceCommit = 0
+        context.iterations = last.state.iterations
         lastCommitTime = Date()
         progress.note(
           "\(rollback.reason); continuing from epoch \(state.epoch + 1), batch \(state.batch) (step \(state.stepsDone))")
       }
     }
+    try callbackList.onTrainEnd(logs: &trainingLogs)
     return state.history
   }
 
@@ -152,7 +176,7 @@ public enum Trainer {
   /// its replicas mid-way (`TrainingRollback`) changed no weights: the evaluation starts over.
   public static func evaluate(
     model: Model, backend: TrainingBackend, role: DataRole, count: Int, batchSize: Int,
-    retryOnRollback: Bool = true
+    retryOnRollback: Bool = true, callbacks: CallbackList = CallbackList([])
   ) throws -> [String: Double] {
     let c = try model.requireCompiled()
     var stats = [Double](repeating: 0, count: c.layout.size)
@@ -162,17 +186,26 @@ public enum Trainer {
       do {
         for i in stats.indices { stats[i] = 0 }
         var lo = 0
+        var hooks: [String: Double] = [:]
+        try callbacks.onTestBegin(logs: &hooks)
         while lo < count {
           let hi = Swift.min(lo + batchSize, count)
+          if !callbacks.isEmpty { try callbacks.onTestBatchBegin(lo / batchSize, logs: &hooks) }
           try rows.withUnsafeBufferPointer { r in
             try stats.withUnsafeMutableBufferPointer { st in
               try backend.evaluateStep(
                 rows: UnsafeBufferPointer(rebasing: r[lo..<hi]), role: role, stats: st.baseAddress!)
             }
           }
+          if !callbacks.isEmpty {
+            hooks = c.layout.logs(stats, heads: c.heads)
+            try callbacks.onTestBatchEnd(lo / batchSize, logs: &hooks)
+          }
           lo = hi
         }
-        return c.layout.logs(stats, heads: c.heads)
+        var logs = c.layout.logs(stats, heads: c.heads)
+        try callbacks.onTestEnd(logs: &logs)
+        return logs
       } catch let rollback as TrainingRollback where retryOnRollback && attempts < 16 {
         attempts += 1
         _ = rollback
@@ -188,7 +221,7 @@ extension Model {
   public func fit(
     _ data: ArrayData, options: FitOptions, validationSplit: Double = 0,
     validationData: ArrayData? = nil,
-    progress: ProgressPrinter = ProgressPrinter(mode: .silent)
+    progress: ProgressPrinter = ProgressPrinter(mode: .silent), callbacks: [Callback] = []
   ) throws -> History {
     guard validationSplit >= 0 && validationSplit < 1 else {
       throw DLPError.config(
@@ -209,7 +242,7 @@ extension Model {
     return try Trainer.fit(
       model: self, backend: backend, trainCount: train.count,
       validationCount: validation?.count ?? 0, options: options,
-      progress: progress)
+      progress: progress, callbacks: callbacks)
   }
 
   /// Keras's evaluate: loss and metrics over `data`.

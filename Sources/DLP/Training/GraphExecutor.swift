@@ -67,7 +67,11 @@ public final class GraphExecutor {
     self.contributorGrads = contributorGrads
     scratch = nodes.map { n in n.layer is InputLayer ? [] : n.layer.scratchWidths().map { alloc(cap * $0) } }
     // Unfused heads read predictions straight from the output node.
-    predictions = heads.map { h in h.fused ? alloc(cap * h.width) : outs[h.nodeIndex] }
+    let preds = heads.map { h in h.logits ? alloc(cap * h.width) : outs[h.nodeIndex] }
+    predictions = preds
+    // Metrics see the model's output: the probabilities of a fused head, the raw values of a
+    // from_logits one (Keras's metrics get y_pred as the model computes it).
+    metricInputs = heads.enumerated().map { k, h in h.logits && !h.fused ? UnsafePointer(outs[h.nodeIndex]) : UnsafePointer(preds[k]) }
     targets = heads.map { alloc(cap * $0.targetWidth) }
 
     // Everything a pass needs is fixed now: precompute the pointer lists so steps allocate nothing.
@@ -101,6 +105,7 @@ public final class GraphExecutor {
   /// Node k is the applicationOfNode[k]-th application of its layer (in execution order).
   let applicationOfNode: [Int]
   let fusedNode: [Bool]
+  let metricInputs: [UnsafePointer<Float>]
   private var remaining: [Int]
   private var written: [Bool]
 
@@ -157,13 +162,13 @@ public final class GraphExecutor {
     for (k, h) in heads.enumerated() {
       let gradDest: UnsafeMutablePointer<Float>? = gradScale == nil ? nil : headGradPointers[k]
       let sum = h.loss.evaluate(
-        output: outputs[h.nodeIndex], target: targets[k], rows: batch, width: h.width, fused: h.fused,
+        output: outputs[h.nodeIndex], target: targets[k], rows: batch, width: h.width, fused: h.logits,
         prediction: predictions[k], grad: gradDest, gradScale: (gradScale ?? 0) * h.lossWeight)
       stats[0] += sum * Double(h.lossWeight)
       stats[2 + k] += sum
       for (j, m) in h.metrics.enumerated() {
         m.update(
-          prediction: predictions[k], target: targets[k], rows: batch, width: h.width,
+          prediction: metricInputs[k], target: targets[k], rows: batch, width: h.width,
           state: stats + layout.metricOffsets[k][j])
       }
     }

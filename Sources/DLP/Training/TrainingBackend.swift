@@ -23,6 +23,12 @@ public protocol TrainingBackend: AnyObject {
   func commit() throws -> TrainingState
   /// Puts a saved state into effect before a resumed fit's first step.
   func restore(_ state: TrainingState) throws
+  // What callbacks need from where steps run (defaults, correct in-process, in
+  // TrainingBackend+Callbacks.swift).
+  func syncWeightsToModel() throws
+  func pushWeightsFromModel() throws
+  func setLearningRate(_ rate: Float, of model: Model) throws
+  var holdsOptimizerState: Bool { get }
 }
 
 extension TrainingBackend {

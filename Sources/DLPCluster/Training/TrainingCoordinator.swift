@@ -174,7 +174,8 @@ public final class TrainingCoordinator: TrainingBackend {
       }
     }
     control.acceptsJoins = true
-    let initial = try state ?? TrainingState.fresh(model)
+    // The model's own optimizer state (a .keras file's, or a fresh one).
+    let initial = try state ?? TrainingState(capturing: model)
     lastCommit = initial
     try establish(control.members, state: initial)
   }
@@ -269,7 +270,7 @@ public final class TrainingCoordinator: TrainingBackend {
         StepCommandMessage(
           epoch: UInt32(epoch), step: sequence, shardStart: UInt32(part.lowerBound), shardCount: UInt32(part.count),
           globalBatchSize: UInt32(rows.count), sampleIndices: commandScratch, phase: phase, trainStep: trainStep,
-          generation: generation),
+          generation: generation, learningRate: Double(model.compiled!.optimizer.learningRate)),
         to: m, step: sequence)
     }
     expectReports()

@@ -164,6 +164,9 @@ final class TrainingReplica {
     // coordinator regroups and sends them again.
     guard c.generation == generation, !broken, let step else { return }
     if c.phase == .commit { return try sendCommit(c, step: step) }
+    if c.learningRate > 0, let o = model.compiled?.optimizer, o.schedule == nil {
+      o.learningRate = Float(c.learningRate)
+    }
     let role = try role(c.phase)
     guard let d = data[role] else { throw DLPError.data("this worker has no \(role) data") }
     let n = Int(c.shardCount)

@@ -316,10 +316,14 @@ struct  Dlp__StepCommand
    * the collective this step runs on (see Reconfigure)
    */
   uint64_t generation;
+  /*
+   * the optimizer's rate for this step (0: keep; schedules ignore it)
+   */
+  double learning_rate;
 };
 #define DLP__STEP_COMMAND__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&dlp__step_command__descriptor) \
-    , 0, 0, 0, 0, 0, 0,NULL, DLP__PHASE__PHASE_UNSPECIFIED, 0, 0 }
+    , 0, 0, 0, 0, 0, 0,NULL, DLP__PHASE__PHASE_UNSPECIFIED, 0, 0, 0 }
 
 
 /*

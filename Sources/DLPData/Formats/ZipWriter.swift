@@ -1,50 +1,40 @@
 import DLPTensor
 import Foundation
 
-/// Writes `.npz` archives that `np.load` opens: one stored (uncompressed) `.npy` entry per array.
+/// Writes zip archives of stored (uncompressed) entries: `.npz` for numpy (`NPZWriter`) and
+/// `.keras` for Keras 3 (which stores its entries uncompressed too).
 ///
-/// Used for `--save-weights` (entries named `LAYER/WEIGHT.npy`; a `/` in a zip entry name is
-/// fine and `np.load` gives it back as the key `LAYER/WEIGHT`) and for `dlp predict` outputs.
 /// Entries are stored, not deflated: weights barely compress, and stored entries keep writing
 /// and reading as fast as copying memory. The output is deterministic (fixed timestamps).
-public struct NPZWriter: Sendable {
+public struct ZipWriter: Sendable {
   private var names: [String] = []
-  private var arrays: [NPYArray] = []
+  private var payloads: [[UInt8]] = []
 
   public init() {}
 
-  /// The array names added so far, in order.
-  public var arrayNames: [String] { names }
+  /// The entry names added so far, in order.
+  public var entryNames: [String] { names }
 
-  /// Adds an array under `name` (written as `name.npy`); names must be unique.
-  public mutating func add(_ name: String, _ array: NPYArray) throws {
+  /// Adds an entry; names must be unique and not empty.
+  public mutating func add(entry name: String, bytes: [UInt8]) throws {
     guard !name.isEmpty, !names.contains(name) else {
       throw DLPError.data(
-        name.isEmpty ? "npz array names must not be empty" : "duplicate npz array name '\(name)'")
-    }
-    guard array.dtype != .object else {
-      throw DLPError.data("cannot write object array '\(name)' (numpy would need a pickle)")
+        name.isEmpty ? "zip entry names must not be empty" : "duplicate zip entry name '\(name)'")
     }
     names.append(name)
-    arrays.append(array)
-  }
-
-  /// Adds a tensor as a float32 array.
-  public mutating func add(_ name: String, _ tensor: Tensor) throws {
-    try add(name, NPYArray(tensor))
+    payloads.append(bytes)
   }
 
   /// The archive bytes.
   public func archiveBytes() throws -> [UInt8] {
     var out: [UInt8] = []
     var central: [UInt8] = []
-    for (name, array) in zip(names, arrays) {
-      let payload = try array.npyBytes()
-      let fileName = Array((name + ".npy").utf8)
+    for (name, payload) in zip(names, payloads) {
+      let fileName = Array(name.utf8)
       let offset = out.count
       guard payload.count < 0xFFFF_FFFF, offset < 0xFFFF_FFFF, fileName.count < 0xFFFF else {
         throw DLPError.data(
-          "npz too large for a zip without zip64 (array '\(name)': \(payload.count) bytes)")
+          "archive too large for a zip without zip64 (entry '\(name)': \(payload.count) bytes)")
       }
       let crc = Gzip.crc32(payload[...])
       // Bit 11 says the name is UTF-8, so non-ASCII layer names survive.
@@ -77,7 +67,7 @@ public struct NPZWriter: Sendable {
       central += fileName
     }
     guard names.count < 0xFFFF, out.count < 0xFFFF_FFFF else {
-      throw DLPError.data("npz too large for a zip without zip64 (\(names.count) arrays)")
+      throw DLPError.data("archive too large for a zip without zip64 (\(names.count) entries)")
     }
     let centralOffset = out.count
     out += central
@@ -97,6 +87,44 @@ public struct NPZWriter: Sendable {
   public func write(to url: URL) throws {
     try FileIO.writeAtomically(try archiveBytes(), to: url)
   }
+}
+
+/// Writes `.npz` archives that `np.load` opens: one stored `.npy` entry per array.
+///
+/// Used for `--save-weights` (entries named `LAYER/WEIGHT.npy`; a `/` in a zip entry name is
+/// fine and `np.load` gives it back as the key `LAYER/WEIGHT`) and for `dlp predict` outputs.
+public struct NPZWriter: Sendable {
+  private var archive = ZipWriter()
+  private var names: [String] = []
+
+  public init() {}
+
+  /// The array names added so far, in order.
+  public var arrayNames: [String] { names }
+
+  /// Adds an array under `name` (written as `name.npy`); names must be unique.
+  public mutating func add(_ name: String, _ array: NPYArray) throws {
+    guard !name.isEmpty, !names.contains(name) else {
+      throw DLPError.data(
+        name.isEmpty ? "npz array names must not be empty" : "duplicate npz array name '\(name)'")
+    }
+    guard array.dtype != .object else {
+      throw DLPError.data("cannot write object array '\(name)' (numpy would need a pickle)")
+    }
+    try archive.add(entry: name + ".npy", bytes: try array.npyBytes())
+    names.append(name)
+  }
+
+  /// Adds a tensor as a float32 array.
+  public mutating func add(_ name: String, _ tensor: Tensor) throws {
+    try add(name, NPYArray(tensor))
+  }
+
+  /// The archive bytes.
+  public func archiveBytes() throws -> [UInt8] { try archive.archiveBytes() }
+
+  /// Writes the archive atomically.
+  public func write(to url: URL) throws { try archive.write(to: url) }
 }
 
 extension Array where Element == UInt8 {
