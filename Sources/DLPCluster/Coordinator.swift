@@ -17,6 +17,14 @@ public struct CoordinatorOptions: Sendable {
   /// How the ring moves its floats: "auto" (shared memory when every worker is on one host,
   /// else tcp), "tcp", or "shm" (refused unless every worker is on one host).
   public var transport: String
+  /// CURVE for every socket the coordinator binds (control, heartbeats, central root) and the
+  /// keys it admits; `.insecure` is plain text (loopback, or `--insecure`).
+  public var security: SecurityOptions = .insecure
+  /// Seconds without a worker's heartbeat before it counts as lost (`--heartbeat-timeout`).
+  public var heartbeatTimeout: Double = ClusterDefaults.heartbeatTimeout
+  /// Seconds of peer silence after which a collective gives up (`--collective-timeout`); the
+  /// CLI also writes it into `JobDescription.collectiveTimeout` for the workers.
+  public var collectiveTimeout: Double = ClusterDefaults.collectiveTimeout
 
   public init(
     bind: String, expectWorkers: Int, collective: String = "ring", shipData: Bool = false, acceptTimeout: Double = 300,

@@ -32,35 +32,82 @@ enum DataShipment {
     }
   }
 
-  /// Receives the arrays; every chunk is checked against its declared shape and offset.
+  /// Receives the arrays; every chunk is checked against its declared shape and offset
+  /// (`ShipmentAssembler`) before anything is allocated or copied.
   static func receive(codec: MessageCodec, socket: ZMQSocket, name: String, hash: UInt64) throws -> PreparedData {
-    var buffers: [String: (shape: [Int], values: [Float])] = [:]
+    var assembler = ShipmentAssembler()
     while true {
       let env = try codec.receive(from: socket, timeout: 600)
       guard case .dataShipment(let m) = env.message else {
         if case .shutdown = env.message { throw WorkerExit.rejected("coordinator shut down during data shipment") }
         continue
       }
-      guard DataShipment.arrayNames.contains(m.arrayName) else { throw DLPError.data("shipment of unknown array '\(m.arrayName)'") }
-      let shape = m.shape.map { Int(clamping: $0) }
-      let total = Int(clamping: m.totalElements)
-      guard shape.reduce(1, *) == total, total <= 1 << 31 else {
-        throw DLPError.data("shipment '\(m.arrayName)': shape \(shape) does not hold \(total) elements")
+      if try assembler.add(m, payload: env.payload) { break }
+    }
+    return try assembler.finish(name: name, hash: hash)
+  }
+}
+
+/// Puts shipped chunks back together, trusting nothing in them: array names, shapes (whose
+/// element product must not overflow and must equal the declared total), sizes against this
+/// host's memory, and offsets (each chunk must start where the previous one ended, so a
+/// hostile sender can neither write outside an array nor leave holes in it).
+struct ShipmentAssembler {
+  /// The most memory one shipment may take: half of this host's.
+  var maxTotalBytes = Int(clamping: ProcessInfo.processInfo.physicalMemory / 2)
+  private(set) var buffers: [String: (shape: [Int], values: [Float], filled: Int)] = [:]
+  private var totalBytes = 0
+
+  /// Adds one chunk; returns true when the sender marked it the last one.
+  mutating func add(_ m: DataShipmentMessage, payload: Payload?) throws -> Bool {
+    let label = "shipment '\(m.arrayName.prefix(64))'"
+    guard DataShipment.arrayNames.contains(m.arrayName) else {
+      throw DLPError.data("shipment of unknown array '\(m.arrayName.prefix(64))' (expected one of \(DataShipment.arrayNames.joined(separator: ", ")))")
+    }
+    guard m.shape.count <= 8, let shape = Self.checkedShape(m.shape), let product = Self.checkedProduct(shape) else {
+      throw DLPError.data("\(label): shape \(m.shape.prefix(9)) is too large (its element count overflows or it has more than 8 axes)")
+    }
+    guard m.totalElements == UInt64(product) else {
+      throw DLPError.data("\(label): shape \(shape) does not hold \(m.totalElements) elements")
+    }
+    let total = product
+    // Taken out of the dictionary while it is filled: a copy left there would make every chunk
+    // copy the whole array (copy on write).
+    var entry: (shape: [Int], values: [Float], filled: Int)
+    if let existing = buffers.removeValue(forKey: m.arrayName) {
+      entry = existing
+      guard entry.shape == shape else { throw DLPError.data("\(label) changed shape from \(entry.shape) to \(shape)") }
+    } else {
+      let (bytes, overflow) = total.multipliedReportingOverflow(by: 4)
+      guard !overflow, bytes <= maxTotalBytes - totalBytes else {
+        throw DLPError.data(
+          "\(label): \(total) float32 values would take more than this host allows for shipped data (\(maxTotalBytes >> 20) MiB, half its memory)")
       }
-      // Taken out of the dictionary while it is filled: a copy left there would make every chunk
-      // copy the whole array (copy on write).
-      var entry = buffers.removeValue(forKey: m.arrayName) ?? (shape, [Float](repeating: 0, count: total))
-      guard entry.shape == shape else { throw DLPError.data("shipment '\(m.arrayName)' changed shape") }
-      let offset = Int(clamping: m.chunkOffset)
-      let n = env.payload?.count ?? 0
-      guard offset + n <= total else { throw DLPError.data("shipment '\(m.arrayName)': chunk past the end") }
-      if let p = env.payload {
-        try entry.values.withUnsafeMutableBufferPointer { dst in
-          try p.copy(into: UnsafeMutableBufferPointer(rebasing: dst[offset..<(offset + n)]))
-        }
+      totalBytes += bytes
+      entry = (shape, [Float](repeating: 0, count: total), 0)
+    }
+    let n = payload?.count ?? 0
+    guard m.chunkOffset == UInt64(entry.filled) else {
+      throw DLPError.data("\(label): chunk at element \(m.chunkOffset), expected the next one at \(entry.filled)")
+    }
+    let offset = entry.filled
+    guard n <= total - offset else {
+      throw DLPError.data("\(label): a chunk of \(n) elements at \(offset) runs past the end (\(total) elements)")
+    }
+    if let p = payload, n > 0 {
+      try entry.values.withUnsafeMutableBufferPointer { dst in
+        try p.copy(into: UnsafeMutableBufferPointer(rebasing: dst[offset..<(offset + n)]))
       }
-      buffers[m.arrayName] = entry
-      if m.last { break }
+    }
+    entry.filled += n
+    buffers[m.arrayName] = entry
+    return m.last
+  }
+
+  /// The prepared data, once every array arrived whole.
+  func finish(name: String, hash: UInt64) throws -> PreparedData {
+    for (k, b) in buffers where b.filled != b.values.count {
+      throw DLPError.data("shipment '\(k)' ended after \(b.filled) of its \(b.values.count) elements")
     }
     func tensor(_ k: String) throws -> Tensor? {
       guard let b = buffers[k] else { return nil }
@@ -71,28 +118,25 @@ enum DataShipment {
     if let x = try tensor("test_x"), let y = try tensor("test_y") { test = try ArrayData(x: x, y: y) }
     return PreparedData(train: try ArrayData(x: tx, y: ty), test: test, datasetName: name, contentHash: hash)
   }
-}
 
-/// The local address a host uses to reach another (a connected UDP socket sends nothing but
-/// tells which interface the route goes through): what a worker advertises to its ring peers.
-enum LocalAddress {
-  static func toward(_ endpoint: String) -> String? {
-    guard let host = Endpoint.host(of: endpoint) else { return nil }
-    if host == "127.0.0.1" || host == "localhost" { return "127.0.0.1" }
-    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = in_port_t(9).bigEndian
-    guard inet_pton(AF_INET, host, &addr.sin_addr) == 1 else { return nil }
-    let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    guard ok == 0 else { return nil }
-    var local = sockaddr_in()
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    guard withUnsafeMutablePointer(to: &local, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }) == 0 else { return nil }
-    var buf = [CChar](repeating: 0, count: 64)
-    guard inet_ntop(AF_INET, &local.sin_addr, &buf, 64) != nil else { return nil }
-    return String(cString: buf)
+  /// Dimensions as Ints; nil when one does not fit.
+  static func checkedShape(_ dims: [UInt64]) -> [Int]? {
+    var out: [Int] = []
+    for d in dims {
+      guard d <= UInt64(Int.max) else { return nil }
+      out.append(Int(d))
+    }
+    return out
+  }
+
+  /// The element count of `shape`; nil when the product overflows.
+  static func checkedProduct(_ shape: [Int]) -> Int? {
+    var product = 1
+    for d in shape {
+      let (p, overflow) = product.multipliedReportingOverflow(by: d)
+      if overflow { return nil }
+      product = p
+    }
+    return product
   }
 }

@@ -124,14 +124,14 @@ final class FoldWorker {
 
   /// A collective listener on the interface that faces the coordinator (where the peers are).
   private func makeListener() throws -> CollectiveListener {
-    let host = ringHost
-    return try CollectiveListener(
-      context: worker.context, bind: "tcp://\(host == "127.0.0.1" ? host : "0.0.0.0"):*")
+    try CollectiveListener(context: worker.context, bind: ringAddress.bindEndpoint)
   }
 
-  private var ringHost: String {
-    worker.options.advertiseHost ?? LocalAddress.toward(worker.options.connect) ?? "127.0.0.1"
+  private var ringAddress: RingAddress {
+    RingAddress.choose(connect: worker.options.connect, advertise: worker.options.advertiseHost)
   }
+
+  private var ringHost: String { ringAddress.advertiseHost }
 
   private func advertised(_ l: CollectiveListener) -> String {
     l.advertisedEndpoint(host: ringHost)

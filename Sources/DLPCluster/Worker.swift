@@ -63,9 +63,9 @@ public final class Worker {
   }
 
   private func runJob() throws {
-    let host = options.advertiseHost ?? LocalAddress.toward(options.connect) ?? "127.0.0.1"
-    let listener = try CollectiveListener(context: context, bind: "tcp://\(host == "127.0.0.1" ? host : "0.0.0.0"):*")
-    let ringEndpoint = listener.advertisedEndpoint(host: host)
+    let ring = RingAddress.choose(connect: options.connect, advertise: options.advertiseHost)
+    let listener = try CollectiveListener(context: context, bind: ring.bindEndpoint)
+    let ringEndpoint = listener.advertisedEndpoint(host: ring.advertiseHost)
     try codec.send(
       HelloMessage(
         protocolVersion: DLPProtocol.version, workerID: options.workerID, hostname: ProcessInfo.processInfo.hostName,

@@ -12,6 +12,10 @@ struct EvaluateCommand: ParsableCommand {
   @Option(help: "Weights written by --save-weights.") var loadWeights: String
   @Option(help: "Batch size for evaluation.") var batchSize: Int = 128
 
+  func validate() throws {
+    if batchSize <= 0 { throw ValidationError("--batch-size must be positive. Received: \(batchSize)") }
+  }
+
   func run() throws {
     try reportingErrors {
       configureEngine(threads: job.threads ?? (job.workers == 0 ? nil : 1))
@@ -20,10 +24,12 @@ struct EvaluateCommand: ParsableCommand {
       let splits = try data.load(default: preset?.defaultDataset)
       let prepared = try PreparedData.prepare(splits, for: m, normalize: preset?.normalize ?? false)
       guard let test = prepared.test else { throw DLPError.data("dataset '\(prepared.datasetName)' has no test split") }
+      // A batch bigger than the test split is one batch of all of it; clamped, no buffer overflows.
+      let batchSize = FitOptions.effectiveBatchSize(self.batchSize, rows: test.count)
       let description = JobDescription(
         dataset: data.dataset ?? preset?.defaultDataset ?? "", samples: data.samples, numWords: data.numWords,
         targetColumn: data.targetColumn, normalize: preset?.normalize ?? false, validationSplit: 0, batchSize: batchSize,
-        seed: job.seed, collective: job.allreduce)
+        seed: job.seed, collective: job.allreduce, collectiveTimeout: job.timeouts.resolvedCollectiveTimeout)
       let ev = try ClusterSession.run(
         placement: job.workers == 0 ? .inProcess : .localWorkers(job.workers), model: m, data: prepared,
         roles: try prepared.roles(validationSplit: 0), batchSize: batchSize, run: job, description: description

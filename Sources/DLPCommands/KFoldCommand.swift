@@ -82,14 +82,17 @@ struct KFoldCommand: ParsableCommand {
       if shipData && job.workers == 0 {
         throw DLPError.config("--ship-data sends the data to workers; it needs --workers N")
       }
+      if job.workers > 0 && job.insecure {
+        BindPolicy.warn("--insecure: the \(job.workers) local workers talk in plain text on loopback, where every user of this host can reach them")
+      }
       configureEngine(threads: job.threads)
       let (template, preset) = try model.makeModel(seed: job.seed)
       // Every task builds its model from this document: stable layer names, same compile settings.
       let blueprint = try ModelBlueprint(template)
       let normalize = self.normalize ?? preset?.normalize ?? false
-      let options = CrossValidationOptions(
+      var options = CrossValidationOptions(
         epochs: epochs ?? preset?.defaultEpochs ?? 1,
-        batchSize: batchSize ?? preset?.defaultBatchSize ?? 32,
+        batchSize: Swift.min(batchSize ?? preset?.defaultBatchSize ?? 32, ShapeLimits.maxElements),
         shuffle: !noEpochShuffle)
       // --workers N: N worker processes pull the tasks from a queue; each builds its models from
       // the blueprint and trains on its own copy of the data, so the results are the same. They
@@ -100,7 +103,7 @@ struct KFoldCommand: ParsableCommand {
         dataset: data.dataset ?? preset?.defaultDataset ?? "", samples: data.samples,
         numWords: data.numWords, targetColumn: data.targetColumn, normalize: false,
         validationSplit: 0, batchSize: options.batchSize, seed: job.seed,
-        collective: job.allreduce)
+        collective: job.allreduce, collectiveTimeout: job.timeouts.resolvedCollectiveTimeout)
       workerData.skipTest = !final
       if job.workers > 0 {
         cluster = try FoldCoordinator.launchLocal(
@@ -118,6 +121,8 @@ struct KFoldCommand: ParsableCommand {
         let splits = try data.load(default: preset?.defaultDataset, skipTest: !final)
         // Raw features: each fold normalises with its own training rows' statistics.
         prepared = try PreparedData.prepare(splits, for: template, normalize: false)
+        // A batch bigger than the data is one batch of all of it; clamped, no buffer overflows.
+        options.batchSize = FitOptions.effectiveBatchSize(options.batchSize, rows: prepared.largestSplit)
         let plan: ValidationPlan =
           repeats > 1
           ? IteratedKFoldPlan(folds: folds, repeats: repeats, seed: job.seed)

@@ -13,6 +13,10 @@ struct PredictCommand: ParsableCommand {
   @Option(help: "Batch size.") var batchSize: Int = 128
   @Option(help: "BLAS threads.") var threads: Int?
 
+  func validate() throws {
+    if batchSize <= 0 { throw ValidationError("--batch-size must be positive. Received: \(batchSize)") }
+  }
+
   func run() throws {
     try reportingErrors {
       configureEngine(threads: threads)
@@ -31,7 +35,8 @@ struct PredictCommand: ParsableCommand {
         }
         return try x.reshaped(to: [x.shape[0]] + i.shape)
       }
-      let ys = try m.predict(shaped, batchSize: batchSize)
+      let rows = shaped.first?.shape.first ?? 0
+      let ys = try m.predict(shaped, batchSize: FitOptions.effectiveBatchSize(batchSize, rows: rows))
       var writer = NPZWriter()
       for (y, o) in zip(ys, m.outputs) { try writer.add(m.outputs.count == 1 ? "y" : o.node.layer.name, y) }
       try writer.write(to: URL(fileURLWithPath: output))

@@ -1,5 +1,6 @@
 import DLP
 import DLPCluster
+import DLPTransport
 import Foundation
 
 /// One training job as the CLI runs it: fit (in-process or on workers), then evaluate on the
@@ -87,14 +88,18 @@ enum ClusterSession {
     case .localWorkers(let n):
       let box = ClusterBox()
       coordinator = try Coordinator(
-        options: CoordinatorOptions(bind: "tcp://127.0.0.1:*", expectWorkers: n, collective: run.allreduce, transport: run.transport),
+        options: run.coordinatorOptions(
+          CoordinatorOptions(bind: "tcp://127.0.0.1:*", expectWorkers: n, collective: run.allreduce, transport: run.transport),
+          security: .insecure),
         probe: { box.cluster?.deadWorker() })
       let local = try LocalCluster(workers: n, connect: coordinator.controlEndpoint, threads: run.threads ?? 1)
       box.cluster = local
       cluster = local
-    case .external(let bind, let expect, let ship):
+    case .external(let bind, let expect, let ship, let security):
       coordinator = try Coordinator(
-        options: CoordinatorOptions(bind: bind, expectWorkers: expect, collective: run.allreduce, shipData: ship, transport: run.transport))
+        options: run.coordinatorOptions(
+          CoordinatorOptions(bind: bind, expectWorkers: expect, collective: run.allreduce, shipData: ship, transport: run.transport),
+          security: security))
       printLine("coordinator listening on \(coordinator.controlEndpoint) for \(expect) workers")
     }
     do {
@@ -115,4 +120,15 @@ enum ClusterSession {
 /// Lets the coordinator's watchdog ask about worker processes started after it.
 final class ClusterBox: @unchecked Sendable {
   var cluster: LocalCluster?
+}
+
+extension RunOptions {
+  /// `base` with this run's security and timeouts.
+  func coordinatorOptions(_ base: CoordinatorOptions, security: SecurityOptions) -> CoordinatorOptions {
+    var o = base
+    o.security = security
+    o.heartbeatTimeout = timeouts.resolvedHeartbeatTimeout
+    o.collectiveTimeout = timeouts.resolvedCollectiveTimeout
+    return o
+  }
 }

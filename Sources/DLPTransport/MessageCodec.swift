@@ -9,6 +9,9 @@ public struct Envelope {
   public var header: MessageHeader
   public var message: Message
   public var payload: Payload?
+  /// The sender's CURVE public key (Z85) as the ZAP handler admitted it, for messages received
+  /// on a CURVE server socket; nil otherwise. What a Hello claims is only trusted if it matches.
+  public var peerKey: String? = nil
 }
 
 /// Turns DLP messages into multipart frames and back, validating everything it receives.
@@ -273,6 +276,7 @@ public final class MessageCodec {
         payload: payload)
     }
     envelope.routingID = routingID
+    if socket.curveRole?.isServer == true { envelope.peerKey = dataFrames.first?.property("User-Id") }
     return envelope
   }
 }
