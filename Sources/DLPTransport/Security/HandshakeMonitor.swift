@@ -35,7 +35,7 @@ public enum HandshakeEvent: Sendable, Equatable, CustomStringConvertible {
       }
       return "security handshake with \(e) failed: \(why)"
     case .closedDuringHandshake(let e):
-      return "\(e) closed the connection during the security handshake: it does not hold the secret of the public key this process expects (--coordinator-key), or it does not use CURVE"
+      return "\(e) closed the connection during the security handshake: one side uses CURVE and the other does not, or the server does not hold the secret of the public key this process expects (--coordinator-key)"
     }
   }
 }
@@ -44,8 +44,14 @@ public enum HandshakeEvent: Sendable, Equatable, CustomStringConvertible {
 /// handshakes, so a client refused by a CURVE server, or talking to an impostor, can say so
 /// instead of waiting out a timeout: ZeroMQ itself just retries a failed handshake forever.
 /// Owned by the thread that owns the monitored socket.
+///
+/// Close it (or let it go) once the outcome is known: ZeroMQ's I/O thread writes each event to
+/// the monitor with a blocking send, so events nobody reads would, after a thousand, stall
+/// every connection of the monitored socket. `close()` stops the monitoring first.
 public final class HandshakeMonitor {
   private let pair: ZMQSocket
+  private let monitored: ZMQSocket
+  private var closed = false
   private var connecting: Set<String> = []
   public private(set) var events: [HandshakeEvent] = []
 
@@ -61,9 +67,17 @@ public final class HandshakeMonitor {
     guard zmq_socket_monitor(h, endpoint, Self.watched) == 0 else {
       throw TransportError.lastZMQError("zmq_socket_monitor")
     }
-    pair = try ZMQSocket(context: socket.context, kind: .pair)
-    try pair.connect(endpoint)
+    monitored = socket
+    do {
+      pair = try ZMQSocket(context: socket.context, kind: .pair)
+      try pair.connect(endpoint)
+    } catch {
+      zmq_socket_monitor(h, nil, 0)
+      throw error
+    }
   }
+
+  deinit { close() }
 
   /// Reads the events that arrived (waiting at most `timeout` seconds for the first one) and
   /// returns the new ones.
@@ -88,9 +102,13 @@ public final class HandshakeMonitor {
       case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
         connecting.remove(endpoint)
         fresh.append(.refusedByServer(endpoint: endpoint, status: Int(value)))
-      case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+      case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
         connecting.remove(endpoint)
         fresh.append(.failed(endpoint: endpoint, code: value))
+      case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+        // The value is an errno: the peer hung up (EPIPE, ECONNRESET) mid-handshake.
+        connecting.remove(endpoint)
+        fresh.append(.closedDuringHandshake(endpoint: endpoint))
       case ZMQ_EVENT_DISCONNECTED:
         if connecting.remove(endpoint) != nil { fresh.append(.closedDuringHandshake(endpoint: endpoint)) }
       default:
@@ -122,5 +140,11 @@ public final class HandshakeMonitor {
     }
   }
 
-  public func close() { pair.close() }
+  /// Stops monitoring (the monitored socket stays open) and closes the event socket.
+  public func close() {
+    guard !closed else { return }
+    closed = true
+    if let h = try? monitored.requireHandle("zmq_socket_monitor") { zmq_socket_monitor(h, nil, 0) }
+    pair.close()
+  }
 }
