@@ -74,9 +74,9 @@ struct ShipmentAssembler {
     // Taken out of the dictionary while it is filled: a copy left there would make every chunk
     // copy the whole array (copy on write).
     var entry: (shape: [Int], values: [Float], filled: Int)
-    if let existing = buffers.removeValue(forKey: m.arrayName) {
-      entry = existing
-      guard entry.shape == shape else { throw DLPError.data("\(label) changed shape from \(entry.shape) to \(shape)") }
+    if let existing = buffers[m.arrayName] {
+      guard existing.shape == shape else { throw DLPError.data("\(label) changed shape from \(existing.shape) to \(shape)") }
+      entry = buffers.removeValue(forKey: m.arrayName)!
     } else {
       let (bytes, overflow) = total.multipliedReportingOverflow(by: 4)
       guard !overflow, bytes <= maxTotalBytes - totalBytes else {
@@ -86,6 +86,8 @@ struct ShipmentAssembler {
       totalBytes += bytes
       entry = (shape, [Float](repeating: 0, count: total), 0)
     }
+    // A refused chunk leaves the array as it was.
+    defer { buffers[m.arrayName] = entry }
     let n = payload?.count ?? 0
     guard m.chunkOffset == UInt64(entry.filled) else {
       throw DLPError.data("\(label): chunk at element \(m.chunkOffset), expected the next one at \(entry.filled)")
@@ -100,7 +102,6 @@ struct ShipmentAssembler {
       }
     }
     entry.filled += n
-    buffers[m.arrayName] = entry
     return m.last
   }
 
