@@ -49,6 +49,8 @@ public final class MessageCodec {
   /// Payloads at least this big are sent zero-copy when a tracker is given; smaller ones are
   /// copied, which is cheaper than the bookkeeping.
   public var zeroCopyMinBytes: Int
+  /// Whether refused messages are logged (a warning each); fuzzers turn it off.
+  public var logsRefusals = true
 
   let arena = ProtobufArena()
   private let headerScratch = UnsafeMutableRawPointer.allocate(
@@ -173,6 +175,7 @@ public final class MessageCodec {
       }
       return Envelope(routingID: nil, header: header, message: message, payload: payload)
     } catch {
+      guard logsRefusals else { throw error }
       Self.logger.warning(
         "refused a message",
         metadata: ["peer": "\(peer.map(String.init) ?? "?")", "error": "\(error)"])
