@@ -74,8 +74,15 @@ public struct CoordinatorCommand: ParsableCommand {
       guard expectWorkers >= 1 else { throw DLPError.config("--expect-workers must be >= 1") }
       // Before anything starts: no keys beyond loopback is refused unless --insecure.
       let security = try keys.resolve(bind: bind, insecure: arguments.job.insecure)
+      // ZeroMQ binds addresses and interface names, not host names: resolve those here.
+      let endpoint: String
+      do {
+        endpoint = try AddressResolution.bindable(bind)
+      } catch {
+        throw DLPError.config("cannot bind to \(bind): \(error)")
+      }
       try arguments.execute(
-        placement: .external(bind: bind, expectWorkers: expectWorkers, shipData: shipData, security: security))
+        placement: .external(bind: endpoint, expectWorkers: expectWorkers, shipData: shipData, security: security))
     }
   }
 }

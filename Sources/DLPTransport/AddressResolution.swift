@@ -119,6 +119,27 @@ public enum AddressResolution {
     return addresses.allSatisfy(isLoopbackLiteral)
   }
 
+  /// `endpoint` with a host name replaced by its first IPv4 address, for `zmq_bind`, which
+  /// takes addresses and interface names but does not resolve names. Addresses, wildcards,
+  /// interface names (`eth0`) and non-tcp endpoints come back unchanged.
+  public static func bindable(_ endpoint: String) throws -> String {
+    guard let host = host(ofEndpoint: endpoint), let colon = endpoint.lastIndex(of: ":") else { return endpoint }
+    if ["*", "0.0.0.0", "::"].contains(host) || host.contains(";") || isIPLiteral(host) || if_nametoindex(host) != 0 {
+      return endpoint
+    }
+    guard let address = try resolve(host).first(where: { !$0.contains(":") }) else {
+      throw TransportError.unreachable(peer: nil, "host name '\(host)' has no IPv4 address to bind")
+    }
+    return "tcp://\(address)\(endpoint[colon...])"
+  }
+
+  /// Whether `text` is an IPv4 or IPv6 address literal.
+  public static func isIPLiteral(_ text: String) -> Bool {
+    var a4 = in_addr()
+    var a6 = in6_addr()
+    return inet_pton(AF_INET, text, &a4) == 1 || inet_pton(AF_INET6, text, &a6) == 1
+  }
+
   static func numericHost(_ address: UnsafePointer<sockaddr>, length: socklen_t) -> String? {
     var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
     let rc = getnameinfo(address, length, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST)
