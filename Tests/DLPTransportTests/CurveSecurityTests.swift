@@ -286,3 +286,15 @@ struct CapturingLogHandler: LogHandler {
     log.add("\(level) \(message)")
   }
 }
+
+extension CurveSecurityTests {
+  /// The benchmark behind `dlp bench curve` runs both ways and reports positive figures (no
+  /// speed is asserted: this machine is shared).
+  func testTheCurveBenchmarkMeasuresBothWays() throws {
+    let r = try CurveBenchmark.run(bytes: 64 << 10, messages: 4, rounds: 1, pings: 5)
+    XCTAssertGreaterThan(r.plain.bulkGBps, 0)
+    XCTAssertGreaterThan(r.curve.bulkGBps, 0)
+    XCTAssertGreaterThan(r.curve.roundTripMicros, 0)
+    XCTAssertTrue(r.summary.contains("CURVE"))
+  }
+}
