@@ -24,14 +24,14 @@ final class AddressResolutionTests: XCTestCase {
     XCTAssertEqual(AddressResolution.localAddress(toward: "localhost"), "127.0.0.1", "a name is resolved first")
     XCTAssertNil(AddressResolution.localAddress(toward: "no-such-host.invalid"))
     XCTAssertTrue(AddressResolution.isLocalAddress("127.0.0.1"))
-    XCTAssertFalse(AddressResolution.isLocalAddress("192.0.2.55"), "TEST-NET-1 is nobody's address")
+    XCTAssertFalse(AddressResolution.isLocalAddress("198.51.100.77"), "TEST-NET-2 is nobody's address")
   }
 
   func testWhatIsReachableOnlyFromThisHost() {
     for local in ["tcp://127.0.0.1:5555", "tcp://127.0.0.5:1", "tcp://localhost:9", "tcp://lo:5555", "ipc:///tmp/dlp", "inproc://x", "tcp://[::1]:5"] {
       XCTAssertTrue(AddressResolution.isLocalOnly(bindEndpoint: local), local)
     }
-    for exposed in ["tcp://0.0.0.0:5555", "tcp://*:5555", "tcp://[::]:5", "tcp://192.0.2.1:5555", "tcp://eth0:5555", "tcp://no-such-host.invalid:5"] {
+    for exposed in ["tcp://0.0.0.0:5555", "tcp://*:5555", "tcp://[::]:5", "tcp://198.51.100.1:5555", "tcp://eth0:5555", "tcp://no-such-host.invalid:5"] {
       XCTAssertFalse(AddressResolution.isLocalOnly(bindEndpoint: exposed), exposed)
     }
   }
@@ -44,8 +44,8 @@ final class AddressResolutionTests: XCTestCase {
       RingAddress(bindHost: "127.0.0.1", advertiseHost: "127.0.0.1"))
     // NAT: an address that is not this host's is advertised; the listener takes every interface.
     XCTAssertEqual(
-      RingAddress.choose(connect: "tcp://127.0.0.1:5555", advertise: "192.0.2.7"),
-      RingAddress(bindHost: "0.0.0.0", advertiseHost: "192.0.2.7"))
+      RingAddress.choose(connect: "tcp://127.0.0.1:5555", advertise: "198.51.100.7"),
+      RingAddress(bindHost: "0.0.0.0", advertiseHost: "198.51.100.7"))
     XCTAssertEqual(RingAddress.choose(connect: "ipc:///tmp/c", advertise: nil).bindEndpoint, "tcp://127.0.0.1:*")
   }
 }

@@ -221,8 +221,11 @@ final class NetworkNamespaceTests: XCTestCase {
       }
       XCTAssertEqual(coordinator.terminationStatus, 0, "\(collective): \(logs())")
       for (p, _) in workers {
-        XCTAssertTrue(
-          wait(p, timeout: 30), "\(collective): a worker did not exit after the job\n\(logs())")
+        // terminationStatus traps on a running process: read it only once it has exited.
+        guard wait(p, timeout: 30) else {
+          XCTFail("\(collective): a worker did not exit after the job\n\(logs())")
+          continue
+        }
         XCTAssertEqual(p.terminationStatus, 0, "\(collective): \(logs())")
       }
       guard coordinator.terminationStatus == 0 else { continue }

@@ -85,10 +85,10 @@ final class SecurityCommandTests: XCTestCase {
   }
 
   func testWorkerAndTimeoutFlagsAreChecked() throws {
-    let remote = try Harness.run("dlp-worker", ["--connect", "tcp://192.0.2.1:5555"], timeout: 30)
+    let remote = try Harness.run("dlp-worker", ["--connect", "tcp://198.51.100.1:5555"], timeout: 30)
     XCTAssertNotEqual(remote.status, 0)
     XCTAssertTrue(remote.stderr.contains("--coordinator-key") && remote.stderr.contains("--insecure"), remote.stderr)
-    let half = try Harness.run("dlp-worker", ["--connect", "tcp://192.0.2.1:5555", "--coordinator-key", "/nonexistent.key"], timeout: 30)
+    let half = try Harness.run("dlp-worker", ["--connect", "tcp://198.51.100.1:5555", "--coordinator-key", "/nonexistent.key"], timeout: 30)
     XCTAssertNotEqual(half.status, 0)
     XCTAssertTrue(half.stderr.contains("--curve-secret-key"), half.stderr)
     for bad in [["--heartbeat-timeout", "0"], ["--heartbeat-timeout", "nan"], ["--collective-timeout", "-1"], ["--collective-timeout", "1e300"]] {
