@@ -75,7 +75,7 @@ struct WorkerKeyArguments: ParsableArguments {
 struct TimeoutArguments: ParsableArguments {
   @Option(
     help: ArgumentHelp(
-      "Seconds without a worker's heartbeat before it counts as lost (default \(ClusterDefaults.heartbeatTimeout.secondsText)).",
+      "Seconds of heartbeat silence before a peer counts as lost (default \(ClusterDefaults.heartbeatTimeout.secondsText)).",
       valueName: "seconds"))
   var heartbeatTimeout: Double?
   @Option(
