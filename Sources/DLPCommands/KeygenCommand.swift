@@ -6,7 +6,8 @@ import Foundation
 /// `dlp keygen`: a CURVE key pair for a coordinator or a worker.
 struct KeygenCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "keygen", abstract: "Make a CURVE key pair (NAME.key, NAME.key_secret) for a coordinator or a worker.",
+    commandName: "keygen",
+    abstract: "Make a CURVE key pair (NAME.key, NAME.key_secret) for a coordinator or a worker.",
     discussion: """
       Writes DIR/NAME.key (the public key: 40 Z85 characters; copy it to the peers that must \
       trust this one) and DIR/NAME.key_secret (the secret key, mode 0600; it never leaves this \
@@ -19,7 +20,8 @@ struct KeygenCommand: ParsableCommand {
 
   @Option(help: "Folder to write the key files to.") var outputDir: String
   @Option(help: "Base name of the key files (letters, digits, '.', '_', '-').") var name: String
-  @Flag(help: "Replace existing key files (peers holding the old public key are then refused).") var force = false
+  @Flag(help: "Replace existing key files (peers holding the old public key are then refused).")
+  var force = false
 
   func run() throws {
     try reportingErrors {

@@ -9,7 +9,8 @@ import Foundation
 struct CoordinatorKeyArguments: ParsableArguments {
   @Option(help: "This coordinator's CURVE secret key (NAME.key_secret from dlp keygen, mode 0600).")
   var curveSecretKey: String?
-  @Option(help: "A folder of the workers' CURVE public keys (*.key): only those workers are admitted.")
+  @Option(
+    help: "A folder of the workers' CURVE public keys (*.key): only those workers are admitted.")
   var authorizedKeys: String?
 
   /// The coordinator's security for `bind`, or an error saying which flags are missing. Checked
@@ -17,7 +18,9 @@ struct CoordinatorKeyArguments: ParsableArguments {
   /// unless `insecure` says so (and then warns).
   func resolve(bind: String, insecure: Bool) throws -> SecurityOptions {
     if insecure && (curveSecretKey != nil || authorizedKeys != nil) {
-      throw DLPError.config("--insecure turns CURVE off; it cannot be combined with --curve-secret-key or --authorized-keys")
+      throw DLPError.config(
+        "--insecure turns CURVE off; it cannot be combined with --curve-secret-key or --authorized-keys"
+      )
     }
     switch (curveSecretKey, authorizedKeys) {
     case (let secret?, let folder?):
@@ -25,9 +28,13 @@ struct CoordinatorKeyArguments: ParsableArguments {
       let keys = try KeyFiles.loadAuthorizedKeys(directory: folder)
       return .curve(CurveCredentials(keyPair: pair, authorizedKeys: keys))
     case (_?, nil):
-      throw DLPError.config("--curve-secret-key needs --authorized-keys DIR: the folder of the public keys (*.key) of the workers to admit")
+      throw DLPError.config(
+        "--curve-secret-key needs --authorized-keys DIR: the folder of the public keys (*.key) of the workers to admit"
+      )
     case (nil, _?):
-      throw DLPError.config("--authorized-keys needs --curve-secret-key FILE: this coordinator's own secret key (dlp keygen makes one)")
+      throw DLPError.config(
+        "--authorized-keys needs --curve-secret-key FILE: this coordinator's own secret key (dlp keygen makes one)"
+      )
     case (nil, nil):
       try BindPolicy.checkPlainText(listening: bind, insecure: insecure)
       return .insecure
@@ -39,20 +46,27 @@ struct CoordinatorKeyArguments: ParsableArguments {
 struct WorkerKeyArguments: ParsableArguments {
   @Option(help: "This worker's CURVE secret key (NAME.key_secret from dlp keygen, mode 0600).")
   var curveSecretKey: String?
-  @Option(help: "The coordinator's CURVE public key (its NAME.key): the worker talks to no other server.")
+  @Option(
+    help: "The coordinator's CURVE public key (its NAME.key): the worker talks to no other server.")
   var coordinatorKey: String?
-  @Flag(help: "Connect without CURVE: anyone on the path can read the job and impersonate the coordinator.")
+  @Flag(
+    help:
+      "Connect without CURVE: anyone on the path can read the job and impersonate the coordinator.")
   var insecure = false
   @Option(help: .hidden) var curveKeysFd: Int32?
 
   func resolve(connect: String) throws -> SecurityOptions {
     let files = curveSecretKey != nil || coordinatorKey != nil
     if insecure && (files || curveKeysFd != nil) {
-      throw DLPError.config("--insecure turns CURVE off; it cannot be combined with --curve-secret-key or --coordinator-key")
+      throw DLPError.config(
+        "--insecure turns CURVE off; it cannot be combined with --curve-secret-key or --coordinator-key"
+      )
     }
     if let fd = curveKeysFd {
       // Keys handed over by the parent that started this worker (`dlp train --workers N`).
-      guard !files else { throw DLPError.config("--curve-keys-fd cannot be combined with key files") }
+      guard !files else {
+        throw DLPError.config("--curve-keys-fd cannot be combined with key files")
+      }
       return .curve(try CredentialHandoff.read(fd: fd))
     }
     switch (curveSecretKey, coordinatorKey) {
@@ -60,9 +74,13 @@ struct WorkerKeyArguments: ParsableArguments {
       let pair = try KeyFiles.loadKeyPair(secretFile: secret)
       return .curve(CurveCredentials(keyPair: pair, serverKey: try KeyFiles.loadPublicKey(server)))
     case (_?, nil):
-      throw DLPError.config("--curve-secret-key needs --coordinator-key FILE: the coordinator's public key, so this worker talks to no impostor")
+      throw DLPError.config(
+        "--curve-secret-key needs --coordinator-key FILE: the coordinator's public key, so this worker talks to no impostor"
+      )
     case (nil, _?):
-      throw DLPError.config("--coordinator-key needs --curve-secret-key FILE: this worker's own secret key (dlp keygen makes one)")
+      throw DLPError.config(
+        "--coordinator-key needs --curve-secret-key FILE: this worker's own secret key (dlp keygen makes one)"
+      )
     case (nil, nil):
       try BindPolicy.checkPlainText(connecting: connect, insecure: insecure)
       return .insecure
@@ -87,12 +105,17 @@ struct TimeoutArguments: ParsableArguments {
   static let maximum = 86_400.0
 
   func validate() throws {
-    if let t = heartbeatTimeout, !(t.isFinite && t >= 2 * ClusterDefaults.heartbeatInterval && t <= Self.maximum) {
+    if let t = heartbeatTimeout,
+      !(t.isFinite && t >= 2 * ClusterDefaults.heartbeatInterval && t <= Self.maximum)
+    {
       throw ValidationError(
-        "--heartbeat-timeout must be between \(2 * ClusterDefaults.heartbeatInterval) s (two heartbeats) and \(Int(Self.maximum)) s. Received: \(t)")
+        "--heartbeat-timeout must be between \(2 * ClusterDefaults.heartbeatInterval) s (two heartbeats) and \(Int(Self.maximum)) s. Received: \(t)"
+      )
     }
     if let t = collectiveTimeout, !(t.isFinite && t > 0 && t <= Self.maximum) {
-      throw ValidationError("--collective-timeout must be more than 0 and at most \(Int(Self.maximum)) s. Received: \(t)")
+      throw ValidationError(
+        "--collective-timeout must be more than 0 and at most \(Int(Self.maximum)) s. Received: \(t)"
+      )
     }
   }
 
@@ -111,7 +134,8 @@ enum BindPolicy {
     if AddressResolution.isLocalOnly(bindEndpoint: bind) { return }
     guard insecure else {
       throw DLPError.config(
-        "refusing to listen on \(bind) without CURVE keys: every host that reaches it could join the job. Pass --curve-secret-key FILE --authorized-keys DIR (dlp keygen makes the keys), or --insecure on a network you trust")
+        "refusing to listen on \(bind) without CURVE keys: every host that reaches it could join the job. Pass --curve-secret-key FILE --authorized-keys DIR (dlp keygen makes the keys), or --insecure on a network you trust"
+      )
     }
     warn("dlp-coordinator on \(bind): \(warning)")
   }
@@ -122,7 +146,8 @@ enum BindPolicy {
     if AddressResolution.isLocalOnly(bindEndpoint: endpoint) { return }
     guard insecure else {
       throw DLPError.config(
-        "refusing to connect to \(endpoint) without CURVE keys: this worker could not tell its coordinator from an impostor. Pass --curve-secret-key FILE --coordinator-key FILE (dlp keygen makes the keys), or --insecure on a network you trust")
+        "refusing to connect to \(endpoint) without CURVE keys: this worker could not tell its coordinator from an impostor. Pass --curve-secret-key FILE --coordinator-key FILE (dlp keygen makes the keys), or --insecure on a network you trust"
+      )
     }
     warn("dlp-worker connecting to \(endpoint): \(warning)")
   }

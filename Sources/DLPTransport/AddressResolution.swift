@@ -35,7 +35,9 @@ public enum AddressResolution {
     var v6: [String] = []
     var node = list
     while let n = node {
-      if let address = n.pointee.ai_addr, let text = numericHost(address, length: n.pointee.ai_addrlen) {
+      if let address = n.pointee.ai_addr,
+        let text = numericHost(address, length: n.pointee.ai_addrlen)
+      {
         if n.pointee.ai_family == AF_INET {
           if !v4.contains(text) { v4.append(text) }
         } else if n.pointee.ai_family == AF_INET6 {
@@ -111,7 +113,9 @@ public enum AddressResolution {
     if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
     guard var host = host(ofEndpoint: endpoint) else { return false }
     // ZeroMQ's "interface;address" and "source:..." forms: judge the address part.
-    if let semicolon = host.lastIndex(of: ";") { host = String(host[host.index(after: semicolon)...]) }
+    if let semicolon = host.lastIndex(of: ";") {
+      host = String(host[host.index(after: semicolon)...])
+    }
     if ["*", "0.0.0.0", "::", ""].contains(host) { return false }
     if host == "lo" { return true }
     if isLoopbackLiteral(host) { return true }
@@ -123,8 +127,12 @@ public enum AddressResolution {
   /// takes addresses and interface names but does not resolve names. Addresses, wildcards,
   /// interface names (`eth0`) and non-tcp endpoints come back unchanged.
   public static func bindable(_ endpoint: String) throws -> String {
-    guard let host = host(ofEndpoint: endpoint), let colon = endpoint.lastIndex(of: ":") else { return endpoint }
-    if ["*", "0.0.0.0", "::"].contains(host) || host.contains(";") || isIPLiteral(host) || if_nametoindex(host) != 0 {
+    guard let host = host(ofEndpoint: endpoint), let colon = endpoint.lastIndex(of: ":") else {
+      return endpoint
+    }
+    if ["*", "0.0.0.0", "::"].contains(host) || host.contains(";") || isIPLiteral(host)
+      || if_nametoindex(host) != 0
+    {
       return endpoint
     }
     guard let address = try resolve(host).first(where: { !$0.contains(":") }) else {
@@ -174,8 +182,12 @@ public struct RingAddress: Sendable, Equatable {
       // No route found (ipc coordinator, unresolvable name): loopback, as a local job.
       return RingAddress(bindHost: "127.0.0.1", advertiseHost: "127.0.0.1")
     }
-    let candidates = AddressResolution.isLoopbackLiteral(advertise) ? [advertise] : ((try? AddressResolution.resolve(advertise)) ?? [])
-    if let local = candidates.first(where: { !$0.contains(":") && AddressResolution.isLocalAddress($0) }) {
+    let candidates =
+      AddressResolution.isLoopbackLiteral(advertise)
+      ? [advertise] : ((try? AddressResolution.resolve(advertise)) ?? [])
+    if let local = candidates.first(where: {
+      !$0.contains(":") && AddressResolution.isLocalAddress($0)
+    }) {
       return RingAddress(bindHost: local, advertiseHost: advertise)
     }
     return RingAddress(bindHost: "0.0.0.0", advertiseHost: advertise)

@@ -9,24 +9,33 @@ import XCTest
 /// shipped arrays whose shapes overflow or whose chunks land outside them, and job
 /// descriptions whose values would trap. Each ends in a clear error, never a trap.
 final class HostileCoordinatorTests: XCTestCase {
-  func chunk(_ name: String = "train_x", shape: [UInt64], offset: UInt64 = 0, total: UInt64? = nil, last: Bool = false)
+  func chunk(
+    _ name: String = "train_x", shape: [UInt64], offset: UInt64 = 0, total: UInt64? = nil,
+    last: Bool = false
+  )
     -> DataShipmentMessage
   {
     DataShipmentMessage(
-      arrayName: name, shape: shape, chunkOffset: offset, totalElements: total ?? shape.reduce(1, { $0 &* $1 }), last: last)
+      arrayName: name, shape: shape, chunkOffset: offset,
+      totalElements: total ?? shape.reduce(1, { $0 &* $1 }), last: last)
   }
 
   func payload(_ n: Int) throws -> Payload {
-    let frames = MessageCodec().encode(WeightChunkMessage(totalLength: UInt64(n), last: true), payload: [Float](repeating: 1, count: n))
+    let frames = MessageCodec().encode(
+      WeightChunkMessage(totalLength: UInt64(n), last: true),
+      payload: [Float](repeating: 1, count: n))
     return try MessageCodec().decode(frames: frames).payload!
   }
 
-  func assertDataError(_ body: () throws -> Void, _ needle: String, file: StaticString = #filePath, line: UInt = #line) {
+  func assertDataError(
+    _ body: () throws -> Void, _ needle: String, file: StaticString = #filePath, line: UInt = #line
+  ) {
     do {
       try body()
       XCTFail("expected an error mentioning '\(needle)'", file: file, line: line)
     } catch let DLPError.data(text) {
-      XCTAssertTrue(text.contains(needle), "'\(text)' does not mention '\(needle)'", file: file, line: line)
+      XCTAssertTrue(
+        text.contains(needle), "'\(text)' does not mention '\(needle)'", file: file, line: line)
     } catch {
       XCTFail("expected a data error, got \(error)", file: file, line: line)
     }
@@ -35,24 +44,41 @@ final class HostileCoordinatorTests: XCTestCase {
   func testShippedShapesThatOverflowAreRefused() {
     var a = ShipmentAssembler()
     // 2^32 x 2^32 overflows Int; the declared total is whatever wraps.
-    assertDataError({ _ = try a.add(self.chunk(shape: [1 << 32, 1 << 32], total: 0), payload: nil) }, "too large")
-    assertDataError({ _ = try a.add(self.chunk(shape: [.max, 2], total: 2), payload: nil) }, "too large")
-    assertDataError({ _ = try a.add(self.chunk(shape: [0, .max, .max], total: 0), payload: nil) }, "too large")
-    assertDataError({ _ = try a.add(self.chunk(shape: Array(repeating: 2, count: 9)), payload: nil) }, "too large")
-    assertDataError({ _ = try a.add(self.chunk(shape: [10, 3], total: 31), payload: nil) }, "does not hold 31")
+    assertDataError(
+      { _ = try a.add(self.chunk(shape: [1 << 32, 1 << 32], total: 0), payload: nil) }, "too large")
+    assertDataError(
+      { _ = try a.add(self.chunk(shape: [.max, 2], total: 2), payload: nil) }, "too large")
+    assertDataError(
+      { _ = try a.add(self.chunk(shape: [0, .max, .max], total: 0), payload: nil) }, "too large")
+    assertDataError(
+      { _ = try a.add(self.chunk(shape: Array(repeating: 2, count: 9)), payload: nil) }, "too large"
+    )
+    assertDataError(
+      { _ = try a.add(self.chunk(shape: [10, 3], total: 31), payload: nil) }, "does not hold 31")
     // Fits in Int, but not in this host's memory budget for shipped data.
     a.maxTotalBytes = 1 << 20
-    assertDataError({ _ = try a.add(self.chunk(shape: [1 << 20, 1]), payload: nil) }, "more than this host allows")
-    assertDataError({ _ = try a.add(self.chunk("../etc/passwd", shape: [1]), payload: nil) }, "unknown array")
+    assertDataError(
+      { _ = try a.add(self.chunk(shape: [1 << 20, 1]), payload: nil) }, "more than this host allows"
+    )
+    assertDataError(
+      { _ = try a.add(self.chunk("../etc/passwd", shape: [1]), payload: nil) }, "unknown array")
   }
 
   func testShippedOffsetsOutsideTheArrayAreRefused() throws {
     var a = ShipmentAssembler()
-    assertDataError({ _ = try a.add(self.chunk(shape: [4, 2], offset: .max), payload: try self.payload(2)) }, "expected the next one at 0")
-    assertDataError({ _ = try a.add(self.chunk(shape: [4, 2], offset: 7), payload: try self.payload(2)) }, "expected the next one at 0")
+    assertDataError(
+      { _ = try a.add(self.chunk(shape: [4, 2], offset: .max), payload: try self.payload(2)) },
+      "expected the next one at 0")
+    assertDataError(
+      { _ = try a.add(self.chunk(shape: [4, 2], offset: 7), payload: try self.payload(2)) },
+      "expected the next one at 0")
     XCTAssertFalse(try a.add(chunk(shape: [4, 2]), payload: try payload(6)))
-    assertDataError({ _ = try a.add(self.chunk(shape: [4, 2], offset: 6), payload: try self.payload(3)) }, "runs past the end")
-    assertDataError({ _ = try a.add(self.chunk(shape: [2, 4], offset: 6), payload: try self.payload(2)) }, "changed shape")
+    assertDataError(
+      { _ = try a.add(self.chunk(shape: [4, 2], offset: 6), payload: try self.payload(3)) },
+      "runs past the end")
+    assertDataError(
+      { _ = try a.add(self.chunk(shape: [2, 4], offset: 6), payload: try self.payload(2)) },
+      "changed shape")
   }
 
   func testAShipmentWithHolesOrMissingArraysIsRefused() throws {
@@ -74,7 +100,8 @@ final class HostileCoordinatorTests: XCTestCase {
   func testJobDescriptionsAreValidatedBeforeUse() throws {
     func description(_ change: (inout JobDescription) -> Void) -> JobDescription {
       var d = JobDescription(
-        dataset: "x", samples: nil, numWords: 0, targetColumn: nil, normalize: false, validationSplit: 0.1, batchSize: 32,
+        dataset: "x", samples: nil, numWords: 0, targetColumn: nil, normalize: false,
+        validationSplit: 0.1, batchSize: 32,
         seed: 0, collective: "ring")
       change(&d)
       return d

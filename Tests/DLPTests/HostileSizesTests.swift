@@ -6,12 +6,18 @@ import XCTest
 /// allocation that cannot succeed: layers whose weights or outputs are too big (from the API
 /// or a model document), batch sizes larger than the data, labels out of range.
 final class HostileSizesTests: XCTestCase {
-  func assertShapeError(_ body: () throws -> Void, _ needles: [String], file: StaticString = #filePath, line: UInt = #line) {
+  func assertShapeError(
+    _ body: () throws -> Void, _ needles: [String], file: StaticString = #filePath,
+    line: UInt = #line
+  ) {
     do {
       try body()
       XCTFail("expected an error mentioning \(needles)", file: file, line: line)
     } catch let e as DLPError {
-      for n in needles { XCTAssertTrue(e.description.contains(n), "'\(e)' does not mention '\(n)'", file: file, line: line) }
+      for n in needles {
+        XCTAssertTrue(
+          e.description.contains(n), "'\(e)' does not mention '\(n)'", file: file, line: line)
+      }
     } catch {
       XCTFail("expected a DLPError, got \(error)", file: file, line: line)
     }
@@ -44,11 +50,16 @@ final class HostileSizesTests: XCTestCase {
     let units = text.replacingOccurrences(of: "\"units\": 3", with: "\"units\": 100000000000000")
       .replacingOccurrences(of: "\"units\":3", with: "\"units\":100000000000000")
     XCTAssertNotEqual(units, text, "the document's units were not found to edit")
-    assertShapeError({ _ = try KerasModelReader.read(JSONValue.parse(units, source: "test")) }, ["100000000000000"])
-    let inputs = text.replacingOccurrences(of: "[null, 4]", with: "[null, 100000000000000, 100000000000000]")
-      .replacingOccurrences(of: "[null,4]", with: "[null,100000000000000,100000000000000]")
+    assertShapeError(
+      { _ = try KerasModelReader.read(JSONValue.parse(units, source: "test")) }, ["100000000000000"]
+    )
+    let inputs = text.replacingOccurrences(
+      of: "[null, 4]", with: "[null, 100000000000000, 100000000000000]"
+    )
+    .replacingOccurrences(of: "[null,4]", with: "[null,100000000000000,100000000000000]")
     XCTAssertNotEqual(inputs, text, "the document's batch_shape was not found to edit")
-    assertShapeError({ _ = try KerasModelReader.read(JSONValue.parse(inputs, source: "test")) }, ["batch_shape"])
+    assertShapeError(
+      { _ = try KerasModelReader.read(JSONValue.parse(inputs, source: "test")) }, ["batch_shape"])
   }
 
   func testBatchSizesLargerThanTheDataAreOneBatch() {
@@ -61,12 +72,24 @@ final class HostileSizesTests: XCTestCase {
     let model = try Sequential([InputLayer(shape: [2]), Dense(3, activation: .softmax)])
     try model.compile(optimizer: "sgd", loss: "sparse_categorical_crossentropy")
     let x = try Tensor(shape: [3, 2], scalars: [0, 1, 1, 0, 1, 1])
-    XCTAssertNoThrow(try model.validateData([.train: try ArrayData(x: x, y: try Tensor(shape: [3], scalars: [0, 2, 1]))]))
-    for (label, needle) in [(Float(3), "label 3.0"), (1e8, "label 1e+08"), (.nan, "label nan"), (-1, "label -1.0"), (0.5, "label 0.5")] {
+    XCTAssertNoThrow(
+      try model.validateData([
+        .train: try ArrayData(x: x, y: try Tensor(shape: [3], scalars: [0, 2, 1]))
+      ]))
+    for (label, needle) in [
+      (Float(3), "label 3.0"), (1e8, "label 1e+08"), (.nan, "label nan"), (-1, "label -1.0"),
+      (0.5, "label 0.5"),
+    ] {
       let y = try Tensor(shape: [3], scalars: [0, label, 1])
-      assertShapeError({ try model.validateData([.train: try ArrayData(x: x, y: y)]) }, [needle, "index 1"])
       assertShapeError(
-        { try model.validateData([.train: try ArrayData(x: x, y: try Tensor(shape: [3], scalars: [0, 1, 1])), .validation: try ArrayData(x: x, y: y)]) },
+        { try model.validateData([.train: try ArrayData(x: x, y: y)]) }, [needle, "index 1"])
+      assertShapeError(
+        {
+          try model.validateData([
+            .train: try ArrayData(x: x, y: try Tensor(shape: [3], scalars: [0, 1, 1])),
+            .validation: try ArrayData(x: x, y: y),
+          ])
+        },
         [needle])
     }
     // Test data without targets: predictions only, nothing to check.

@@ -22,24 +22,31 @@ final class CurveKeyFilesTests: XCTestCase {
     return info.st_mode & 0o777
   }
 
-  func assertConfigError(_ expression: @autoclosure () throws -> some Any, _ needles: [String], file: StaticString = #filePath, line: UInt = #line) {
+  func assertConfigError(
+    _ expression: @autoclosure () throws -> some Any, _ needles: [String],
+    file: StaticString = #filePath, line: UInt = #line
+  ) {
     do {
       _ = try expression()
       XCTFail("expected an error mentioning \(needles)", file: file, line: line)
     } catch {
       let text = "\(error)"
-      for n in needles { XCTAssertTrue(text.contains(n), "'\(text)' does not mention '\(n)'", file: file, line: line) }
+      for n in needles {
+        XCTAssertTrue(text.contains(n), "'\(text)' does not mention '\(n)'", file: file, line: line)
+      }
     }
   }
 
   func testZ85MatchesTheRFCVectorAndRoundTripsKeys() throws {
     // RFC 32's test vector: 86 4F D2 6F B5 59 F7 5B is "HelloWorld".
-    let rfc = try CurveKey(bytes: [0x86, 0x4F, 0xD2, 0x6F, 0xB5, 0x59, 0xF7, 0x5B] + [UInt8](repeating: 0, count: 24))
+    let rfc = try CurveKey(
+      bytes: [0x86, 0x4F, 0xD2, 0x6F, 0xB5, 0x59, 0xF7, 0x5B] + [UInt8](repeating: 0, count: 24))
     XCTAssertTrue(rfc.z85.hasPrefix("HelloWorld"))
     let pair = try CurveKeyPair.generate()
     XCTAssertEqual(pair.publicKey.z85.count, 40)
     XCTAssertEqual(try CurveKey(z85: pair.publicKey.z85 + "\n"), pair.publicKey)
-    XCTAssertEqual(try CurveKeyPair(secretKey: pair.secretKey), pair, "the public key derives from the secret")
+    XCTAssertEqual(
+      try CurveKeyPair(secretKey: pair.secretKey), pair, "the public key derives from the secret")
     XCTAssertFalse("\(pair)".contains(pair.secretKey.z85), "a key pair must never print its secret")
     assertConfigError(try CurveKey(z85: String(pair.publicKey.z85.dropLast())), ["40", "39"])
     assertConfigError(try CurveKey(z85: String(pair.publicKey.z85.dropLast()) + "~"), ["Z85"])
@@ -54,16 +61,21 @@ final class CurveKeyFilesTests: XCTestCase {
     XCTAssertEqual(mode(dir), 0o700, "a new key folder is private")
     XCTAssertEqual(mode(paths.secret), 0o600)
     XCTAssertEqual(mode(paths.public), 0o644)
-    XCTAssertEqual(try String(contentsOfFile: paths.public, encoding: .utf8), pair.publicKey.z85 + "\n")
+    XCTAssertEqual(
+      try String(contentsOfFile: paths.public, encoding: .utf8), pair.publicKey.z85 + "\n")
     XCTAssertEqual(try KeyFiles.loadKeyPair(secretFile: paths.secret), pair)
     XCTAssertEqual(try KeyFiles.loadPublicKey(paths.public), pair.publicKey)
     let other = try CurveKeyPair.generate()
-    assertConfigError(try KeyFiles.write(other, name: "w1", in: dir), ["already exists", "--force"])
-    XCTAssertEqual(try KeyFiles.loadKeyPair(secretFile: paths.secret), pair, "the refused write changed nothing")
+    assertConfigError(
+      try KeyFiles.write(other, name: "w1", in: dir), ["already exists", "--force"])
+    XCTAssertEqual(
+      try KeyFiles.loadKeyPair(secretFile: paths.secret), pair, "the refused write changed nothing")
     try KeyFiles.write(other, name: "w1", in: dir, force: true)
     XCTAssertEqual(try KeyFiles.loadKeyPair(secretFile: paths.secret), other)
     XCTAssertEqual(mode(paths.secret), 0o600)
-    let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".tmp") }
+    let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter {
+      $0.hasSuffix(".tmp")
+    }
     XCTAssertEqual(leftovers, [], "temporary files left behind")
     assertConfigError(try KeyFiles.write(other, name: "../evil", in: dir), ["name"])
   }
@@ -72,15 +84,20 @@ final class CurveKeyFilesTests: XCTestCase {
     let paths = try KeyFiles.write(try CurveKeyPair.generate(), name: "c", in: dir)
     for bits: mode_t in [0o640, 0o604, 0o660] {
       chmod(paths.secret, bits)
-      assertConfigError(try KeyFiles.loadKeyPair(secretFile: paths.secret), [paths.secret, "chmod 600"])
+      assertConfigError(
+        try KeyFiles.loadKeyPair(secretFile: paths.secret), [paths.secret, "chmod 600"])
     }
     chmod(paths.secret, 0o400)
-    XCTAssertNoThrow(try KeyFiles.loadKeyPair(secretFile: paths.secret), "owner read-only is fine (systemd credentials are 0400)")
+    XCTAssertNoThrow(
+      try KeyFiles.loadKeyPair(secretFile: paths.secret),
+      "owner read-only is fine (systemd credentials are 0400)")
   }
 
   func testMalformedAndMissingKeyFilesSayWhatIsWrong() throws {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    assertConfigError(try KeyFiles.loadKeyPair(secretFile: dir + "/none.key_secret"), ["none.key_secret", "dlp keygen"])
+    assertConfigError(
+      try KeyFiles.loadKeyPair(secretFile: dir + "/none.key_secret"),
+      ["none.key_secret", "dlp keygen"])
     assertConfigError(try KeyFiles.loadPublicKey(dir + "/none.key"), ["none.key"])
     let short = dir + "/short.key"
     try "abc\n".write(toFile: short, atomically: true, encoding: .utf8)
@@ -100,14 +117,16 @@ final class CurveKeyFilesTests: XCTestCase {
     try FileManager.default.createDirectory(atPath: authorized, withIntermediateDirectories: true)
     chmod(authorized, 0o755)
     assertConfigError(try KeyFiles.loadAuthorizedKeys(directory: authorized), ["no public keys"])
-    assertConfigError(try KeyFiles.loadAuthorizedKeys(directory: dir + "/missing"), ["does not exist"])
+    assertConfigError(
+      try KeyFiles.loadAuthorizedKeys(directory: dir + "/missing"), ["does not exist"])
     try KeyFiles.write(a, name: "worker-a", in: authorized)
     try KeyFiles.write(b, name: "worker-b", in: authorized)
     // Secret files beside them are not keys to admit.
     let keys = try KeyFiles.loadAuthorizedKeys(directory: authorized)
     XCTAssertEqual(keys, ["worker-a": a.publicKey, "worker-b": b.publicKey])
     chmod(authorized, 0o777)
-    assertConfigError(try KeyFiles.loadAuthorizedKeys(directory: authorized), ["writable", "chmod go-w"])
+    assertConfigError(
+      try KeyFiles.loadAuthorizedKeys(directory: authorized), ["writable", "chmod go-w"])
     chmod(authorized, 0o755)
     try "not a key\n".write(toFile: authorized + "/bad.key", atomically: true, encoding: .utf8)
     chmod(authorized + "/bad.key", 0o644)

@@ -22,13 +22,18 @@ final class CurveSecurityTests: XCTestCase {
     let endpoint: String
     let refusals = RefusalLog()
 
-    init(pair: CurveKeyPair, admitting keys: [String: CurveKey], logger: Logger = Logger(label: "test.zap")) throws {
+    init(
+      pair: CurveKeyPair, admitting keys: [String: CurveKey],
+      logger: Logger = Logger(label: "test.zap")
+    ) throws {
       context = try ZMQContext()
       let log = refusals
       security = try SocketSecurity(
-        context: context, options: .curve(CurveCredentials(keyPair: pair, authorizedKeys: keys)), logger: logger,
+        context: context, options: .curve(CurveCredentials(keyPair: pair, authorizedKeys: keys)),
+        logger: logger,
         onRefusal: { log.add($0) })
-      socket = try ZMQSocket(context: context, kind: .router, options: security.server(.init(maxMessageSize: 1 << 20)))
+      socket = try ZMQSocket(
+        context: context, kind: .router, options: security.server(.init(maxMessageSize: 1 << 20)))
       endpoint = try socket.bind("tcp://127.0.0.1:*")
     }
   }
@@ -43,7 +48,9 @@ final class CurveSecurityTests: XCTestCase {
       lock.unlock()
       signal.signal()
     }
-    func waitForOne(timeout: Double = 10) -> Bool { signal.wait(timeout: .now() + timeout) == .success }
+    func waitForOne(timeout: Double = 10) -> Bool {
+      signal.wait(timeout: .now() + timeout) == .success
+    }
     var all: [ZAPRefusal] {
       lock.lock()
       defer { lock.unlock() }
@@ -57,7 +64,8 @@ final class CurveSecurityTests: XCTestCase {
     let options: SecurityOptions =
       pair.map { .curve(CurveCredentials(keyPair: $0, serverKey: serverKey)) } ?? .insecure
     let security = try SocketSecurity(context: context, options: options)
-    let socket = try ZMQSocket(context: context, kind: .dealer, options: try security.client(.init()))
+    let socket = try ZMQSocket(
+      context: context, kind: .dealer, options: try security.client(.init()))
     return (socket, try HandshakeMonitor(socket: socket))
   }
 
@@ -76,15 +84,21 @@ final class CurveSecurityTests: XCTestCase {
   }
 
   /// An authorized client says hello; the server must receive exactly that one first.
-  func assertOnlyTheAuthorizedClientArrives(_ server: Server, file: StaticString = #filePath, line: UInt = #line) throws {
+  func assertOnlyTheAuthorizedClientArrives(
+    _ server: Server, file: StaticString = #filePath, line: UInt = #line
+  ) throws {
     let (good, goodMonitor) = try client(clientPair, serverKey: serverPair.publicKey)
     defer { goodMonitor.close() }
     try good.connect(server.endpoint)
     try codec.send(hello("authorized"), on: good)
     let (id, key) = try receiveHello(server)
-    XCTAssertEqual(id, "authorized", "a refused client's message reached the server socket", file: file, line: line)
+    XCTAssertEqual(
+      id, "authorized", "a refused client's message reached the server socket", file: file,
+      line: line)
     XCTAssertEqual(key, clientPair.publicKey.z85, file: file, line: line)
-    XCTAssertFalse(try server.socket.waitReadable(timeout: 0.2), "more than one message arrived", file: file, line: line)
+    XCTAssertFalse(
+      try server.socket.waitReadable(timeout: 0.2), "more than one message arrived", file: file,
+      line: line)
   }
 
   func testAnAuthorizedClientExchangesMessagesAndIsKnownByItsKey() throws {
@@ -94,7 +108,8 @@ final class CurveSecurityTests: XCTestCase {
     let payload: [Float] = (0..<1000).map { Float($0) / 7 }
     try codec.send(hello("w1"), on: socket)
     try payload.withUnsafeBufferPointer {
-      try codec.send(WeightChunkMessage(totalLength: 1000, last: true), on: socket, step: 4, payload: $0)
+      try codec.send(
+        WeightChunkMessage(totalLength: 1000, last: true), on: socket, step: 4, payload: $0)
     }
     let (id, key) = try receiveHello(server)
     XCTAssertEqual(id, "w1")
@@ -102,7 +117,9 @@ final class CurveSecurityTests: XCTestCase {
     let chunk = try codec.receive(from: server.socket, timeout: 10)
     XCTAssertEqual(chunk.payload?.floats, payload)
     // And back: the server answers through the same encrypted connection.
-    try codec.send(WelcomeMessage(jobID: 1, rank: 0, worldSize: 1), on: server.socket, routingID: chunk.routingID)
+    try codec.send(
+      WelcomeMessage(jobID: 1, rank: 0, worldSize: 1), on: server.socket, routingID: chunk.routingID
+    )
     let welcome = try codec.receive(from: socket, timeout: 10)
     XCTAssertEqual(welcome.message, .welcome(WelcomeMessage(jobID: 1, rank: 0, worldSize: 1)))
     XCTAssertEqual(try monitor.awaitHandshake(timeout: 10), .succeeded(endpoint: server.endpoint))
@@ -120,7 +137,9 @@ final class CurveSecurityTests: XCTestCase {
     XCTAssertEqual(refusal.address, "127.0.0.1")
     // The stranger's side learns why, instead of waiting forever for an answer.
     XCTAssertThrowsTransportError(try monitor.awaitHandshake(timeout: 10)) {
-      if case .unreachable(_, let text) = $0 { return text.contains("refused") && text.contains("400") }
+      if case .unreachable(_, let text) = $0 {
+        return text.contains("refused") && text.contains("400")
+      }
       return false
     }
     try assertOnlyTheAuthorizedClientArrives(server)
@@ -149,19 +168,25 @@ final class CurveSecurityTests: XCTestCase {
     address.sin_port = port.bigEndian
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
     }
     XCTAssertEqual(connected, 0)
     var timeout = timeval(tv_sec: 10, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     // Greeting: signature, version 3.0, mechanism "NULL" (20 bytes), as-server 0, 31 bytes filler.
     var bytes: [UInt8] = [0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 0]
-    bytes += Array("NULL".utf8) + [UInt8](repeating: 0, count: 16) + [0] + [UInt8](repeating: 0, count: 31)
+    bytes +=
+      Array("NULL".utf8) + [UInt8](repeating: 0, count: 16) + [0] + [UInt8](repeating: 0, count: 31)
     // READY with Socket-Type DEALER, then the Hello's header and body frames.
-    let ready: [UInt8] = [5] + Array("READY".utf8) + [11] + Array("Socket-Type".utf8) + [0, 0, 0, 6] + Array("DEALER".utf8)
+    let ready: [UInt8] =
+      [5] + Array("READY".utf8) + [11] + Array("Socket-Type".utf8) + [0, 0, 0, 6]
+      + Array("DEALER".utf8)
     bytes += [0x04, UInt8(ready.count)] + ready
     let frames = codec.encode(hello("rogue"))
-    bytes += [0x01, UInt8(frames[0].count)] + frames[0] + [0x00, UInt8(frames[1].count)] + frames[1]
+    bytes +=
+      [0x01, UInt8(frames[0].count)] + frames[0] + [0x00, UInt8(frames[1].count)] + frames[1]
     _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     // Read until the server hangs up (it may first send its own greeting).
     var sink = [UInt8](repeating: 0, count: 4096)
@@ -200,7 +225,8 @@ final class CurveSecurityTests: XCTestCase {
   func testTheRefusalIsLoggedWithThePeerAddressAndKey() throws {
     let lines = CapturedLog()
     let logger = Logger(label: "test.zap") { _ in CapturingLogHandler(log: lines) }
-    let server = try Server(pair: serverPair, admitting: ["worker-a": clientPair.publicKey], logger: logger)
+    let server = try Server(
+      pair: serverPair, admitting: ["worker-a": clientPair.publicKey], logger: logger)
     let (stranger, monitor) = try client(strangerPair, serverKey: serverPair.publicKey)
     defer { monitor.close() }
     try stranger.connect(server.endpoint)
@@ -213,15 +239,21 @@ final class CurveSecurityTests: XCTestCase {
   func testACurveServerNeedsAZAPHandler() throws {
     let context = try ZMQContext()
     XCTAssertThrowsTransportError(
-      try ZMQSocket(context: context, kind: .router, options: ZMQSocket.Options().secured(.server(serverPair)))
+      try ZMQSocket(
+        context: context, kind: .router, options: ZMQSocket.Options().secured(.server(serverPair)))
     ) {
       if case .invalidArgument(let text) = $0 { return text.contains("ZAP") } else { return false }
     }
     _ = try ZAPHandler(context: context, keys: AuthorizedKeys())
     XCTAssertThrowsTransportError(try ZAPHandler(context: context, keys: AuthorizedKeys())) {
-      if case .invalidArgument(let text) = $0 { return text.contains("already") } else { return false }
+      if case .invalidArgument(let text) = $0 {
+        return text.contains("already")
+      } else {
+        return false
+      }
     }
-    let socket = try ZMQSocket(context: context, kind: .router, options: ZMQSocket.Options().secured(.server(serverPair)))
+    let socket = try ZMQSocket(
+      context: context, kind: .router, options: ZMQSocket.Options().secured(.server(serverPair)))
     XCTAssertEqual(socket.curveRole, .server(serverPair))
   }
 
@@ -243,7 +275,8 @@ final class CurveSecurityTests: XCTestCase {
       done.signal()
     }
     t.start()
-    XCTAssertEqual(done.wait(timeout: .now() + 20), .success, "terminating a context with a ZAP handler hung")
+    XCTAssertEqual(
+      done.wait(timeout: .now() + 20), .success, "terminating a context with a ZAP handler hung")
   }
 
   func testAWorkerAddsItsRingPeerAfterTheJobSpec() throws {
@@ -280,7 +313,8 @@ struct CapturingLogHandler: LogHandler {
     set { metadata[key] = newValue }
   }
   func log(
-    level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
+    level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+    file: String,
     function: String, line: UInt
   ) {
     log.add("\(level) \(message)")

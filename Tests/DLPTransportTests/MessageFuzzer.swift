@@ -54,12 +54,18 @@ struct MessageFuzzer {
   mutating func pick<T>(_ xs: [T]) -> T { xs[below(xs.count)] }
 
   /// Mostly small values, sometimes the extremes a hostile peer would try.
-  mutating func u64() -> UInt64 { chance(0.2) ? pick([0, 1, .max, .max - 1, 1 << 63, UInt64(Int64.max)]) : next() % 100_000 }
-  mutating func u32() -> UInt32 { chance(0.2) ? pick([0, 1, .max, 1 << 31]) : UInt32(next() % 100_000) }
+  mutating func u64() -> UInt64 {
+    chance(0.2) ? pick([0, 1, .max, .max - 1, 1 << 63, UInt64(Int64.max)]) : next() % 100_000
+  }
+  mutating func u32() -> UInt32 {
+    chance(0.2) ? pick([0, 1, .max, 1 << 31]) : UInt32(next() % 100_000)
+  }
   mutating func i32() -> Int32 { chance(0.2) ? pick([0, -1, .min, .max]) : Int32(next() % 64) - 2 }
   mutating func double(finite: Bool) -> Double {
     if !finite && chance(0.1) { return pick([.nan, .infinity, -.infinity]) }
-    return chance(0.1) ? pick([0, -0.0, .greatestFiniteMagnitude, .leastNonzeroMagnitude]) : Double(Int64(next() % 2_000_001) - 1_000_000) / 977
+    return chance(0.1)
+      ? pick([0, -0.0, .greatestFiniteMagnitude, .leastNonzeroMagnitude])
+      : Double(Int64(next() % 2_000_001) - 1_000_000) / 977
   }
 
   /// A string without NUL (C strings end there, so it would not round-trip), sometimes
@@ -70,7 +76,9 @@ struct MessageFuzzer {
     return String((0..<n).map { _ in pick(alphabet) })
   }
 
-  mutating func floats(_ n: Int) -> [Float] { (0..<n).map { _ in Float(Int(next() % 2001) - 1000) / 8 } }
+  mutating func floats(_ n: Int) -> [Float] {
+    (0..<n).map { _ in Float(Int(next() % 2001) - 1000) / 8 }
+  }
 
   // MARK: Messages
 
@@ -79,43 +87,84 @@ struct MessageFuzzer {
   mutating func message(of kind: MessageKind, finite: Bool = true) -> (Message, [Float]?) {
     switch kind {
     case .hello:
-      return (.hello(HelloMessage(
-        protocolVersion: u32(), workerID: string(), hostname: string(), pid: i32(), blasThreads: i32(), datasetHash: u64(),
-        datasetName: string(), ringEndpoint: string(), hostIdentity: string())), nil)
-    case .welcome: return (.welcome(WelcomeMessage(jobID: u64(), rank: i32(), worldSize: i32())), nil)
+      return (
+        .hello(
+          HelloMessage(
+            protocolVersion: u32(), workerID: string(), hostname: string(), pid: i32(),
+            blasThreads: i32(), datasetHash: u64(),
+            datasetName: string(), ringEndpoint: string(), hostIdentity: string())), nil
+      )
+    case .welcome:
+      return (.welcome(WelcomeMessage(jobID: u64(), rank: i32(), worldSize: i32())), nil)
     case .reject: return (.reject(RejectMessage(reason: string(), supportedVersion: u32())), nil)
     case .jobSpec:
-      return (.jobSpec(JobSpecMessage(
-        jobID: u64(), modelJSON: string(), compileJSON: string(), fitJSON: string(), datasetName: string(),
-        datasetPath: string(), shipData: chance(0.5), datasetHash: u64(), seed: u64(), rank: i32(), worldSize: i32(),
-        peerEndpoints: (0..<below(6)).map { _ in string() }, collective: pick(CollectiveKind.allCases), bucketBytes: u64())), nil)
+      return (
+        .jobSpec(
+          JobSpecMessage(
+            jobID: u64(), modelJSON: string(), compileJSON: string(), fitJSON: string(),
+            datasetName: string(),
+            datasetPath: string(), shipData: chance(0.5), datasetHash: u64(), seed: u64(),
+            rank: i32(), worldSize: i32(),
+            peerEndpoints: (0..<below(6)).map { _ in string() },
+            collective: pick(CollectiveKind.allCases), bucketBytes: u64())), nil
+      )
     case .stepCommand:
-      return (.stepCommand(StepCommandMessage(
-        epoch: u32(), step: u64(), shardStart: u32(), shardCount: u32(), globalBatchSize: u32(),
-        sampleIndices: (0..<below(chance(0.05) ? 4096 : 64)).map { _ in u32() }, phase: pick(Phase.allCases), trainStep: u64())), nil)
+      return (
+        .stepCommand(
+          StepCommandMessage(
+            epoch: u32(), step: u64(), shardStart: u32(), shardCount: u32(), globalBatchSize: u32(),
+            sampleIndices: (0..<below(chance(0.05) ? 4096 : 64)).map { _ in u32() },
+            phase: pick(Phase.allCases), trainStep: u64())), nil
+      )
     case .gradientChunk:
-      return (.gradientChunk(GradientChunkMessage(totalLength: u64(), last: chance(0.5))), floats(below(300)))
+      return (
+        .gradientChunk(GradientChunkMessage(totalLength: u64(), last: chance(0.5))),
+        floats(below(300))
+      )
     case .weightChunk:
-      return (.weightChunk(WeightChunkMessage(totalLength: u64(), last: chance(0.5))), floats(below(300)))
+      return (
+        .weightChunk(WeightChunkMessage(totalLength: u64(), last: chance(0.5))), floats(below(300))
+      )
     case .metricsReport:
-      return (.metricsReport(MetricsReportMessage(
-        epoch: u32(), step: u64(), phase: pick(Phase.allCases), lossSum: double(finite: finite), sampleCount: u64(),
-        metricState: (0..<below(8)).map { _ in double(finite: finite) })), nil)
-    case .heartbeat: return (.heartbeat(HeartbeatMessage(sequence: u64(), sentUnixNanos: u64())), nil)
-    case .errorReport: return (.errorReport(ErrorReportMessage(code: i32(), text: string(), fatal: chance(0.5))), nil)
+      return (
+        .metricsReport(
+          MetricsReportMessage(
+            epoch: u32(), step: u64(), phase: pick(Phase.allCases), lossSum: double(finite: finite),
+            sampleCount: u64(),
+            metricState: (0..<below(8)).map { _ in double(finite: finite) })), nil
+      )
+    case .heartbeat:
+      return (.heartbeat(HeartbeatMessage(sequence: u64(), sentUnixNanos: u64())), nil)
+    case .errorReport:
+      return (
+        .errorReport(ErrorReportMessage(code: i32(), text: string(), fatal: chance(0.5))), nil
+      )
     case .shutdown: return (.shutdown(ShutdownMessage(reason: string())), nil)
     case .dataShipment:
       let shape = (0..<below(4)).map { _ in u64() }
-      return (.dataShipment(DataShipmentMessage(
-        arrayName: pick(["train_x", "train_y", "test_x", "test_y", string()]), shape: shape, chunkOffset: u64(),
-        totalElements: u64(), last: chance(0.5))), floats(below(200)))
+      return (
+        .dataShipment(
+          DataShipmentMessage(
+            arrayName: pick(["train_x", "train_y", "test_x", "test_y", string()]), shape: shape,
+            chunkOffset: u64(),
+            totalElements: u64(), last: chance(0.5))), floats(below(200))
+      )
     case .taskAssignment:
-      return (.taskAssignment(TaskAssignmentMessage(
-        taskID: u64(), taskJSON: string(), optionsJSON: string(), groupID: u64(), groupRank: i32(),
-        peerEndpoints: (0..<below(5)).map { _ in string() })), nil)
-    case .taskResult: return (.taskResult(TaskResultMessage(taskID: u64(), resultJSON: string())), nil)
+      return (
+        .taskAssignment(
+          TaskAssignmentMessage(
+            taskID: u64(), taskJSON: string(), optionsJSON: string(), groupID: u64(),
+            groupRank: i32(),
+            peerEndpoints: (0..<below(5)).map { _ in string() })), nil
+      )
+    case .taskResult:
+      return (.taskResult(TaskResultMessage(taskID: u64(), resultJSON: string())), nil)
     case .taskRequest:
-      return (.taskRequest(TaskRequestMessage(datasetHash: u64(), ringEndpoint: string(), abandonedGroup: u64())), nil)
+      return (
+        .taskRequest(
+          TaskRequestMessage(datasetHash: u64(), ringEndpoint: string(), abandonedGroup: u64())),
+        nil
+      )
     case .reduceScatterChunk, .allGatherChunk, .reduceChunk, .broadcastChunk:
       return (.collectiveChunk(kind), floats(below(300)))
     case .sharedAttached, .sharedReduceReady, .sharedGatherReady:
@@ -144,12 +193,16 @@ struct MessageFuzzer {
     }
     mutate(&frames, mutation, kind: kind, jobID: jobID, rank: rank, step: step)
     return FuzzCase(
-      original: message, jobID: jobID, senderRank: rank, step: step, payload: payload, mutation: mutation, frames: frames)
+      original: message, jobID: jobID, senderRank: rank, step: step, payload: payload,
+      mutation: mutation, frames: frames)
   }
 
   // MARK: Mutations
 
-  mutating func mutate(_ frames: inout [[UInt8]], _ m: Mutation, kind: MessageKind, jobID: UInt64, rank: Int32, step: UInt64) {
+  mutating func mutate(
+    _ frames: inout [[UInt8]], _ m: Mutation, kind: MessageKind, jobID: UInt64, rank: Int32,
+    step: UInt64
+  ) {
     switch m {
     case .none:
       return
@@ -165,7 +218,9 @@ struct MessageFuzzer {
       frames[f] = Array(frames[f].prefix(below(frames[f].count + 1)))
     case .extend:
       let f = below(frames.count)
-      frames[f] += (0..<(1 + below(chance(0.1) ? 5000 : 16))).map { _ in UInt8(truncatingIfNeeded: next()) }
+      frames[f] += (0..<(1 + below(chance(0.1) ? 5000 : 16))).map { _ in
+        UInt8(truncatingIfNeeded: next())
+      }
     case .hugeHeaderLength:
       let length = pick([UInt64.max, UInt64(Int.max / 4) + 1, 1 << 40, 1 << 28])
       let header = MessageHeader(
@@ -174,7 +229,9 @@ struct MessageFuzzer {
       frames[0] = header.packed()
     case .hugeBodyLength:
       // Rewrite the first length-delimited field's length as a 5-byte varint near 4 GiB.
-      guard frames.count > 1, let i = frames[1].firstIndex(where: { $0 & 0x07 == 2 }), i + 1 < frames[1].count else {
+      guard frames.count > 1, let i = frames[1].firstIndex(where: { $0 & 0x07 == 2 }),
+        i + 1 < frames[1].count
+      else {
         frames[1] += [0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]
         return
       }
@@ -186,14 +243,25 @@ struct MessageFuzzer {
     case .kindSwap:
       let other = MessageKind.allCases[below(MessageKind.allCases.count)]
       frames[0] = MessageHeader(jobID: jobID, step: step, kind: other, senderRank: rank).packed()
-      if chance(0.5) { frames[0] = MessageHeader(jobID: jobID, step: step, kind: other, senderRank: rank, length: 3).packed() }
+      if chance(0.5) {
+        frames[0] = MessageHeader(
+          jobID: jobID, step: step, kind: other, senderRank: rank, length: 3
+        ).packed()
+      }
     case .payloadMismatch:
       switch below(4) {
       case 0: frames.append((0..<(1 + below(64))).map { _ in UInt8(truncatingIfNeeded: next()) })
       case 1: if frames.count == 3 { frames.removeLast() } else { frames.append([1, 2, 3]) }
-      case 2: if frames.count == 3 { frames[2] = Array(frames[2].dropLast(1 + below(3))) } else { frames.append([]) }
+      case 2:
+        if frames.count == 3 {
+          frames[2] = Array(frames[2].dropLast(1 + below(3)))
+        } else {
+          frames.append([])
+        }
       default:
-        frames[0] = MessageHeader(jobID: jobID, step: step, kind: kind, senderRank: rank, length: UInt64(below(100))).packed()
+        frames[0] = MessageHeader(
+          jobID: jobID, step: step, kind: kind, senderRank: rank, length: UInt64(below(100))
+        ).packed()
       }
     case .duplicateFrame:
       let f = below(frames.count)
@@ -204,10 +272,13 @@ struct MessageFuzzer {
       frames.reverse()
     case .foreignVersion:
       frames[0] = MessageHeader(
-        version: pick([0, DLPProtocol.version + 1, .max]), jobID: jobID, step: step, kind: kind, senderRank: rank
+        version: pick([0, DLPProtocol.version + 1, .max]), jobID: jobID, step: step, kind: kind,
+        senderRank: rank
       ).packed()
     case .garbage:
-      frames = (0..<below(6)).map { _ in (0..<below(200)).map { _ in UInt8(truncatingIfNeeded: next()) } }
+      frames = (0..<below(6)).map { _ in
+        (0..<below(200)).map { _ in UInt8(truncatingIfNeeded: next()) }
+      }
     }
   }
 }

@@ -13,7 +13,9 @@ final class MessageFuzzerTests: XCTestCase {
 
   /// Resident memory of this process in bytes (Linux), to check nothing grows per message.
   func residentBytes() -> Int {
-    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else {
+      return 0
+    }
     let fields = text.split(separator: " ")
     return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
   }
@@ -33,28 +35,36 @@ final class MessageFuzzerTests: XCTestCase {
       mutations[c.mutation, default: 0] += 1
       // Half the cases with an expectation as a receiver would set one.
       let expecting: Expectation =
-        i % 2 == 0 ? .any : Expectation(kinds: [c.original.kind], jobID: c.jobID, step: nil, senderRank: nil)
+        i % 2 == 0
+        ? .any : Expectation(kinds: [c.original.kind], jobID: c.jobID, step: nil, senderRank: nil)
       do {
         let env = try codec.decode(frames: c.frames, expecting: expecting, peer: 1)
         decoded += 1
         if c.mutation == .none {
-          XCTAssertEqual(env.message, c.original, "case \(i) (seed \(seed)): a valid \(c.original.kind) did not round-trip")
+          XCTAssertEqual(
+            env.message, c.original,
+            "case \(i) (seed \(seed)): a valid \(c.original.kind) did not round-trip")
           XCTAssertEqual(env.header.jobID, c.jobID)
           XCTAssertEqual(env.payload?.floats ?? [], c.payload ?? [], "case \(i): payload")
         }
       } catch is TransportError {
         refused += 1
-        if c.mutation == .none { XCTFail("case \(i) (seed \(seed)): a valid \(c.original.kind) was refused") }
+        if c.mutation == .none {
+          XCTFail("case \(i) (seed \(seed)): a valid \(c.original.kind) was refused")
+        }
       } catch {
         XCTFail("case \(i) (seed \(seed), \(c.mutation)): \(error) is not a TransportError")
       }
     }
     XCTAssertEqual(kinds, Set(MessageKind.allCases), "some kinds were never generated")
-    XCTAssertEqual(Set(mutations.keys), Set(MessageFuzzer.Mutation.allCases), "some mutations were never applied")
+    XCTAssertEqual(
+      Set(mutations.keys), Set(MessageFuzzer.Mutation.allCases), "some mutations were never applied"
+    )
     XCTAssertGreaterThan(refused, count / 2, "most mutations should be refused")
     XCTAssertGreaterThan(decoded, count / 20)
     let growth = residentBytes() - before
-    XCTAssertLessThan(growth, 256 << 20, "decoding \(count) fuzzed messages grew memory by \(growth >> 20) MiB")
+    XCTAssertLessThan(
+      growth, 256 << 20, "decoding \(count) fuzzed messages grew memory by \(growth >> 20) MiB")
   }
 
   /// The same cases through real sockets (a ROUTER, as the coordinator's control socket):
@@ -64,10 +74,12 @@ final class MessageFuzzerTests: XCTestCase {
     let context = try ZMQContext()
     let codec = MessageCodec(limits: .init(maxBodyBytes: 1 << 20, maxPayloadBytes: 1 << 20))
     codec.logsRefusals = false
-    let router = try ZMQSocket(context: context, kind: .router, options: .init(maxMessageSize: codec.limits.maxFrameBytes))
+    let router = try ZMQSocket(
+      context: context, kind: .router, options: .init(maxMessageSize: codec.limits.maxFrameBytes))
     let endpoint = "inproc://fuzz-\(UUID().uuidString)"
     try router.bind(endpoint)
-    let dealer = try ZMQSocket(context: context, kind: .dealer, options: .init(routingID: Array("hostile".utf8)))
+    let dealer = try ZMQSocket(
+      context: context, kind: .dealer, options: .init(routingID: Array("hostile".utf8)))
     try dealer.connect(endpoint)
     var fuzzer = MessageFuzzer(seed: seed &+ 1)
     let marker = MessageCodec(jobID: 77).encode(HeartbeatMessage(sequence: 424_242))

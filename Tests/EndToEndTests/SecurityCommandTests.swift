@@ -8,7 +8,9 @@ import XCTest
 final class SecurityCommandTests: XCTestCase {
   /// Starts `name args`, waits until a stdout line contains `needle` (or it exits), and
   /// returns what it printed; the process is then stopped.
-  func waitForLine(_ name: String, _ args: [String], _ needle: String, timeout: Double = 60) throws -> (found: Bool, output: String) {
+  func waitForLine(_ name: String, _ args: [String], _ needle: String, timeout: Double = 60) throws
+    -> (found: Bool, output: String)
+  {
     let running = try Harness.start(name, args)
     let text = CapturedText()
     let seen = DispatchSemaphore(value: 0)
@@ -20,7 +22,8 @@ final class SecurityCommandTests: XCTestCase {
     running.out.fileHandleForReading.readabilityHandler = nil
     if running.process.isRunning { running.process.terminate() }
     running.process.waitUntilExit()
-    let err = String(decoding: running.err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let err = String(
+      decoding: running.err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     return (found && text.value.contains(needle), text.value + err)
   }
 
@@ -46,53 +49,80 @@ final class SecurityCommandTests: XCTestCase {
     let jobFlags = ["--dataset", job.csv, "--model", job.model, "--epochs", "1", "--quiet"]
     let port = Harness.freePort()
     let refused = try Harness.run(
-      "dlp-coordinator", ["--bind", "tcp://0.0.0.0:\(port)", "--expect-workers", "1"] + jobFlags, timeout: 60)
+      "dlp-coordinator", ["--bind", "tcp://0.0.0.0:\(port)", "--expect-workers", "1"] + jobFlags,
+      timeout: 60)
     XCTAssertNotEqual(refused.status, 0)
     XCTAssertTrue(refused.stderr.contains("--curve-secret-key"), refused.stderr)
     XCTAssertTrue(refused.stderr.contains("--insecure"), refused.stderr)
     XCTAssertFalse(refused.stdout.contains("listening"), "it refused before anything started")
 
     let insecure = try waitForLine(
-      "dlp-coordinator", ["--bind", "tcp://0.0.0.0:\(port)", "--expect-workers", "1", "--insecure"] + jobFlags, "listening")
+      "dlp-coordinator",
+      ["--bind", "tcp://0.0.0.0:\(port)", "--expect-workers", "1", "--insecure"] + jobFlags,
+      "listening")
     XCTAssertTrue(insecure.found, insecure.output)
-    XCTAssertTrue(insecure.output.contains("warning") && insecure.output.contains("--insecure"), insecure.output)
+    XCTAssertTrue(
+      insecure.output.contains("warning") && insecure.output.contains("--insecure"), insecure.output
+    )
 
     // With keys it starts (the keys are checked first).
     let keys = dir + "/keys"
     for name in ["coordinator", "worker-1"] {
-      XCTAssertEqual(try Harness.run("dlp", ["keygen", "--output-dir", keys, "--name", name]).status, 0)
+      XCTAssertEqual(
+        try Harness.run("dlp", ["keygen", "--output-dir", keys, "--name", name]).status, 0)
     }
     let authorized = dir + "/authorized"
     try FileManager.default.createDirectory(atPath: authorized, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(atPath: keys + "/worker-1.key", toPath: authorized + "/worker-1.key")
+    try FileManager.default.copyItem(
+      atPath: keys + "/worker-1.key", toPath: authorized + "/worker-1.key")
     let secured = try waitForLine(
       "dlp-coordinator",
-      ["--bind", "tcp://0.0.0.0:\(Harness.freePort())", "--expect-workers", "1", "--curve-secret-key", keys + "/coordinator.key_secret",
-       "--authorized-keys", authorized] + jobFlags, "listening")
+      [
+        "--bind", "tcp://0.0.0.0:\(Harness.freePort())", "--expect-workers", "1",
+        "--curve-secret-key", keys + "/coordinator.key_secret",
+        "--authorized-keys", authorized,
+      ] + jobFlags, "listening")
     XCTAssertTrue(secured.found, secured.output)
     chmod(keys + "/coordinator.key_secret", 0o644)
     let exposed = try Harness.run(
       "dlp-coordinator",
-      ["--bind", "tcp://0.0.0.0:\(Harness.freePort())", "--expect-workers", "1", "--curve-secret-key", keys + "/coordinator.key_secret",
-       "--authorized-keys", authorized] + jobFlags, timeout: 60)
+      [
+        "--bind", "tcp://0.0.0.0:\(Harness.freePort())", "--expect-workers", "1",
+        "--curve-secret-key", keys + "/coordinator.key_secret",
+        "--authorized-keys", authorized,
+      ] + jobFlags, timeout: 60)
     XCTAssertNotEqual(exposed.status, 0)
-    XCTAssertTrue(exposed.stderr.contains("chmod 600 \(keys)/coordinator.key_secret"), exposed.stderr)
+    XCTAssertTrue(
+      exposed.stderr.contains("chmod 600 \(keys)/coordinator.key_secret"), exposed.stderr)
     let half = try Harness.run(
       "dlp-coordinator",
-      ["--bind", "tcp://0.0.0.0:\(Harness.freePort())", "--expect-workers", "1", "--authorized-keys", authorized] + jobFlags, timeout: 60)
+      [
+        "--bind", "tcp://0.0.0.0:\(Harness.freePort())", "--expect-workers", "1",
+        "--authorized-keys", authorized,
+      ] + jobFlags, timeout: 60)
     XCTAssertNotEqual(half.status, 0)
     XCTAssertTrue(half.stderr.contains("--curve-secret-key"), half.stderr)
   }
 
   func testWorkerAndTimeoutFlagsAreChecked() throws {
-    let remote = try Harness.run("dlp-worker", ["--connect", "tcp://198.51.100.1:5555"], timeout: 30)
+    let remote = try Harness.run(
+      "dlp-worker", ["--connect", "tcp://198.51.100.1:5555"], timeout: 30)
     XCTAssertNotEqual(remote.status, 0)
-    XCTAssertTrue(remote.stderr.contains("--coordinator-key") && remote.stderr.contains("--insecure"), remote.stderr)
-    let half = try Harness.run("dlp-worker", ["--connect", "tcp://198.51.100.1:5555", "--coordinator-key", "/nonexistent.key"], timeout: 30)
+    XCTAssertTrue(
+      remote.stderr.contains("--coordinator-key") && remote.stderr.contains("--insecure"),
+      remote.stderr)
+    let half = try Harness.run(
+      "dlp-worker",
+      ["--connect", "tcp://198.51.100.1:5555", "--coordinator-key", "/nonexistent.key"], timeout: 30
+    )
     XCTAssertNotEqual(half.status, 0)
     XCTAssertTrue(half.stderr.contains("--curve-secret-key"), half.stderr)
-    for bad in [["--heartbeat-timeout", "0"], ["--heartbeat-timeout", "nan"], ["--collective-timeout", "-1"], ["--collective-timeout", "1e300"]] {
-      let r = try Harness.run("dlp", ["train", "--preset", "mnist-mlp", "--samples", "10"] + bad, timeout: 30)
+    for bad in [
+      ["--heartbeat-timeout", "0"], ["--heartbeat-timeout", "nan"], ["--collective-timeout", "-1"],
+      ["--collective-timeout", "1e300"],
+    ] {
+      let r = try Harness.run(
+        "dlp", ["train", "--preset", "mnist-mlp", "--samples", "10"] + bad, timeout: 30)
       XCTAssertNotEqual(r.status, 0, "\(bad)")
       XCTAssertTrue(r.stderr.contains(bad[0]), "\(bad): \(r.stderr)")
       let w = try Harness.run("dlp-worker", ["--connect", "tcp://127.0.0.1:1"] + bad, timeout: 30)
@@ -104,13 +134,23 @@ final class SecurityCommandTests: XCTestCase {
   func testABatchSizeOfIntMaxTrainsAsOneBatch() throws {
     let dir = Harness.folder()
     let job = try Harness.makeJob(in: dir, rows: 200)
-    let flags = ["--dataset", job.csv, "--model", job.model, "--epochs", "1", "--seed", "3", "--quiet"]
-    let huge = try Harness.run("dlp", ["train"] + flags + ["--batch-size", "9223372036854775807", "--save-weights", dir + "/huge.npz"])
+    let flags = [
+      "--dataset", job.csv, "--model", job.model, "--epochs", "1", "--seed", "3", "--quiet",
+    ]
+    let huge = try Harness.run(
+      "dlp",
+      ["train"] + flags + [
+        "--batch-size", "9223372036854775807", "--save-weights", dir + "/huge.npz",
+      ])
     XCTAssertEqual(huge.status, 0, huge.stderr)
-    let whole = try Harness.run("dlp", ["train"] + flags + ["--batch-size", "200", "--save-weights", dir + "/whole.npz"])
+    let whole = try Harness.run(
+      "dlp", ["train"] + flags + ["--batch-size", "200", "--save-weights", dir + "/whole.npz"])
     XCTAssertEqual(whole.status, 0, whole.stderr)
-    XCTAssertEqual(try Harness.maxRelativeDifference(dir + "/huge.npz", dir + "/whole.npz"), 0, "one batch of every row either way")
-    let workers = try Harness.run("dlp", ["train"] + flags + ["--batch-size", "9223372036854775807", "--workers", "2"])
+    XCTAssertEqual(
+      try Harness.maxRelativeDifference(dir + "/huge.npz", dir + "/whole.npz"), 0,
+      "one batch of every row either way")
+    let workers = try Harness.run(
+      "dlp", ["train"] + flags + ["--batch-size", "9223372036854775807", "--workers", "2"])
     XCTAssertEqual(workers.status, 0, workers.stderr)
   }
 }

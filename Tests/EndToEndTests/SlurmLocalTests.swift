@@ -9,18 +9,23 @@ import XCTest
 /// Slurm neither installed nor installable, daemons that cannot start in this sandbox).
 final class SlurmLocalTests: XCTestCase {
   func testTheSbatchScriptRunsOnALocalSlurmCluster() throws {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .deletingLastPathComponent()
       .deletingLastPathComponent()
     let script = root.appendingPathComponent("scripts/slurm-local").path
-    let binDir = URL(fileURLWithPath: try Harness.binary("dlp-worker")).deletingLastPathComponent().path
+    let binDir = URL(fileURLWithPath: try Harness.binary("dlp-worker")).deletingLastPathComponent()
+      .path
     let dir = Harness.folder()
     let job = try Harness.makeJob(in: dir)
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/bin/bash")
     p.arguments = [
-      script, "--job-flags", "--dataset \(job.csv) --model \(job.model) --epochs 2 --batch-size 64 --seed 5 --quiet",
+      script, "--job-flags",
+      "--dataset \(job.csv) --model \(job.model) --epochs 2 --batch-size 64 --seed 5 --quiet",
     ]
-    p.environment = ProcessInfo.processInfo.environment.merging(["DLP_BIN_DIR": binDir, "DLP_SLURM_TIMEOUT": "180"]) { $1 }
+    p.environment = ProcessInfo.processInfo.environment.merging([
+      "DLP_BIN_DIR": binDir, "DLP_SLURM_TIMEOUT": "180",
+    ]) { $1 }
     let pipe = Pipe()
     p.standardOutput = pipe
     p.standardError = pipe
@@ -29,7 +34,9 @@ final class SlurmLocalTests: XCTestCase {
     let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     p.waitUntilExit()
     if p.terminationStatus == 77 {
-      let why = output.split(separator: "\n").first { $0.contains("SKIPPED") } ?? "scripts/slurm-local skipped"
+      let why =
+        output.split(separator: "\n").first { $0.contains("SKIPPED") }
+        ?? "scripts/slurm-local skipped"
       throw XCTSkip(String(why))
     }
     XCTAssertEqual(p.terminationStatus, 0, output)

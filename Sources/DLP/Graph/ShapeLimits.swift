@@ -29,7 +29,8 @@ public enum ShapeLimits {
       count <= maxElements
     else {
       throw DLPError.shape(
-        "\(what()) would hold more than \(maxElements) values (the most one tensor may hold: BLAS takes 32-bit dimensions). Received: shape=\(shape)")
+        "\(what()) would hold more than \(maxElements) values (the most one tensor may hold: BLAS takes 32-bit dimensions). Received: shape=\(shape)"
+      )
     }
     return count
   }

@@ -28,14 +28,21 @@ extension JobSpecMessage {
     try checkRank(rank, worldSize: worldSize, in: "JobSpec", peer: peer)
     guard peerEndpoints.isEmpty || peerEndpoints.count == Int(worldSize) else {
       throw TransportError.malformed(
-        peer: peer, "JobSpec lists \(peerEndpoints.count) ring endpoints for a world of \(worldSize) (expected one per rank, or none)")
+        peer: peer,
+        "JobSpec lists \(peerEndpoints.count) ring endpoints for a world of \(worldSize) (expected one per rank, or none)"
+      )
     }
-    for (i, e) in peerEndpoints.enumerated() { try checkEndpoint(e, "JobSpec endpoint of rank \(i)", peer: peer) }
+    for (i, e) in peerEndpoints.enumerated() {
+      try checkEndpoint(e, "JobSpec endpoint of rank \(i)", peer: peer)
+    }
     guard bucketBytes >= 4, bucketBytes <= MessageLimits.maxBucketBytes else {
       throw TransportError.malformed(
-        peer: peer, "JobSpec bucket_bytes \(bucketBytes) (expected 4...\(MessageLimits.maxBucketBytes))")
+        peer: peer,
+        "JobSpec bucket_bytes \(bucketBytes) (expected 4...\(MessageLimits.maxBucketBytes))")
     }
-    guard !modelJSON.isEmpty else { throw TransportError.malformed(peer: peer, "JobSpec carries no model") }
+    guard !modelJSON.isEmpty else {
+      throw TransportError.malformed(peer: peer, "JobSpec carries no model")
+    }
   }
 }
 
@@ -43,10 +50,15 @@ extension TaskAssignmentMessage {
   /// The group rank is inside the group and the group's endpoints are sane.
   public func validate(peer: Int? = nil) throws {
     guard peerEndpoints.count <= Int(MessageLimits.maxWorldSize) else {
-      throw TransportError.malformed(peer: peer, "TaskAssignment for a group of \(peerEndpoints.count) (at most \(MessageLimits.maxWorldSize))")
+      throw TransportError.malformed(
+        peer: peer,
+        "TaskAssignment for a group of \(peerEndpoints.count) (at most \(MessageLimits.maxWorldSize))"
+      )
     }
     try checkRank(groupRank, worldSize: Int32(groupSize), in: "TaskAssignment", peer: peer)
-    for (i, e) in peerEndpoints.enumerated() { try checkEndpoint(e, "TaskAssignment endpoint of group rank \(i)", peer: peer) }
+    for (i, e) in peerEndpoints.enumerated() {
+      try checkEndpoint(e, "TaskAssignment endpoint of group rank \(i)", peer: peer)
+    }
   }
 }
 
@@ -59,14 +71,17 @@ extension StepCommandMessage {
     }
     guard UInt64(shardStart) + UInt64(shardCount) <= UInt64(globalBatchSize) else {
       throw TransportError.malformed(
-        peer: peer, "StepCommand shard \(shardStart)..<\(UInt64(shardStart) + UInt64(shardCount)) lies outside its batch of \(globalBatchSize)")
+        peer: peer,
+        "StepCommand shard \(shardStart)..<\(UInt64(shardStart) + UInt64(shardCount)) lies outside its batch of \(globalBatchSize)"
+      )
     }
     guard sampleIndices.count == Int(shardCount) else {
       throw TransportError.malformed(
         peer: peer, "StepCommand lists \(sampleIndices.count) rows for a shard of \(shardCount)")
     }
     if let bad = sampleIndices.first(where: { Int($0) >= rows }) {
-      throw TransportError.malformed(peer: peer, "StepCommand names row \(bad) of data with \(rows) rows")
+      throw TransportError.malformed(
+        peer: peer, "StepCommand names row \(bad) of data with \(rows) rows")
     }
   }
 }
@@ -74,10 +89,13 @@ extension StepCommandMessage {
 private func checkRank(_ rank: Int32, worldSize: Int32, in kind: String, peer: Int?) throws {
   guard worldSize >= 1, worldSize <= MessageLimits.maxWorldSize else {
     throw TransportError.malformed(
-      peer: peer, "\(kind) has world_size \(worldSize) (expected 1...\(MessageLimits.maxWorldSize))")
+      peer: peer, "\(kind) has world_size \(worldSize) (expected 1...\(MessageLimits.maxWorldSize))"
+    )
   }
   guard rank >= 0, rank < worldSize else {
-    throw TransportError.malformed(peer: peer, "\(kind) gives rank \(rank) in a world of \(worldSize) (expected 0..<\(worldSize))")
+    throw TransportError.malformed(
+      peer: peer,
+      "\(kind) gives rank \(rank) in a world of \(worldSize) (expected 0..<\(worldSize))")
   }
 }
 
@@ -86,6 +104,7 @@ private func checkEndpoint(_ e: String, _ what: String, peer: Int?) throws {
   guard e.utf8.count <= MessageLimits.maxEndpointBytes,
     e.hasPrefix("tcp://") || e.hasPrefix("ipc://") || e.hasPrefix("inproc://")
   else {
-    throw TransportError.malformed(peer: peer, "\(what) is not a ZeroMQ endpoint: '\(e.prefix(80))'")
+    throw TransportError.malformed(
+      peer: peer, "\(what) is not a ZeroMQ endpoint: '\(e.prefix(80))'")
   }
 }

@@ -9,7 +9,9 @@ public final class AuthorizedKeys: @unchecked Sendable {
 
   public init(_ keys: [String: CurveKey] = [:]) {
     names = [:]
-    for (name, key) in keys.sorted(by: { $0.key < $1.key }) where names[key] == nil { names[key] = name }
+    for (name, key) in keys.sorted(by: { $0.key < $1.key }) where names[key] == nil {
+      names[key] = name
+    }
   }
 
   /// Admits `key` from now on (connections already refused stay refused until they retry).

@@ -33,7 +33,8 @@ public struct LocalCurveKeys: Sendable {
       handoffs.append(CurveCredentials(keyPair: pair, serverKey: server.publicKey))
     }
     return LocalCurveKeys(
-      coordinator: .curve(CurveCredentials(keyPair: server, authorizedKeys: authorized)), workers: handoffs)
+      coordinator: .curve(CurveCredentials(keyPair: server, authorizedKeys: authorized)),
+      workers: handoffs)
   }
 
   public init(coordinator: SecurityOptions, workers: [CurveCredentials]) {
@@ -54,9 +55,11 @@ public enum CredentialHandoff {
   }
 
   public static func decode(_ bytes: [UInt8]) throws -> CurveCredentials {
-    let lines = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).map(String.init)
+    let lines = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).map(
+      String.init)
     guard lines.first == magic else {
-      throw DLPError.config("the CURVE credentials handed to this worker are not in the \(magic) format")
+      throw DLPError.config(
+        "the CURVE credentials handed to this worker are not in the \(magic) format")
     }
     var secret: CurveKey?
     var server: CurveKey?
@@ -69,7 +72,9 @@ public enum CredentialHandoff {
       default: throw DLPError.config("unknown CURVE credentials field '\(parts[0])'")
       }
     }
-    guard let secret else { throw DLPError.config("the CURVE credentials handed to this worker have no secret key") }
+    guard let secret else {
+      throw DLPError.config("the CURVE credentials handed to this worker have no secret key")
+    }
     return CurveCredentials(keyPair: try CurveKeyPair(secretKey: secret), serverKey: server)
   }
 
@@ -84,13 +89,17 @@ public enum CredentialHandoff {
       let n = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
       if n < 0 && errno == EINTR { continue }
       guard n >= 0 else {
-        throw DLPError.config("cannot read the CURVE credentials from file descriptor \(fd): \(String(cString: strerror(errno)))")
+        throw DLPError.config(
+          "cannot read the CURVE credentials from file descriptor \(fd): \(String(cString: strerror(errno)))"
+        )
       }
       if n == 0 { break }
       bytes += chunk[0..<n]
     }
     for i in chunk.indices { chunk[i] = 0 }
-    guard bytes.count <= 4096 else { throw DLPError.config("the CURVE credentials on file descriptor \(fd) are too long") }
+    guard bytes.count <= 4096 else {
+      throw DLPError.config("the CURVE credentials on file descriptor \(fd) are too long")
+    }
     return try decode(bytes)
   }
 }
@@ -116,7 +125,8 @@ public final class CredentialPipe {
     self.childFD = childFD
     var fds: [Int32] = [0, 0]
     guard dlp_pipe_cloexec(&fds) == 0 else {
-      throw DLPError.io("cannot create a pipe for the worker's keys: \(String(cString: strerror(errno)))")
+      throw DLPError.io(
+        "cannot create a pipe for the worker's keys: \(String(cString: strerror(errno)))")
     }
     // Keep the read end away from childFD: dup2 onto the same number would leave it
     // close-on-exec in the child on older C libraries.
@@ -143,9 +153,13 @@ public final class CredentialPipe {
     defer { closeAll() }
     var written = 0
     while written < bytes.count {
-      let n = bytes.withUnsafeBytes { Glibc.write(writeFD, $0.baseAddress! + written, $0.count - written) }
+      let n = bytes.withUnsafeBytes {
+        Glibc.write(writeFD, $0.baseAddress! + written, $0.count - written)
+      }
       if n < 0 && errno == EINTR { continue }
-      guard n > 0 else { throw DLPError.io("cannot write the worker's keys: \(String(cString: strerror(errno)))") }
+      guard n > 0 else {
+        throw DLPError.io("cannot write the worker's keys: \(String(cString: strerror(errno)))")
+      }
       written += n
     }
   }

@@ -146,7 +146,10 @@ enum Z85 {
         value = value * 85 + UInt64(d)
       }
       guard value <= UInt64(UInt32.max) else { return nil }
-      out += [UInt8(value >> 24 & 0xFF), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
+      out += [
+        UInt8(value >> 24 & 0xFF), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF),
+        UInt8(value & 0xFF),
+      ]
       i += 5
     }
     return out
@@ -157,7 +160,8 @@ extension String {
   /// Without leading and trailing spaces, tabs and line ends (Foundation-free).
   var trimmingWhitespace: String {
     let isSpace: (Character) -> Bool = { $0.isWhitespace }
-    guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) })
+    guard let first = firstIndex(where: { !isSpace($0) }),
+      let last = lastIndex(where: { !isSpace($0) })
     else { return "" }
     return String(self[first...last])
   }

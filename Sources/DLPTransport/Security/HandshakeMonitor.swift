@@ -22,20 +22,24 @@ public enum HandshakeEvent: Sendable, Equatable, CustomStringConvertible {
     case .succeeded(let e):
       return "security handshake with \(e) succeeded"
     case .refusedByServer(let e, let status):
-      return "\(e) refused this process's CURVE key (ZAP status \(status)): its public key is not among the server's authorized keys"
+      return
+        "\(e) refused this process's CURVE key (ZAP status \(status)): its public key is not among the server's authorized keys"
     case .failed(let e, let code):
       let why: String
       switch Int32(bitPattern: code) {
       case ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
-        why = "one side uses CURVE and the other does not (--curve-secret-key / --insecure must agree)"
+        why =
+          "one side uses CURVE and the other does not (--curve-secret-key / --insecure must agree)"
       case ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC, ZMQ_PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE:
-        why = "the keys do not match (the server does not hold the secret of the key this process expects)"
+        why =
+          "the keys do not match (the server does not hold the secret of the key this process expects)"
       default:
         why = "protocol error 0x\(String(code, radix: 16))"
       }
       return "security handshake with \(e) failed: \(why)"
     case .closedDuringHandshake(let e):
-      return "\(e) closed the connection during the security handshake: one side uses CURVE and the other does not, or the server does not hold the secret of the public key this process expects (--coordinator-key)"
+      return
+        "\(e) closed the connection during the security handshake: one side uses CURVE and the other does not, or the server does not hold the secret of the public key this process expects (--coordinator-key)"
     }
   }
 }
@@ -91,7 +95,8 @@ public final class HandshakeMonitor {
       guard frames.count == 2, frames[0].count >= 6 else { continue }
       let head = frames[0].array
       let event = Int32(UInt16(head[0]) | UInt16(head[1]) << 8)
-      let value = UInt32(head[2]) | UInt32(head[3]) << 8 | UInt32(head[4]) << 16 | UInt32(head[5]) << 24
+      let value =
+        UInt32(head[2]) | UInt32(head[3]) << 8 | UInt32(head[4]) << 16 | UInt32(head[5]) << 24
       let endpoint = String(decoding: frames[1].array, as: UTF8.self)
       switch event {
       case ZMQ_EVENT_CONNECTED:
@@ -110,7 +115,9 @@ public final class HandshakeMonitor {
         connecting.remove(endpoint)
         fresh.append(.closedDuringHandshake(endpoint: endpoint))
       case ZMQ_EVENT_DISCONNECTED:
-        if connecting.remove(endpoint) != nil { fresh.append(.closedDuringHandshake(endpoint: endpoint)) }
+        if connecting.remove(endpoint) != nil {
+          fresh.append(.closedDuringHandshake(endpoint: endpoint))
+        }
       default:
         break
       }

@@ -24,14 +24,17 @@ public enum KeyFiles {
   /// Each file is written to a temporary file that has its final mode from the start, then
   /// renamed (or, without `force`, hard-linked so an existing file is never replaced).
   @discardableResult
-  public static func write(_ pair: CurveKeyPair, name: String, in directory: String, force: Bool = false)
+  public static func write(
+    _ pair: CurveKeyPair, name: String, in directory: String, force: Bool = false
+  )
     throws -> (public: String, secret: String)
   {
     try checkName(name)
     var isDirectory: ObjCBool = false
     if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
       guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
-        throw DLPError.io("cannot create the key folder \(directory): \(String(cString: strerror(errno)))")
+        throw DLPError.io(
+          "cannot create the key folder \(directory): \(String(cString: strerror(errno)))")
       }
     } else if !isDirectory.boolValue {
       throw DLPError.io("\(directory) is not a folder (expected --output-dir to name one)")
@@ -39,7 +42,9 @@ public enum KeyFiles {
     let paths = paths(name: name, in: directory)
     if !force {
       for path in [paths.secret, paths.public] where FileManager.default.fileExists(atPath: path) {
-        throw DLPError.io("\(path) already exists; pass --force to replace it (peers holding the old public key will be refused)")
+        throw DLPError.io(
+          "\(path) already exists; pass --force to replace it (peers holding the old public key will be refused)"
+        )
       }
     }
     try writeFile(paths.secret, text: pair.secretKey.z85 + "\n", mode: 0o600, replace: force)
@@ -56,17 +61,20 @@ public enum KeyFiles {
   public static func loadKeyPair(secretFile path: String) throws -> CurveKeyPair {
     if path.hasSuffix(publicSuffix) {
       throw DLPError.config(
-        "\(path) looks like a public key file; pass the secret one (\(path)_secret, written by dlp keygen next to it)")
+        "\(path) looks like a public key file; pass the secret one (\(path)_secret, written by dlp keygen next to it)"
+      )
     }
     let info = try statKeyFile(path, what: "CURVE secret key file")
     if info.st_mode & 0o077 != 0 {
       throw DLPError.config(
-        "the CURVE secret key file \(path) is accessible by group or others (mode \(octal(info.st_mode & 0o777))); it must be readable by its owner only: chmod 600 \(path)")
+        "the CURVE secret key file \(path) is accessible by group or others (mode \(octal(info.st_mode & 0o777))); it must be readable by its owner only: chmod 600 \(path)"
+      )
     }
     let me = geteuid()
     if info.st_uid != me && info.st_uid != 0 {
       throw DLPError.config(
-        "the CURVE secret key file \(path) belongs to uid \(info.st_uid), not to this user (uid \(me)) or root; refusing to use it (chown it, or make your own with dlp keygen)")
+        "the CURVE secret key file \(path) belongs to uid \(info.st_uid), not to this user (uid \(me)) or root; refusing to use it (chown it, or make your own with dlp keygen)"
+      )
     }
     let key = try CurveKey(z85: try readSmallFile(path), what: "the CURVE secret key in \(path)")
     return try CurveKeyPair(secretKey: key)
@@ -75,7 +83,8 @@ public enum KeyFiles {
   /// Reads a public key file (a peer's, or the server's the client checks).
   public static func loadPublicKey(_ path: String) throws -> CurveKey {
     if path.hasSuffix(secretSuffix) {
-      throw DLPError.config("\(path) is a secret key file; pass the public key (the .key file beside it)")
+      throw DLPError.config(
+        "\(path) is a secret key file; pass the public key (the .key file beside it)")
     }
     _ = try statKeyFile(path, what: "CURVE public key file")
     return try CurveKey(z85: try readSmallFile(path), what: "the CURVE public key in \(path)")
@@ -87,20 +96,25 @@ public enum KeyFiles {
   public static func loadAuthorizedKeys(directory: String) throws -> [String: CurveKey] {
     var info = stat()
     guard stat(directory, &info) == 0 else {
-      throw DLPError.config("the authorized keys folder \(directory) does not exist (\(String(cString: strerror(errno))))")
+      throw DLPError.config(
+        "the authorized keys folder \(directory) does not exist (\(String(cString: strerror(errno))))"
+      )
     }
     guard info.st_mode & S_IFMT == S_IFDIR else {
-      throw DLPError.config("\(directory) is not a folder; --authorized-keys names a folder of *.key files")
+      throw DLPError.config(
+        "\(directory) is not a folder; --authorized-keys names a folder of *.key files")
     }
     if info.st_mode & 0o022 != 0 {
       throw DLPError.config(
-        "the authorized keys folder \(directory) is writable by group or others (mode \(octal(info.st_mode & 0o777))): anyone able to add a file could admit themselves; chmod go-w \(directory)")
+        "the authorized keys folder \(directory) is writable by group or others (mode \(octal(info.st_mode & 0o777))): anyone able to add a file could admit themselves; chmod go-w \(directory)"
+      )
     }
     let names: [String]
     do {
       names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
     } catch {
-      throw DLPError.config("cannot list the authorized keys folder \(directory): \(error.localizedDescription)")
+      throw DLPError.config(
+        "cannot list the authorized keys folder \(directory): \(error.localizedDescription)")
     }
     var keys: [String: CurveKey] = [:]
     for file in names where file.hasSuffix(publicSuffix) && !file.hasPrefix(".") {
@@ -108,13 +122,15 @@ public enum KeyFiles {
       let fileInfo = try statKeyFile(path, what: "authorized key file")
       if fileInfo.st_mode & 0o022 != 0 {
         throw DLPError.config(
-          "the authorized key file \(path) is writable by group or others (mode \(octal(fileInfo.st_mode & 0o777))); chmod go-w \(path)")
+          "the authorized key file \(path) is writable by group or others (mode \(octal(fileInfo.st_mode & 0o777))); chmod go-w \(path)"
+        )
       }
       keys[String(file.dropLast(publicSuffix.count))] = try loadPublicKey(path)
     }
     guard !keys.isEmpty else {
       throw DLPError.config(
-        "no public keys (*.key) in the authorized keys folder \(directory); copy each worker's NAME.key there (dlp keygen writes them)")
+        "no public keys (*.key) in the authorized keys folder \(directory); copy each worker's NAME.key there (dlp keygen writes them)"
+      )
     }
     return keys
   }
@@ -123,9 +139,11 @@ public enum KeyFiles {
 
   static func checkName(_ name: String) throws {
     let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
-    guard !name.isEmpty, !name.hasPrefix("."), name.count <= 200, name.allSatisfy(allowed.contains) else {
+    guard !name.isEmpty, !name.hasPrefix("."), name.count <= 200, name.allSatisfy(allowed.contains)
+    else {
       throw DLPError.config(
-        "a key name is letters, digits, '.', '_' and '-', not starting with '.'. Received: name=\(name)")
+        "a key name is letters, digits, '.', '_' and '-', not starting with '.'. Received: name=\(name)"
+      )
     }
   }
 
@@ -136,7 +154,9 @@ public enum KeyFiles {
     var info = stat()
     guard stat(path, &info) == 0 else {
       let reason = String(cString: strerror(errno))
-      throw DLPError.config("the \(what) \(path) cannot be read: \(reason) (dlp keygen --output-dir DIR --name NAME makes key files)")
+      throw DLPError.config(
+        "the \(what) \(path) cannot be read: \(reason) (dlp keygen --output-dir DIR --name NAME makes key files)"
+      )
     }
     guard info.st_mode & S_IFMT == S_IFREG else {
       throw DLPError.config("the \(what) \(path) is not a regular file")
@@ -156,14 +176,20 @@ public enum KeyFiles {
     var buffer = [UInt8](repeating: 0, count: maxFileBytes + 1)
     var total = 0
     while total < buffer.count {
-      let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + total, $0.count - total) }
+      let n = buffer.withUnsafeMutableBytes {
+        Glibc.read(fd, $0.baseAddress! + total, $0.count - total)
+      }
       if n < 0 && errno == EINTR { continue }
-      guard n >= 0 else { throw DLPError.config("cannot read \(path): \(String(cString: strerror(errno)))") }
+      guard n >= 0 else {
+        throw DLPError.config("cannot read \(path): \(String(cString: strerror(errno)))")
+      }
       if n == 0 { break }
       total += n
     }
     defer { for i in 0..<total { buffer[i] = 0 } }
-    guard total <= maxFileBytes else { throw DLPError.config("\(path) is too big to be a key file") }
+    guard total <= maxFileBytes else {
+      throw DLPError.config("\(path) is too big to be a key file")
+    }
     return String(decoding: buffer[0..<total], as: UTF8.self)
   }
 
@@ -172,7 +198,9 @@ public enum KeyFiles {
   /// hard-linked to it, which fails rather than replace an existing file.
   static func writeFile(_ path: String, text: String, mode: mode_t, replace: Bool) throws {
     let directory = (path as NSString).deletingLastPathComponent
-    let temp = (directory.isEmpty ? "." : directory) + "/.\((path as NSString).lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+    let temp =
+      (directory.isEmpty ? "." : directory)
+      + "/.\((path as NSString).lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
     let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
     guard fd >= 0 else {
       throw DLPError.io("cannot create \(temp): \(String(cString: strerror(errno)))")
@@ -182,7 +210,9 @@ public enum KeyFiles {
     defer { for i in bytes.indices { bytes[i] = 0 } }
     var written = 0
     while ok && written < bytes.count {
-      let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+      let n = bytes.withUnsafeBytes {
+        Glibc.write(fd, $0.baseAddress! + written, $0.count - written)
+      }
       if n < 0 && errno == EINTR { continue }
       if n <= 0 { ok = false } else { written += n }
     }

@@ -17,7 +17,9 @@ public enum SecurityOptions: Sendable, Equatable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .insecure: return "insecure"
-    case .curve(let c): return "CURVE (public key \(c.keyPair.publicKey.z85), \(c.authorizedKeys.count) authorized keys)"
+    case .curve(let c):
+      return
+        "CURVE (public key \(c.keyPair.publicKey.z85), \(c.authorizedKeys.count) authorized keys)"
     }
   }
 }
@@ -32,7 +34,9 @@ public struct CurveCredentials: Sendable, Equatable {
   /// The server this process connects to as a client (a worker: the coordinator's key).
   public var serverKey: CurveKey?
 
-  public init(keyPair: CurveKeyPair, authorizedKeys: [String: CurveKey] = [:], serverKey: CurveKey? = nil) {
+  public init(
+    keyPair: CurveKeyPair, authorizedKeys: [String: CurveKey] = [:], serverKey: CurveKey? = nil
+  ) {
     self.keyPair = keyPair
     self.authorizedKeys = authorizedKeys
     self.serverKey = serverKey
@@ -92,7 +96,8 @@ public final class SocketSecurity: @unchecked Sendable {
   {
     guard case .curve(let c) = options else { return base }
     guard let key = serverKey ?? c.serverKey else {
-      throw DLPError.config("a CURVE client socket needs the server's public key (--coordinator-key FILE)")
+      throw DLPError.config(
+        "a CURVE client socket needs the server's public key (--coordinator-key FILE)")
     }
     return base.secured(.client(c.keyPair, serverKey: key))
   }

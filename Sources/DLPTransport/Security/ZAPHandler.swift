@@ -118,7 +118,10 @@ public final class ZAPHandler: @unchecked Sendable {
         // Not a ZAP 1.0 request: answer with an internal error if it has a request id at all.
         logger.warning("malformed ZAP request (\(frames.count) frames)")
         guard frames.count >= 2 else { continue }
-        reply = [Array("1.0".utf8), frames[1], Array("500".utf8), Array("malformed ZAP request".utf8), [], []]
+        reply = [
+          Array("1.0".utf8), frames[1], Array("500".utf8), Array("malformed ZAP request".utf8), [],
+          [],
+        ]
       }
       if !sendReply(socket, reply) && zmq_errno() == ETERM { return }
     }
@@ -136,7 +139,8 @@ public final class ZAPHandler: @unchecked Sendable {
           address: request.address, mechanism: request.mechanism, clientKey: nil,
           reason: "only CURVE clients are admitted"))
     }
-    guard request.credentials.count == 1, let key = try? CurveKey(bytes: request.credentials[0]) else {
+    guard request.credentials.count == 1, let key = try? CurveKey(bytes: request.credentials[0])
+    else {
       return .refuse(
         ZAPRefusal(
           address: request.address, mechanism: request.mechanism, clientKey: nil,
@@ -209,7 +213,9 @@ struct ZAPRequest {
   func reply(_ verdict: ZAPHandler.Verdict) -> [[UInt8]] {
     switch verdict {
     case .admit(let user):
-      return [Array("1.0".utf8), requestID, Array("200".utf8), Array("OK".utf8), Array(user.utf8), []]
+      return [
+        Array("1.0".utf8), requestID, Array("200".utf8), Array("OK".utf8), Array(user.utf8), [],
+      ]
     case .refuse(let refusal):
       return [Array("1.0".utf8), requestID, Array("400".utf8), Array(refusal.reason.utf8), [], []]
     }

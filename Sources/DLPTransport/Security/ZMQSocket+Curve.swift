@@ -33,7 +33,8 @@ extension ZMQSocket {
     case .server(let pair):
       guard context.hasZAPHandler else {
         throw TransportError.invalidArgument(
-          "a CURVE server socket needs a ZAP handler on its context (without one ZeroMQ admits every client key); start SocketSecurity or ZAPHandler first")
+          "a CURVE server socket needs a ZAP handler on its context (without one ZeroMQ admits every client key); start SocketSecurity or ZAPHandler first"
+        )
       }
       try setOption(ZMQ_CURVE_SERVER, Int32(1))
       try setOption(ZMQ_CURVE_SECRETKEY, bytes: pair.secretKey.bytes)
