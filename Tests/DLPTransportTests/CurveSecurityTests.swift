@@ -1,7 +1,8 @@
-import DLPTransport
 import Foundation
 import Logging
 import XCTest
+
+@testable import DLPTransport
 
 /// CURVE between real ZeroMQ sockets over tcp on loopback: an authorized client talks; an
 /// unknown key, a client without CURVE, and a rogue speaking ZMTP by hand in plain text are
@@ -330,5 +331,22 @@ extension CurveSecurityTests {
     XCTAssertGreaterThan(r.curve.bulkGBps, 0)
     XCTAssertGreaterThan(r.curve.roundTripMicros, 0)
     XCTAssertTrue(r.summary.contains("CURVE"))
+  }
+}
+
+extension CurveSecurityTests {
+  /// A stranger that keeps retrying gets one log line a minute, not one per attempt.
+  func testRepeatedRefusalsDoNotFloodTheLog() throws {
+    var limiter = RefusalLogLimiter()
+    let r = ZAPRefusal(address: "10.0.0.9", mechanism: "CURVE", clientKey: "k", reason: "no")
+    let minute: UInt64 = 60_000_000_000
+    XCTAssertEqual(limiter.shouldLog(r, now: 1), 0)
+    XCTAssertNil(limiter.shouldLog(r, now: 2))
+    XCTAssertNil(limiter.shouldLog(r, now: minute / 2))
+    XCTAssertEqual(
+      limiter.shouldLog(r, now: minute + 1), 2, "the next line counts the two left out")
+    var other = r
+    other.address = "10.0.0.10"
+    XCTAssertEqual(limiter.shouldLog(other, now: minute + 2), 0, "another peer is logged at once")
   }
 }

@@ -93,6 +93,7 @@ public final class ZAPHandler: @unchecked Sendable {
     _ socket: UnsafeMutableRawPointer, keys: AuthorizedKeys, stop: Cancellation, logger: Logger,
     onRefusal: (@Sendable (ZAPRefusal) -> Void)?
   ) {
+    var limiter = RefusalLogLimiter()
     while !stop.isCancelled {
       var item = zmq_pollitem_t(socket: socket, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
       let rc = zmq_poll(&item, 1, 100)
@@ -110,7 +111,12 @@ public final class ZAPHandler: @unchecked Sendable {
       let reply: [[UInt8]]
       if let request, let verdict {
         if case .refuse(let refusal) = verdict {
-          logger.warning("\(refusal)")
+          if let suppressed = limiter.shouldLog(refusal, now: DispatchTime.now().uptimeNanoseconds)
+          {
+            logger.warning(
+              "\(refusal)\(suppressed > 0 ? " (and \(suppressed) more like it since the last line)" : "")"
+            )
+          }
           onRefusal?(refusal)
         }
         reply = request.reply(verdict)
@@ -225,4 +231,30 @@ struct ZAPRequest {
 /// The handler thread's raw socket (used by that thread only once it starts).
 private struct ZAPSocketHandle: @unchecked Sendable {
   let pointer: UnsafeMutableRawPointer
+}
+
+/// Keeps a peer that retries from flooding the log: the first refusal of an address and key is
+/// logged, then at most one line a minute for the same pair, counting the ones left out. At
+/// most 4096 pairs are remembered (the oldest are forgotten, and may be logged again).
+struct RefusalLogLimiter {
+  static let interval: UInt64 = 60_000_000_000
+  static let capacity = 4096
+  private var seen: [String: (last: UInt64, suppressed: Int)] = [:]
+
+  /// nil: leave this refusal out; otherwise log it, with how many were left out before it.
+  mutating func shouldLog(_ r: ZAPRefusal, now: UInt64) -> Int? {
+    let key = r.address + " " + (r.clientKey ?? r.mechanism)
+    if let entry = seen[key], now &- entry.last < Self.interval {
+      seen[key] = (entry.last, entry.suppressed + 1)
+      return nil
+    }
+    let suppressed = seen[key]?.suppressed ?? 0
+    if seen[key] == nil && seen.count >= Self.capacity,
+      let oldest = seen.min(by: { $0.value.last < $1.value.last })?.key
+    {
+      seen[oldest] = nil
+    }
+    seen[key] = (now, 0)
+    return suppressed
+  }
 }
