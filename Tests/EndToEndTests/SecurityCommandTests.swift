@@ -174,3 +174,38 @@ final class CapturedText: @unchecked Sendable {
     return text
   }
 }
+
+extension SecurityCommandTests {
+  /// `dlp-worker --curve-keys-fd 3` reads the keys its parent wrote into an inherited pipe (the
+  /// hand-off `dlp train --workers N` uses): a blob that is not credentials is refused, naming
+  /// the format, before the worker connects anywhere.
+  func testAWorkerReadsItsKeysFromAnInheritedPipe() throws {
+    let exe = try Harness.binary("dlp-worker")
+    var fds: [Int32] = [0, 0]
+    XCTAssertEqual(pipe(&fds), 0)
+    let err = Pipe()
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_adddup2(&actions, fds[0], 3)
+    posix_spawn_file_actions_adddup2(&actions, err.fileHandleForWriting.fileDescriptor, 2)
+    posix_spawn_file_actions_addclose(&actions, fds[1])
+    let args = [
+      exe, "--connect", "tcp://127.0.0.1:1", "--curve-keys-fd", "3", "--idle-timeout", "5",
+    ]
+    var cargs = args.map { strdup($0) } + [nil]
+    defer { for a in cargs { free(a) } }
+    var pid: pid_t = 0
+    XCTAssertEqual(posix_spawn(&pid, exe, &actions, nil, &cargs, environ), 0)
+    close(fds[0])
+    let blob = Array("not credentials\n".utf8)
+    _ = blob.withUnsafeBytes { write(fds[1], $0.baseAddress, $0.count) }
+    close(fds[1])
+    try err.fileHandleForWriting.close()
+    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+    XCTAssertNotEqual(status, 0)
+    XCTAssertTrue(text.contains("DLP-CURVE-1"), text)
+  }
+}
