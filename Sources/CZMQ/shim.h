@@ -27,3 +27,7 @@ static inline int dlp_futex_wait(const uint32_t *p, uint32_t expected, long time
 static inline int dlp_futex_wake_all(uint32_t *p) {
   return (int)syscall(SYS_futex, p, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
 }
+/* A pipe whose both ends are close-on-exec from the start (pipe2 is a GNU extension that Swift's
+   Glibc module does not export), so no concurrently spawned child inherits it. */
+#include <fcntl.h>
+static inline int dlp_pipe_cloexec(int *fds) { return (int)syscall(SYS_pipe2, fds, O_CLOEXEC); }

@@ -47,12 +47,40 @@ enum DataShipment {
     }
   }
 
-  /// An array being received, filled chunk by chunk in its own element type (one of the
-  /// three buffers, the others empty).
+  /// Receives the arrays; every chunk is checked (`ShipmentAssembler`) before anything is
+  /// allocated or copied. `next` gives the next message from the coordinator.
+  static func receive(name: String, hash: UInt64, next: () throws -> Envelope) throws -> PreparedData {
+    var assembler = ShipmentAssembler()
+    while true {
+      let env = try next()
+      guard case .dataShipment(let m) = env.message else {
+        if case .shutdown = env.message { throw WorkerExit.rejected("coordinator shut down during data shipment") }
+        continue
+      }
+      if try assembler.add(m, payload: env.payload) { break }
+    }
+    return try assembler.finish(name: name, hash: hash)
+  }
+}
+
+/// Puts shipped chunks back together in each array's own element type, trusting nothing in
+/// them: array names, element types, shapes (whose element product must not overflow and must
+/// equal the declared total), sizes against this host's memory, and offsets (each chunk must
+/// start where the previous one ended, so a hostile sender can neither write outside an array
+/// nor leave holes in it).
+struct ShipmentAssembler {
+  /// The most memory one shipment may take: half of this host's.
+  var maxTotalBytes = Int(clamping: ProcessInfo.processInfo.physicalMemory / 2)
+  private(set) var arrays: [String: Incoming] = [:]
+  private var totalBytes = 0
+
+  /// An array being received: one of the three buffers, by its element type.
   struct Incoming {
     let shape: [Int]
     let dtype: SampleArray.DType
     let divisor: Float
+    let count: Int
+    var filled = 0
     var bytes: [UInt8] = []
     var ints: [Int32] = []
     var floats: [Float] = []
@@ -61,6 +89,7 @@ enum DataShipment {
       self.shape = shape
       self.dtype = dtype
       self.divisor = divisor
+      self.count = count
       switch dtype {
       case .uint8: bytes = [UInt8](repeating: 0, count: count)
       case .int32: ints = [Int32](repeating: 0, count: count)
@@ -89,94 +118,98 @@ enum DataShipment {
     }
   }
 
-  /// Receives the arrays; every chunk is checked against its declared shape, type and offset.
-  /// `next` gives the next message from the coordinator.
-  static func receive(name: String, hash: UInt64, next: () throws -> Envelope) throws -> PreparedData {
-    var arrays: [String: SampleArray] = [:]
-    var current: (name: String, array: Incoming)?
-    while true {
-      let env = try next()
-      guard case .dataShipment(let m) = env.message else {
-        if case .shutdown = env.message { throw WorkerExit.rejected("coordinator shut down during data shipment") }
-        continue
-      }
-      guard DataShipment.arrayNames.contains(m.arrayName) else {
-        throw DLPError.data("shipment of unknown array '\(m.arrayName)'")
-      }
-      guard let dtype = m.dtype.isEmpty ? .float32 : SampleArray.DType(rawValue: m.dtype) else {
-        throw DLPError.data("shipment '\(m.arrayName)': unknown element type '\(m.dtype)'")
-      }
-      guard dtype != .uint8 || (m.divisor.isFinite && m.divisor != 0) else {
-        throw DLPError.data("shipment '\(m.arrayName)': divisor \(m.divisor) is not a finite non-zero number")
-      }
-      let shape = m.shape.map { Int(clamping: $0) }
-      let total = Int(clamping: m.totalElements)
-      let elements = shape.reduce(into: Optional(1)) { p, e in
-        p = p.flatMap { e < 0 ? nil : $0.multipliedReportingOverflow(by: e).overflow ? nil : $0 * e }
-      }
-      guard !shape.isEmpty, elements == total, total <= 1 << 31 else {
-        throw DLPError.data("shipment '\(m.arrayName)': shape \(shape) does not hold \(total) elements")
-      }
-      if current?.name != m.arrayName {
-        if let done = current { arrays[done.name] = try done.array.samples() }
-        guard arrays[m.arrayName] == nil else { throw DLPError.data("shipment '\(m.arrayName)' arrived twice") }
-        current = (m.arrayName, Incoming(shape: shape, dtype: dtype, divisor: m.divisor, count: total))
-      }
-      guard current!.array.shape == shape, current!.array.dtype == dtype else {
-        throw DLPError.data("shipment '\(m.arrayName)' changed shape or element type")
-      }
-      let offset = Int(clamping: m.chunkOffset)
-      let payloadBytes = (env.payload?.count ?? 0) * 4
-      guard offset <= total else { throw DLPError.data("shipment '\(m.arrayName)': chunk past the end") }
-      let n = Swift.min(payloadBytes / dtype.size, total - offset)
-      guard (n * dtype.size + 3) / 4 * 4 == payloadBytes else {
-        throw DLPError.data(
-          "shipment '\(m.arrayName)': a chunk of \(payloadBytes) bytes at element \(offset) of \(total)")
-      }
-      if let p = env.payload, n > 0 {
-        p.withUnsafeBytes { src in
-          current!.array.write(UnsafeRawBufferPointer(rebasing: src[0..<(n * dtype.size)]), at: offset)
-        }
-      }
-      if m.last { break }
+  /// Adds one chunk; returns true when the sender marked it the last one.
+  mutating func add(_ m: DataShipmentMessage, payload: Payload?) throws -> Bool {
+    let label = "shipment '\(m.arrayName.prefix(64))'"
+    guard DataShipment.arrayNames.contains(m.arrayName) else {
+      throw DLPError.data(
+        "shipment of unknown array '\(m.arrayName.prefix(64))' (expected one of \(DataShipment.arrayNames.joined(separator: ", ")))")
     }
-    if let done = current { arrays[done.name] = try done.array.samples() }
+    guard let dtype = m.dtype.isEmpty ? .float32 : SampleArray.DType(rawValue: m.dtype) else {
+      throw DLPError.data("\(label): unknown element type '\(m.dtype.prefix(32))'")
+    }
+    guard dtype != .uint8 || (m.divisor.isFinite && m.divisor != 0) else {
+      throw DLPError.data("\(label): divisor \(m.divisor) is not a finite non-zero number")
+    }
+    guard !m.shape.isEmpty, m.shape.count <= 8, let shape = Self.checkedShape(m.shape),
+      let total = Self.checkedProduct(shape)
+    else {
+      throw DLPError.data(
+        "\(label): shape \(m.shape.prefix(9)) is too large (its element count overflows or it has more than 8 axes)")
+    }
+    guard m.totalElements == UInt64(total) else {
+      throw DLPError.data("\(label): shape \(shape) does not hold \(m.totalElements) elements")
+    }
+    // Taken out of the dictionary while it is filled: a copy left there would make every chunk
+    // copy the whole array (copy on write).
+    var entry: Incoming
+    if let existing = arrays.removeValue(forKey: m.arrayName) {
+      guard existing.shape == shape, existing.dtype == dtype else {
+        arrays[m.arrayName] = existing
+        throw DLPError.data("\(label) changed shape or element type (from \(existing.shape) \(existing.dtype.rawValue))")
+      }
+      entry = existing
+    } else {
+      let (bytes, overflow) = total.multipliedReportingOverflow(by: dtype.size)
+      guard !overflow, bytes <= maxTotalBytes - totalBytes else {
+        throw DLPError.data(
+          "\(label): \(total) \(dtype.rawValue) values would take more than this host allows for shipped data (\(maxTotalBytes >> 20) MiB, half its memory)")
+      }
+      totalBytes += bytes
+      entry = Incoming(shape: shape, dtype: dtype, divisor: m.divisor, count: total)
+    }
+    // A refused chunk leaves the array as it was.
+    defer { arrays[m.arrayName] = entry }
+    guard m.chunkOffset == UInt64(entry.filled) else {
+      throw DLPError.data("\(label): chunk at element \(m.chunkOffset), expected the next one at \(entry.filled)")
+    }
+    let offset = entry.filled
+    // The payload is whole 4-byte words: the chunk's elements, zero-padded to a word.
+    let payloadBytes = (payload?.count ?? 0) * 4
+    let n = Swift.min(payloadBytes / dtype.size, total - offset)
+    guard (n * dtype.size + 3) / 4 * 4 == payloadBytes else {
+      throw DLPError.data(
+        "\(label): a chunk of \(payloadBytes) bytes at element \(offset) runs past the end (\(total) elements)")
+    }
+    if let p = payload, n > 0 {
+      p.withUnsafeBytes { src in entry.write(UnsafeRawBufferPointer(rebasing: src[0..<(n * dtype.size)]), at: offset) }
+    }
+    entry.filled += n
+    return m.last
+  }
+
+  /// The prepared data, once every array arrived whole.
+  func finish(name: String, hash: UInt64) throws -> PreparedData {
+    for (k, b) in arrays where b.filled != b.count {
+      throw DLPError.data("shipment '\(k)' ended after \(b.filled) of its \(b.count) elements")
+    }
     guard let tx = arrays["train_x"], let ty = arrays["train_y"] else {
       throw DLPError.data("shipment without training arrays")
     }
     var test: ArrayData?
-    if let x = arrays["test_x"], let y = arrays["test_y"] { test = try ArrayData(x: x, y: y) }
-    return PreparedData(train: try ArrayData(x: tx, y: ty), test: test, datasetName: name, contentHash: hash)
+    if let x = arrays["test_x"], let y = arrays["test_y"] { test = try ArrayData(x: x.samples(), y: y.samples()) }
+    return PreparedData(
+      train: try ArrayData(x: tx.samples(), y: ty.samples()), test: test, datasetName: name, contentHash: hash)
   }
-}
 
-/// The local address a host uses to reach another (a connected UDP socket sends nothing but
-/// tells which interface the route goes through): what a worker advertises to its ring peers.
-enum LocalAddress {
-  static func toward(_ endpoint: String) -> String? {
-    guard let host = Endpoint.host(of: endpoint) else { return nil }
-    if host == "127.0.0.1" || host == "localhost" { return "127.0.0.1" }
-    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = in_port_t(9).bigEndian
-    guard inet_pton(AF_INET, host, &addr.sin_addr) == 1 else { return nil }
-    let ok = withUnsafePointer(to: &addr) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
+  /// Dimensions as Ints; nil when one does not fit.
+  static func checkedShape(_ dims: [UInt64]) -> [Int]? {
+    var out: [Int] = []
+    for d in dims {
+      guard d <= UInt64(Int.max) else { return nil }
+      out.append(Int(d))
     }
-    guard ok == 0 else { return nil }
-    var local = sockaddr_in()
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    guard
-      withUnsafeMutablePointer(
-        to: &local, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }) == 0
-    else { return nil }
-    var buf = [CChar](repeating: 0, count: 64)
-    guard inet_ntop(AF_INET, &local.sin_addr, &buf, 64) != nil else { return nil }
-    return String(cString: buf)
+    return out
+  }
+
+  /// The element count of `shape`; nil when the product overflows.
+  static func checkedProduct(_ shape: [Int]) -> Int? {
+    var product = 1
+    for d in shape {
+      let (p, overflow) = product.multipliedReportingOverflow(by: d)
+      if overflow { return nil }
+      product = p
+    }
+    return product
   }
 }

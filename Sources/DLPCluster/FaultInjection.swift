@@ -7,6 +7,9 @@ import Foundation
 /// - `WORKER-ID-PREFIX:train-step:N`: a worker whose id starts with the prefix, on receiving
 ///   the training step that has N steps before it. A restarted worker (id ending `-rK`) never
 ///   does, so a replacement is not killed again.
+/// - `WORKER-ID-PREFIX:hold-at-step:N`: the worker does not kill itself but waits, at that
+///   training step, until the file `DLP_FAULT_GATE` exists: the job stands still at a known
+///   point while the test does something (starts a late worker), then opens the gate.
 /// - `WORKER-ID-PREFIX:task:N`: a K-fold worker, on receiving its N-th task (before running it).
 /// - `coordinator:checkpoint:N`: the process running the fit, after writing its N-th
 ///   checkpoint.
@@ -37,8 +40,12 @@ public enum FaultInjection {
   /// A worker is about to run the training step with `trainStep` steps before it.
   static func trainStep(_ trainStep: UInt64, worker id: String) {
     guard !faults.isEmpty, id.range(of: #"-r[0-9]+$"#, options: .regularExpression) == nil else { return }
-    for f in faults where f.event == "train-step" && f.n == trainStep && id.hasPrefix(f.who) {
-      fire("\(id) at training step \(trainStep)")
+    for f in faults where f.n == trainStep && id.hasPrefix(f.who) {
+      if f.event == "train-step" { fire("\(id) at training step \(trainStep)") }
+      if f.event == "hold-at-step", let gate = ProcessInfo.processInfo.environment["DLP_FAULT_GATE"] {
+        FileHandle.standardError.write(Data("dlp: fault injected: \(id) holds at training step \(trainStep)\n".utf8))
+        while !FileManager.default.fileExists(atPath: gate) { usleep(10_000) }
+      }
     }
   }
 

@@ -94,7 +94,40 @@ enum Endpoint {
 }
 
 /// Process-wide wire settings.
-enum ClusterDefaults {
+public enum ClusterDefaults {
+  /// How often peers say they are alive, and how long silence is tolerated (a worker is lost
+  /// after `heartbeatTimeout`, a coordinator after twice that): long enough to ride out a few
+  /// seconds of network trouble.
+  public static let heartbeatInterval = 0.5
+  public static let heartbeatTimeout = 10.0
+  /// Seconds of peer silence after which a collective gives up and the generation re-forms.
+  public static let collectiveTimeout = 30.0
   /// Bytes of a dataset array per DataShipment message, for --ship-data.
   static let shipmentChunkBytes = 4 << 20
+}
+
+extension JobDescription {
+  /// Checks every value a worker is about to use from the coordinator's job description
+  /// (`JobSpecMessage.fitJSON`), so a hostile or broken coordinator gets a clear error from
+  /// the worker instead of a trap (a batch whose buffers overflow, a timeout of NaN, a port
+  /// out of range).
+  public func validate() throws {
+    func bad(_ what: String) -> DLPError { .config("the coordinator's job description has \(what)") }
+    guard batchSize >= 1, batchSize <= ShapeLimits.maxElements else {
+      throw bad("batch_size \(batchSize) (expected 1...\(ShapeLimits.maxElements))")
+    }
+    guard collectiveTimeout.isFinite, collectiveTimeout > 0, collectiveTimeout <= 86_400 else {
+      throw bad("a collective timeout of \(collectiveTimeout) s (expected more than 0, at most a day)")
+    }
+    for (name, port) in [("central", centralPort), ("heartbeat", heartbeatPort)] where !(0...65_535).contains(port) {
+      throw bad("\(name) port \(port) (expected 0...65535)")
+    }
+    guard validationSplit.isFinite, (0..<1).contains(validationSplit) else {
+      throw bad("validation_split \(validationSplit) (expected [0, 1))")
+    }
+    if let n = samples, n < 0 { throw bad("samples \(n) (expected >= 0)") }
+    guard numWords >= 0 else { throw bad("num_words \(numWords) (expected >= 0)") }
+    guard ["central", "ring"].contains(collective) else { throw bad("collective '\(collective.prefix(64))' (expected central or ring)") }
+    guard dataset.utf8.count <= 4096, (targetColumn?.utf8.count ?? 0) <= 4096 else { throw bad("a dataset name over 4096 bytes") }
+  }
 }

@@ -24,7 +24,9 @@ public final class Worker {
       if let sweep = try FoldJobDescription.sweep(in: job.fitJSON) {
         return try FoldWorker(client: client, job: job, sweep: sweep).run()
       }
-      try TrainingReplica(client: client, job: job, description: try JobDescription.decode(job.fitJSON)).run()
+      let description = try JobDescription.decode(job.fitJSON)
+      try description.validate()
+      try TrainingReplica(client: client, job: job, description: description).run()
     } catch let e as WorkerExit {
       throw e
     } catch is WorkerVanished {

@@ -1,3 +1,5 @@
+import DLPTransport
+
 /// How a `dlp-worker` process joins a job.
 public struct WorkerOptions: Sendable {
   /// The coordinator's control endpoint, `tcp://HOST:PORT`.
@@ -15,6 +17,13 @@ public struct WorkerOptions: Sendable {
   /// steps before it, the worker vanishes as a host that lost power would (no more heartbeats,
   /// its sockets closed without a word).
   public var vanishAtTrainStep: UInt64?
+  /// CURVE for every socket the worker opens: its key pair, the coordinator's public key
+  /// (`serverKey`), and for its ring listener the peers it admits (added from the job spec).
+  public var security: SecurityOptions = .insecure
+  /// This worker's own limits, overriding the job's when set (`--heartbeat-timeout`,
+  /// `--collective-timeout` on dlp-worker); nil: what the coordinator's job spec says.
+  public var heartbeatTimeout: Double? = nil
+  public var collectiveTimeout: Double? = nil
 
   public init(connect: String, threads: Int = 1, workerID: String, advertiseHost: String? = nil, joinTimeout: Double = 600) {
     self.connect = connect

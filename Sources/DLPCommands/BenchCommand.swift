@@ -1,13 +1,14 @@
 import ArgumentParser
 import DLP
 import DLPCluster
+import DLPTransport
 import Foundation
 
 /// `dlp bench`: micro-benchmarks of the distributed machinery.
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench", abstract: "Benchmarks of the distributed machinery.",
-    subcommands: [BenchAllReduceCommand.self])
+    subcommands: [BenchAllReduceCommand.self, BenchCurveCommand.self])
 }
 
 /// `dlp bench allreduce`: sums SIZE bytes of float32 across N worker processes with the chosen
@@ -88,6 +89,46 @@ extension WorkerCommand {
     } catch {
       FileHandle.standardError.write(Data("dlp-worker bench rank \(rank): error: \(error)\n".utf8))
       throw ExitCode(1)
+    }
+  }
+}
+
+/// `dlp bench curve`: what CURVE encryption costs here, against plain ZeroMQ in the same run.
+struct BenchCurveCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "curve", abstract: "Throughput and round trip over tcp loopback, plain ZeroMQ vs CURVE.",
+    discussion: """
+      Streams MESSAGES messages of SIZE bytes one way (PUSH to PULL, each side with its own \
+      ZeroMQ context and I/O thread, as two processes have) and times 500 round trips of a \
+      64-byte message, first in plain text, then with CURVE, ROUNDS times; prints the medians.
+      """)
+
+  @Option(help: "Bytes per bulk message: 4MiB (default), 1600000, ...") var bytes: String = "4MiB"
+  @Option(help: "Bulk messages per round.") var messages: Int = 64
+  @Option(help: "Rounds (plain then CURVE each round).") var rounds: Int = 3
+  @Option(help: "Write the report JSON here (atomically).") var report: String?
+
+  func run() throws {
+    try reportingErrors {
+      let size: Int
+      do { size = try ProcessAllReduceBench.parseSize(bytes) } catch { throw DLPError.config("\(error)") }
+      let result: CurveBenchmark.Result
+      do {
+        result = try CurveBenchmark.run(bytes: size, messages: messages, rounds: rounds)
+      } catch let e as TransportError {
+        throw DLPError.io(e.description)
+      }
+      printLine(result.summary)
+      if let report {
+        let figures = { (f: CurveBenchmark.Figures) -> JSONValue in
+          .object(["bulk_gbps": JSONValue(f.bulkGBps), "round_trip_us": JSONValue(f.roundTripMicros)])
+        }
+        try writeJSONAtomically(
+          .object([
+            "bytes": JSONValue(result.bytes), "messages": JSONValue(result.messages), "rounds": JSONValue(result.rounds),
+            "plain": figures(result.plain), "curve": figures(result.curve), "bulk_ratio": JSONValue(result.bulkRatio),
+          ]), to: report)
+      }
     }
   }
 }

@@ -9,7 +9,7 @@ public struct DLPCommand: ParsableCommand {
     abstract: "Deep Learning with Python's models, trained in Swift on OpenBLAS, in one process or across workers.",
     subcommands: [
       TrainCommand.self, EvaluateCommand.self, PredictCommand.self, SummaryCommand.self, KFoldCommand.self, BenchCommand.self,
-      PlotCommand.self,
+      PlotCommand.self, KeygenCommand.self,
     ])
 
   public init() {}

@@ -13,6 +13,10 @@ struct EvaluateCommand: ParsableCommand {
   var loadWeights: String?
   @Option(help: "Batch size for evaluation.") var batchSize: Int = 128
 
+  func validate() throws {
+    if batchSize <= 0 { throw ValidationError("--batch-size must be positive. Received: \(batchSize)") }
+  }
+
   func run() throws {
     try reportingErrors {
       configureEngine(threads: job.threads ?? (job.workers == 0 ? nil : 1))
@@ -25,6 +29,8 @@ struct EvaluateCommand: ParsableCommand {
       let splits = try data.load(default: preset?.defaultDataset)
       let prepared = try PreparedData.prepare(splits, for: m, normalize: preset?.normalize ?? false)
       guard let test = prepared.test else { throw DLPError.data("dataset '\(prepared.datasetName)' has no test split") }
+      // A batch bigger than the test split is one batch of all of it; clamped, no buffer overflows.
+      let batchSize = FitOptions.effectiveBatchSize(self.batchSize, rows: test.count)
       let description = JobDescription(
         dataset: data.dataset ?? preset?.defaultDataset ?? "", samples: data.samples, numWords: data.numWords,
         targetColumn: data.targetColumn, normalize: preset?.normalize ?? false, validationSplit: 0, batchSize: batchSize,

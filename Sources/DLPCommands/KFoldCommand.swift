@@ -90,9 +90,9 @@ struct KFoldCommand: ParsableCommand {
       // Every task builds its model from this document: stable layer names, same compile settings.
       let blueprint = try ModelBlueprint(template)
       let normalize = self.normalize ?? preset?.normalize ?? false
-      let options = CrossValidationOptions(
+      var options = CrossValidationOptions(
         epochs: epochs ?? preset?.defaultEpochs ?? 1,
-        batchSize: batchSize ?? preset?.defaultBatchSize ?? 32,
+        batchSize: Swift.min(batchSize ?? preset?.defaultBatchSize ?? 32, ShapeLimits.maxElements),
         shuffle: !noEpochShuffle)
       // --workers N: N worker processes pull the tasks from a queue; each builds its models from
       // the blueprint and trains on its own copy of the data, so the results are the same. They
@@ -112,7 +112,7 @@ struct KFoldCommand: ParsableCommand {
           job: FoldJobDescription(
             kfold: .init(normalize: normalize, groupSize: groupSize),
             data: workerData),
-          options: job.coordinatorOptions(bind: "tcp://127.0.0.1:*", workers: job.workers, shipData: shipData))
+          options: try job.coordinatorOptions(bind: "tcp://127.0.0.1:*", workers: job.workers, shipData: shipData))
       }
       let prepared: PreparedData
       let results: [FoldResult]
@@ -122,6 +122,8 @@ struct KFoldCommand: ParsableCommand {
         let splits = try data.load(default: preset?.defaultDataset, skipTest: !final)
         // Raw features: each fold normalises with its own training rows' statistics.
         prepared = try PreparedData.prepare(splits, for: template, normalize: false)
+        // A batch bigger than the data is one batch of all of it; clamped, no buffer overflows.
+        options.batchSize = FitOptions.effectiveBatchSize(options.batchSize, rows: prepared.largestSplit)
         let plan: ValidationPlan =
           repeats > 1
           ? IteratedKFoldPlan(folds: folds, repeats: repeats, seed: job.seed)

@@ -14,6 +14,10 @@ struct PredictCommand: ParsableCommand {
   @Option(help: "Batch size.") var batchSize: Int = 128
   @Option(help: "BLAS threads.") var threads: Int?
 
+  func validate() throws {
+    if batchSize <= 0 { throw ValidationError("--batch-size must be positive. Received: \(batchSize)") }
+  }
+
   func run() throws {
     try reportingErrors {
       configureEngine(threads: threads)

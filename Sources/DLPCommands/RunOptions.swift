@@ -22,6 +22,10 @@ struct RunOptions: ParsableArguments {
   var transport: RingTransport = .auto
   @Option(help: "Write the report JSON here (atomically).") var report: String?
   @Flag(help: "No progress output.") var quiet = false
+  @Flag(
+    help: "Run without CURVE security: local workers get no keys, and dlp-coordinator accepts plain-text workers on a non-loopback --bind. Anyone who reaches the ports can then join the job, read the model and data, and send weights.")
+  var insecure = false
+  @OptionGroup var timeouts: TimeoutArguments
   @OptionGroup var cluster: ClusterFlags
 
   func validate() throws {
@@ -35,22 +39,30 @@ struct RunOptions: ParsableArguments {
 
   var progress: ProgressPrinter { ProgressPrinter(mode: quiet ? .silent : nil) }
 
-  /// The coordinator's settings for a job of `workers` workers bound at `bind`.
-  func coordinatorOptions(bind: String, workers: Int, shipData: Bool = false) -> CoordinatorOptions {
-    CoordinatorOptions(
+  /// The coordinator's settings for a job of `workers` workers bound at `bind`. Local workers
+  /// (`security` nil) get a fresh key pair each, unless `--insecure`.
+  func coordinatorOptions(bind: String, workers: Int, shipData: Bool = false, security: SecurityOptions? = nil) throws
+    -> CoordinatorOptions
+  {
+    let own: SecurityOptions
+    if let security {
+      own = security
+    } else if insecure {
+      BindPolicy.warn("--insecure: the local workers talk in plain text on loopback, where every user of this host can reach them")
+      own = .insecure
+    } else {
+      own = .curve(CurveCredentials(keyPair: try CurveKeyPair.generate()))
+    }
+    return CoordinatorOptions(
       bind: bind, expectWorkers: workers, collective: allreduce, shipData: shipData, transport: transport,
       minWorkers: cluster.minWorkers, rejoinTimeout: cluster.rejoinTimeout,
-      heartbeat: HeartbeatSettings(timeout: cluster.heartbeatTimeout), collectiveTimeout: cluster.collectiveTimeout)
+      heartbeat: HeartbeatSettings(timeout: timeouts.resolvedHeartbeatTimeout),
+      collectiveTimeout: timeouts.resolvedCollectiveTimeout, security: own)
   }
 }
 
 /// How a job on workers rides out trouble: timeouts, lost workers, restarts.
 struct ClusterFlags: ParsableArguments {
-  @Option(
-    help: "Seconds without a heartbeat before a worker is given up (a worker gives up a coordinator silent twice as long).")
-  var heartbeatTimeout: Double = 10
-  @Option(help: "Seconds a collective waits for a peer before the generation is re-formed.")
-  var collectiveTimeout: Double = 30
   @Option(help: "Fewest workers a training job goes on with; below, it waits --rejoin-timeout for new ones, then stops.")
   var minWorkers: Int = 1
   @Option(help: "Seconds to wait for workers to (re)join when fewer than --min-workers are left.")
@@ -59,11 +71,8 @@ struct ClusterFlags: ParsableArguments {
   var maxRestarts: Int = 3
 
   func validate() throws {
-    for (name, v) in [
-      ("--heartbeat-timeout", heartbeatTimeout), ("--collective-timeout", collectiveTimeout),
-      ("--rejoin-timeout", rejoinTimeout),
-    ] where !(v > 0 && v < 1e6) {
-      throw ValidationError("\(name) must be a positive number of seconds below 1e6")
+    if !(rejoinTimeout > 0 && rejoinTimeout < 1e6) {
+      throw ValidationError("--rejoin-timeout must be a positive number of seconds below 1e6")
     }
     if minWorkers < 1 { throw ValidationError("--min-workers must be >= 1") }
     if maxRestarts < 0 { throw ValidationError("--max-restarts must be >= 0") }

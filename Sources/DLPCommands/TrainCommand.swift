@@ -1,6 +1,7 @@
 import ArgumentParser
 import DLP
 import DLPCluster
+import DLPTransport
 import Foundation
 
 /// The flags of a training job, shared by `dlp train` and `dlp-coordinator`.
@@ -38,8 +39,12 @@ struct TrainArguments: ParsableArguments {
     let normalize = preset?.normalize ?? false
     let prepared = try PreparedData.prepare(splits, for: m, normalize: normalize)
     if let w = loadWeights { try WeightsFile.load(m, from: w) }
+    // A batch bigger than the data is one batch of all of it (as in Keras); clamping keeps the
+    // buffers sized batch x width from overflowing (--batch-size 9223372036854775807).
+    let requestedBatch = batchSize ?? preset?.defaultBatchSize ?? 32
     let options = FitOptions(
-      epochs: epochs ?? preset?.defaultEpochs ?? 1, batchSize: batchSize ?? preset?.defaultBatchSize ?? 32,
+      epochs: epochs ?? preset?.defaultEpochs ?? 1,
+      batchSize: FitOptions.effectiveBatchSize(requestedBatch, rows: prepared.largestSplit),
       shuffle: !noShuffle, seed: job.seed)
     let description = JobDescription(
       dataset: datasetName ?? "", samples: data.samples, numWords: data.numWords, targetColumn: data.targetColumn,
@@ -95,8 +100,8 @@ enum Placement: Equatable {
   case inProcess
   /// N worker processes on this machine, started and stopped by this process.
   case localWorkers(Int)
-  /// Workers on other hosts connect to `bind`.
-  case external(bind: String, expectWorkers: Int, shipData: Bool)
+  /// Workers on other hosts connect to `bind`, secured by `security`.
+  case external(bind: String, expectWorkers: Int, shipData: Bool, security: SecurityOptions)
 }
 
 /// `dlp train`: fit a model on a dataset, evaluate it on the test split, write the report.
@@ -108,6 +113,9 @@ struct TrainCommand: ParsableCommand {
   func run() throws {
     try reportingErrors {
       let n = arguments.job.workers
+      if n > 0 && arguments.job.insecure {
+        BindPolicy.warn("--insecure: the \(n) local workers talk in plain text on loopback, where every user of this host can reach them")
+      }
       try arguments.execute(placement: n == 0 ? .inProcess : .localWorkers(n))
     }
   }

@@ -1,5 +1,6 @@
 import DLP
 import DLPCluster
+import DLPTransport
 import Foundation
 
 /// One training job as the CLI runs it: fit (in-process or on workers, committing and
@@ -158,13 +159,15 @@ enum ClusterSession {
     case .inProcess:
       return try body(LocalBackend(model: model, data: roles, batchSize: batchSize), nil)
     case .localWorkers(let n):
-      coordinator = try TrainingCoordinator(options: run.coordinatorOptions(bind: "tcp://127.0.0.1:*", workers: n))
+      coordinator = try TrainingCoordinator(options: try run.coordinatorOptions(bind: "tcp://127.0.0.1:*", workers: n))
       let local = try LocalCluster(
-        workers: n, connect: coordinator.controlEndpoint, threads: run.threads ?? 1, maxRestarts: run.cluster.maxRestarts)
+        workers: n, connect: coordinator.controlEndpoint, threads: run.threads ?? 1, maxRestarts: run.cluster.maxRestarts,
+        credentials: coordinator.localCredentials)
       coordinator.localCluster = local
       cluster = local
-    case .external(let bind, let expect, let ship):
-      coordinator = try TrainingCoordinator(options: run.coordinatorOptions(bind: bind, workers: expect, shipData: ship))
+    case .external(let bind, let expect, let ship, let security):
+      coordinator = try TrainingCoordinator(
+        options: try run.coordinatorOptions(bind: bind, workers: expect, shipData: ship, security: security))
       printLine("coordinator listening on \(coordinator.controlEndpoint) for \(expect) workers")
     }
     do {

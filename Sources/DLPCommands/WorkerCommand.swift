@@ -1,6 +1,7 @@
 import ArgumentParser
 import DLP
 import DLPCluster
+import DLPTransport
 import Foundation
 
 /// `dlp-worker`: joins a coordinator and trains its shard of every batch.
@@ -17,6 +18,8 @@ public struct WorkerCommand: ParsableCommand {
   var idleTimeout: Double = 600
   @Flag(help: "Exit when the parent process exits (set by dlp train --workers).") var exitWithParent = false
   @Option(help: .hidden) var benchRank: Int?
+  @OptionGroup var keys: WorkerKeyArguments
+  @OptionGroup var timeouts: TimeoutArguments
 
   public init() {}
 
@@ -30,7 +33,11 @@ public struct WorkerCommand: ParsableCommand {
     BLAS.enableFlushToZero(threads: threads)
     let id = workerID ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
     do {
-      try Worker(options: WorkerOptions(connect: connect, threads: threads, workerID: id, advertiseHost: advertise, joinTimeout: idleTimeout)).run()
+      var options = WorkerOptions(connect: connect, threads: threads, workerID: id, advertiseHost: advertise, joinTimeout: idleTimeout)
+      options.security = try keys.resolve(connect: connect)
+      options.heartbeatTimeout = timeouts.heartbeatTimeout
+      options.collectiveTimeout = timeouts.collectiveTimeout
+      try Worker(options: options).run()
     } catch {
       FileHandle.standardError.write(Data("dlp-worker \(id): error: \(error)\n".utf8))
       throw ExitCode(1)
@@ -59,6 +66,7 @@ public struct CoordinatorCommand: ParsableCommand {
   @Option(help: "Endpoint to listen on, tcp://HOST:PORT.") var bind: String
   @Option(help: "Workers to wait for.") var expectWorkers: Int
   @Flag(help: "Send the dataset to the workers (when they have no copy).") var shipData = false
+  @OptionGroup var keys: CoordinatorKeyArguments
   @OptionGroup var arguments: TrainArguments
 
   public init() {}
@@ -66,7 +74,17 @@ public struct CoordinatorCommand: ParsableCommand {
   public func run() throws {
     try reportingErrors {
       guard expectWorkers >= 1 else { throw DLPError.config("--expect-workers must be >= 1") }
-      try arguments.execute(placement: .external(bind: bind, expectWorkers: expectWorkers, shipData: shipData))
+      // Before anything starts: no keys beyond loopback is refused unless --insecure.
+      let security = try keys.resolve(bind: bind, insecure: arguments.job.insecure)
+      // ZeroMQ binds addresses and interface names, not host names: resolve those here.
+      let endpoint: String
+      do {
+        endpoint = try AddressResolution.bindable(bind)
+      } catch {
+        throw DLPError.config("cannot bind to \(bind): \(error)")
+      }
+      try arguments.execute(
+        placement: .external(bind: endpoint, expectWorkers: expectWorkers, shipData: shipData, security: security))
     }
   }
 }

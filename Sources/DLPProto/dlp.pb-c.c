@@ -2232,7 +2232,7 @@ const ProtobufCMessageDescriptor dlp__task_request__descriptor =
   (ProtobufCMessageInit) dlp__task_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor dlp__task_assignment__field_descriptors[6] =
+static const ProtobufCFieldDescriptor dlp__task_assignment__field_descriptors[7] =
 {
   {
     "task_id",
@@ -2306,19 +2306,32 @@ static const ProtobufCFieldDescriptor dlp__task_assignment__field_descriptors[6]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "peer_keys",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Dlp__TaskAssignment, n_peer_keys),
+    offsetof(Dlp__TaskAssignment, peer_keys),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned dlp__task_assignment__field_indices_by_name[] = {
   3,   /* field[3] = group_id */
   4,   /* field[4] = group_rank */
   2,   /* field[2] = options_json */
   5,   /* field[5] = peer_endpoints */
+  6,   /* field[6] = peer_keys */
   0,   /* field[0] = task_id */
   1,   /* field[1] = task_json */
 };
 static const ProtobufCIntRange dlp__task_assignment__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor dlp__task_assignment__descriptor =
 {
@@ -2328,7 +2341,7 @@ const ProtobufCMessageDescriptor dlp__task_assignment__descriptor =
   "Dlp__TaskAssignment",
   "dlp",
   sizeof(Dlp__TaskAssignment),
-  6,
+  7,
   dlp__task_assignment__field_descriptors,
   dlp__task_assignment__field_indices_by_name,
   1,  dlp__task_assignment__number_ranges,
@@ -2386,7 +2399,7 @@ const ProtobufCMessageDescriptor dlp__task_result__descriptor =
   (ProtobufCMessageInit) dlp__task_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor dlp__regroup__field_descriptors[1] =
+static const ProtobufCFieldDescriptor dlp__regroup__field_descriptors[2] =
 {
   {
     "generation",
@@ -2400,14 +2413,27 @@ static const ProtobufCFieldDescriptor dlp__regroup__field_descriptors[1] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "peer_keys",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Dlp__Regroup, n_peer_keys),
+    offsetof(Dlp__Regroup, peer_keys),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned dlp__regroup__field_indices_by_name[] = {
   0,   /* field[0] = generation */
+  1,   /* field[1] = peer_keys */
 };
 static const ProtobufCIntRange dlp__regroup__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor dlp__regroup__descriptor =
 {
@@ -2417,7 +2443,7 @@ const ProtobufCMessageDescriptor dlp__regroup__descriptor =
   "Dlp__Regroup",
   "dlp",
   sizeof(Dlp__Regroup),
-  1,
+  2,
   dlp__regroup__field_descriptors,
   dlp__regroup__field_indices_by_name,
   1,  dlp__regroup__number_ranges,
@@ -2488,7 +2514,7 @@ const ProtobufCMessageDescriptor dlp__regroup_ready__descriptor =
   (ProtobufCMessageInit) dlp__regroup_ready__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor dlp__reconfigure__field_descriptors[10] =
+static const ProtobufCFieldDescriptor dlp__reconfigure__field_descriptors[11] =
 {
   {
     "generation",
@@ -2610,6 +2636,18 @@ static const ProtobufCFieldDescriptor dlp__reconfigure__field_descriptors[10] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "peer_keys",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Dlp__Reconfigure, n_peer_keys),
+    offsetof(Dlp__Reconfigure, peer_keys),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned dlp__reconfigure__field_indices_by_name[] = {
   5,   /* field[5] = central_port */
@@ -2618,6 +2656,7 @@ static const unsigned dlp__reconfigure__field_indices_by_name[] = {
   9,   /* field[9] = learning_rate */
   7,   /* field[7] = parameter_count */
   3,   /* field[3] = peer_endpoints */
+  10,   /* field[10] = peer_keys */
   1,   /* field[1] = rank */
   4,   /* field[4] = shared_memory */
   8,   /* field[8] = slot_count */
@@ -2626,7 +2665,7 @@ static const unsigned dlp__reconfigure__field_indices_by_name[] = {
 static const ProtobufCIntRange dlp__reconfigure__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor dlp__reconfigure__descriptor =
 {
@@ -2636,7 +2675,7 @@ const ProtobufCMessageDescriptor dlp__reconfigure__descriptor =
   "Dlp__Reconfigure",
   "dlp",
   sizeof(Dlp__Reconfigure),
-  10,
+  11,
   dlp__reconfigure__field_descriptors,
   dlp__reconfigure__field_indices_by_name,
   1,  dlp__reconfigure__number_ranges,

@@ -27,6 +27,8 @@ public final class CentralAllReduce: AllReduceCollective, @unchecked Sendable {
     /// coordinator without a model replica does).
     public var rootContributes: Bool
     public var cancellation: Cancellation?
+    /// CURVE when the job is secured: the root a server, the others clients of it.
+    public var curve: CurveRole? = nil
 
     public init(
       rank: Int, worldSize: Int, jobID: UInt64 = 0, chunkBytes: Int = 256 << 10,
@@ -92,17 +94,19 @@ public final class CentralAllReduce: AllReduceCollective, @unchecked Sendable {
     if options.rank == 0 {
       let router = try ZMQSocket(
         context: context, kind: .router,
-        options: .init(
+        options: ZMQSocket.Options(
           sendHighWaterMark: 100_000, receiveHighWaterMark: 100_000, maxMessageSize: cap,
-          sendTimeout: options.timeout, routerMandatory: true))
+          sendTimeout: options.timeout, routerMandatory: true
+        ).secured(options.curve))
       self.endpoint = try router.bind(endpoint)
       socket = router
     } else {
       let dealer = try ZMQSocket(
         context: context, kind: .dealer,
-        options: .init(
+        options: ZMQSocket.Options(
           sendHighWaterMark: 100_000, receiveHighWaterMark: 100_000, maxMessageSize: cap,
-          sendTimeout: options.timeout, routingID: Self.routingID(rank: options.rank)))
+          sendTimeout: options.timeout, routingID: Self.routingID(rank: options.rank)
+        ).secured(options.curve))
       dealer.peerRank = 0
       try dealer.connect(endpoint)
       self.endpoint = nil

@@ -11,15 +11,18 @@ public final class CollectiveListener: @unchecked Sendable {
 
   /// Binds a PULL socket at `bind` (default: loopback, any free port). `maxChunkBytes` caps each
   /// frame (`ZMQ_MAXMSGSIZE`), so a stranger cannot make us allocate more than that per frame.
-  public init(context: ZMQContext, bind: String = "tcp://127.0.0.1:*", maxChunkBytes: Int = 4 << 20)
-    throws
-  {
+  /// `curve`: a server role when the job is secured (its context's ZAP handler admits the
+  /// peers).
+  public init(
+    context: ZMQContext, bind: String = "tcp://127.0.0.1:*", maxChunkBytes: Int = 4 << 20, curve: CurveRole? = nil
+  ) throws {
     self.maxChunkBytes = maxChunkBytes
     socket = try ZMQSocket(
       context: context, kind: .pull,
       options: .init(
         sendHighWaterMark: 10_000, receiveHighWaterMark: 10_000,
-        maxMessageSize: Int64(max(maxChunkBytes, MessageHeader.maxPackedBytes))))
+        maxMessageSize: Int64(max(maxChunkBytes, MessageHeader.maxPackedBytes))
+      ).secured(curve))
     endpoint = try socket.bind(bind)
   }
 

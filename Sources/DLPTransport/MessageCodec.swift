@@ -9,6 +9,9 @@ public struct Envelope {
   public var header: MessageHeader
   public var message: Message
   public var payload: Payload?
+  /// The sender's CURVE public key (Z85) as the ZAP handler admitted it, for messages received
+  /// on a CURVE server socket; nil otherwise. What a Hello claims is only trusted if it matches.
+  public var peerKey: String? = nil
 }
 
 /// Turns DLP messages into multipart frames and back, validating everything it receives.
@@ -46,6 +49,8 @@ public final class MessageCodec {
   /// Payloads at least this big are sent zero-copy when a tracker is given; smaller ones are
   /// copied, which is cheaper than the bookkeeping.
   public var zeroCopyMinBytes: Int
+  /// Whether refused messages are logged (a warning each); fuzzers turn it off.
+  public var logsRefusals = true
 
   let arena = ProtobufArena()
   private let headerScratch = UnsafeMutableRawPointer.allocate(
@@ -170,6 +175,7 @@ public final class MessageCodec {
       }
       return Envelope(routingID: nil, header: header, message: message, payload: payload)
     } catch {
+      guard logsRefusals else { throw error }
       Self.logger.warning(
         "refused a message",
         metadata: ["peer": "\(peer.map(String.init) ?? "?")", "error": "\(error)"])
@@ -273,6 +279,7 @@ public final class MessageCodec {
         payload: payload)
     }
     envelope.routingID = routingID
+    if socket.curveRole?.isServer == true { envelope.peerKey = dataFrames.first?.property("User-Id") }
     return envelope
   }
 }

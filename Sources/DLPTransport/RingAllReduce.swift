@@ -31,6 +31,8 @@ public final class RingAllReduce: AllReduceCollective, @unchecked Sendable {
     public var zeroCopyMinBytes: Int
     /// Raised by another thread to abandon a run.
     public var cancellation: Cancellation?
+    /// CURVE for the socket to the next rank (a client of its listener), when the job is secured.
+    public var curve: CurveRole? = nil
 
     public init(
       rank: Int, worldSize: Int, jobID: UInt64 = 0, chunkBytes: Int = 256 << 10,
@@ -100,8 +102,9 @@ public final class RingAllReduce: AllReduceCollective, @unchecked Sendable {
     receiver?.peerRank = prev
     let push = try ZMQSocket(
       context: context, kind: .push,
-      options: .init(
-        sendHighWaterMark: 10_000, receiveHighWaterMark: 10_000, sendTimeout: options.timeout))
+      options: ZMQSocket.Options(
+        sendHighWaterMark: 10_000, receiveHighWaterMark: 10_000, sendTimeout: options.timeout
+      ).secured(options.curve))
     push.peerRank = next
     try push.connect(nextEndpoint)
     sender = push

@@ -100,10 +100,23 @@ struct CStringPool {
     return p
   }
 
+  /// A C array of C copies of `strings` for a repeated string field (none NULL: repeated
+  /// elements are always packed), freed with the pool.
+  mutating func array(_ strings: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
+    let a = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: max(1, strings.count))
+    for (i, s) in strings.enumerated() { a[i] = dupNonNull(s) }
+    arrays.append(a)
+    return a
+  }
+
+  private var arrays: [UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>] = []
+
   /// Frees every string handed out.
   mutating func free() {
     for p in pointers { Foundation.free(p) }
+    for a in arrays { a.deallocate() }
     pointers.removeAll()
+    arrays.removeAll()
   }
 }
 

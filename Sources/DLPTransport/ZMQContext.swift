@@ -1,4 +1,5 @@
 import CZMQ
+import Foundation
 
 /// A ZeroMQ context: owns the I/O threads that move bytes for its sockets.
 ///
@@ -25,6 +26,23 @@ public final class ZMQContext: @unchecked Sendable {
     // A process must be able to exit while a peer is unreachable: never block in term waiting
     // for unsent messages (sockets also set ZMQ_LINGER 0 for the same reason).
     _ = zmq_ctx_set(handle, ZMQ_BLOCKY, 0)
+  }
+
+  private let zapLock = NSLock()
+  private var zapInstalled = false
+
+  /// Whether a `ZAPHandler` serves this context. CURVE server sockets need one: without it
+  /// ZeroMQ admits every client key, so `ZMQSocket` refuses to open such a socket here.
+  public var hasZAPHandler: Bool {
+    zapLock.lock()
+    defer { zapLock.unlock() }
+    return zapInstalled
+  }
+
+  func markZAPHandlerInstalled() {
+    zapLock.lock()
+    zapInstalled = true
+    zapLock.unlock()
   }
 
   deinit {

@@ -52,6 +52,9 @@ public final class ZMQSocket: @unchecked Sendable {
     /// `ZMQ_ROUTER_MANDATORY`: sending to an unknown or gone peer fails instead of silently
     /// dropping the message.
     public var routerMandatory: Bool
+    /// CURVE security (`ZMQ_CURVE_*`, see `CurveRole`); nil: plain text (ZeroMQ's NULL
+    /// mechanism). Set it with `SocketSecurity.server(_:)` / `.client(_:)`.
+    public var curve: CurveRole? = nil
 
     public init(
       sendHighWaterMark: Int32? = nil, receiveHighWaterMark: Int32? = nil,
@@ -80,6 +83,8 @@ public final class ZMQSocket: @unchecked Sendable {
   public var peerRank: Int?
   private var handle: UnsafeMutableRawPointer?
   private var sendTimeoutSeconds: Double?
+  /// The CURVE role this socket was opened with (nil: plain text).
+  public internal(set) var curveRole: CurveRole?
 
   /// Opens a socket of `kind` in `context` and applies `options`.
   public init(context: ZMQContext, kind: Kind, options: Options = Options()) throws {
@@ -144,6 +149,7 @@ public final class ZMQSocket: @unchecked Sendable {
     }
     if let id = o.routingID { try setOption(ZMQ_ROUTING_ID, bytes: id) }
     if o.routerMandatory { try setOption(ZMQ_ROUTER_MANDATORY, Int32(1)) }
+    if let role = o.curve { try applyCurve(role) }
   }
 
   // MARK: Options

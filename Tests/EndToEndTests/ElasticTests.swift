@@ -39,7 +39,8 @@ final class ElasticTests: XCTestCase {
       let elastic = try Harness.report("\(dir)/killed\(epoch).json")["elastic"]
       XCTAssertEqual(elastic?["workers_lost"]?.array?.count, 1, "\(String(describing: elastic))")
       XCTAssertEqual(elastic?["restarts"]?.int, 1)
-      XCTAssertEqual(elastic?["workers_joined"]?.array?.count, 1, "the replacement joins")
+      // The replacement joins when it has loaded its data before the job ends.
+      XCTAssertLessThanOrEqual(elastic?["workers_joined"]?.array?.count ?? 0, 1)
     }
   }
 
@@ -121,29 +122,38 @@ final class ElasticTests: XCTestCase {
     XCTAssertFalse(Harness.files(in: "\(dir)/ck", endingWith: ".dlpckpt").isEmpty, "no checkpoint left behind")
   }
 
+  /// Worker b dies; c connects and joins at a step boundary. Worker a holds (fault injection)
+  /// at a later step until c has loaded its data, so the join surely happens mid-job.
   func testAWorkerJoinsARunningJob() throws {
     let dir = Harness.folder()
     let job = try Harness.makeJob(in: dir, rows: 2000)
-    let reference = try train(trainArgs(job, epochs: 60) + ["--save-weights", "\(dir)/ref.npz"])
+    let reference = try train(trainArgs(job, epochs: 6) + ["--save-weights", "\(dir)/ref.npz"])
     XCTAssertEqual(reference.status, 0, reference.stderr)
     let endpoint = "tcp://127.0.0.1:\(Harness.freePort())"
-    var coordinatorArgs = Array(trainArgs(job, epochs: 60).dropFirst())
+    var coordinatorArgs = Array(trainArgs(job, epochs: 6).dropFirst())
     coordinatorArgs += [
       "--bind", endpoint, "--expect-workers", "2", "--save-weights", "\(dir)/joined.npz", "--report", "\(dir)/r.json",
       "--heartbeat-timeout", "2",
     ]
     let coordinator = try Harness.start("dlp-coordinator", coordinatorArgs)
-    let a = try Harness.start("dlp-worker", ["--connect", endpoint, "--worker-id", "a"])
+    let a = try Harness.start(
+      "dlp-worker", ["--connect", endpoint, "--worker-id", "a"],
+      environment: ["DLP_FAULT_INJECT": "a:hold-at-step:150", "DLP_FAULT_GATE": "\(dir)/go"])
+    XCTAssertTrue(coordinator.waitForError(containing: "(a, pid", timeout: 60), "a was not admitted")
     let b = try Harness.start(
       "dlp-worker", ["--connect", endpoint, "--worker-id", "b"], environment: ["DLP_FAULT_INJECT": "b:train-step:30"])
     XCTAssertNotNil(b.wait(timeout: 60), "worker b did not die")
     let c = try Harness.start("dlp-worker", ["--connect", endpoint, "--worker-id", "c"])
+    XCTAssertTrue(coordinator.waitForError(containing: "(c, pid", timeout: 60), "c was not admitted")
+    XCTAssertTrue(coordinator.waitForError(containing: "is ready to join", timeout: 60), "c did not get ready")
+    FileManager.default.createFile(atPath: "\(dir)/go", contents: nil)
     let done = coordinator.wait(timeout: 120)
     XCTAssertEqual(done?.status, 0, done?.stderr ?? "timed out")
     XCTAssertEqual(a.wait(timeout: 10)?.status, 0)
     XCTAssertEqual(c.wait(timeout: 10)?.status, 0)
     let elastic = try Harness.report("\(dir)/r.json")["elastic"]
-    XCTAssertTrue(elastic?["workers_joined"]?.array?.contains { $0.string?.contains("(c,") == true } == true, "\(String(describing: elastic))")
+    XCTAssertTrue(
+      elastic?["workers_joined"]?.array?.contains { $0.string?.contains("(c,") == true } == true, "\(String(describing: elastic))")
     XCTAssertLessThan(try Harness.maxRelativeDifference("\(dir)/ref.npz", "\(dir)/joined.npz"), 1e-4)
   }
 

@@ -15,8 +15,8 @@ import XCTest
 final class NetworkNamespaceTests: XCTestCase {
   /// Unique per run: namespace names are global to the machine.
   let runID = "dlpt\(getpid() % 100_000)\(UInt16.random(in: 0...UInt16.max))"
-  private var namespaces: [String] = []
-  private var processes: [Process] = []
+  var namespaces: [String] = []
+  var processes: [Process] = []
 
   var bridgeNamespace: String { "\(runID)-sw" }
   func namespace(_ node: String) -> String { "\(runID)-\(node)" }
@@ -197,7 +197,7 @@ final class NetworkNamespaceTests: XCTestCase {
       let coordinatorLog = "\(dir)/coordinator-\(collective).log"
       let coordinator = try startIn(
         namespace("c"), "dlp-coordinator",
-        ["--bind", endpoint, "--expect-workers", "2", "--ship-data", "--allreduce", collective]
+        ["--bind", endpoint, "--expect-workers", "2", "--ship-data", "--allreduce", collective, "--insecure"]
           + jobFlags + [
             "--save-weights", weights, "--report", report,
           ], log: coordinatorLog)
@@ -208,7 +208,7 @@ final class NetworkNamespaceTests: XCTestCase {
         // coordinator) for its ring listener; 127.0.0.1 would not reach the other namespace.
         let p = try startIn(
           namespace(w), "dlp-worker",
-          ["--connect", endpoint, "--worker-id", "\(w)-\(runID)", "--idle-timeout", "60"], log: log)
+          ["--connect", endpoint, "--worker-id", "\(w)-\(runID)", "--idle-timeout", "60", "--insecure"], log: log)
         workers.append((p, log))
       }
       let logs = { () -> String in
@@ -221,8 +221,11 @@ final class NetworkNamespaceTests: XCTestCase {
       }
       XCTAssertEqual(coordinator.terminationStatus, 0, "\(collective): \(logs())")
       for (p, _) in workers {
-        XCTAssertTrue(
-          wait(p, timeout: 30), "\(collective): a worker did not exit after the job\n\(logs())")
+        // terminationStatus traps on a running process: read it only once it has exited.
+        guard wait(p, timeout: 30) else {
+          XCTFail("\(collective): a worker did not exit after the job\n\(logs())")
+          continue
+        }
         XCTAssertEqual(p.terminationStatus, 0, "\(collective): \(logs())")
       }
       guard coordinator.terminationStatus == 0 else { continue }

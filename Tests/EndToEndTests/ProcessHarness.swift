@@ -26,7 +26,27 @@ enum Harness {
     let process: Process
     let out = Pipe()
     let err = Pipe()
+    /// Standard error read so far by `waitForError` (the rest is read by `wait`).
+    private var errSoFar = Data()
     init(process: Process) { self.process = process }
+
+    /// Waits until the process's standard error contains `text` (an event the process reports),
+    /// at most `timeout` seconds; reading does not block, so a process that never says it
+    /// cannot hang the test.
+    func waitForError(containing text: String, timeout: Double) -> Bool {
+      let fd = err.fileHandleForReading.fileDescriptor
+      _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+      defer { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) }
+      var chunk = [UInt8](repeating: 0, count: 65536)
+      return Harness.waitUntil(timeout: timeout) {
+        while true {
+          let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+          if n <= 0 { break }
+          errSoFar.append(contentsOf: chunk[0..<n])
+        }
+        return String(decoding: errSoFar, as: UTF8.self).contains(text)
+      }
+    }
 
     func wait(timeout: Double) -> Result? {
       let deadline = Date().addingTimeInterval(timeout)
@@ -38,7 +58,7 @@ enum Harness {
       return Result(
         status: process.terminationStatus,
         stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
-        stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        stderr: String(decoding: errSoFar + err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
     }
   }
 

@@ -137,8 +137,10 @@ open class Layer {
       }
       return outputShape
     }
+    for (i, s) in shapes.enumerated() { try ShapeLimits.check(s, "input \(i) of layer '\(name)' (\(className))") }
     let out = try computeOutputShape(shapes)
     try build(shapes)
+    do { try ShapeLimits.checkBuild(of: self, output: out) } catch { weightSpecs = []; throw error }
     inputShapes = shapes
     outputShape = out
     isBuilt = true

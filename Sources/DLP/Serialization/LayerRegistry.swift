@@ -106,6 +106,7 @@ public struct LayerConfig {
     guard dims.allSatisfy({ $0 != nil && $0! > 0 }) else {
       throw DLPError.config("\(context): '\(key)' = \(v.serialized()) has unknown or non-positive dimensions; DLP needs fixed shapes")
     }
+    try ShapeLimits.check(dims.map { $0! }, "\(context): '\(key)'")
     return dims.map { $0! }
   }
 

@@ -82,7 +82,7 @@ public final class ReplicaBackend: TrainingBackend {
     collective: StepCollective = LocalCollective(), partition: BatchPartition = .whole
   ) throws {
     let c = try model.requireCompiled()
-    for (role, d) in data { try d.validate(for: model, needTargets: role != .test || !d.targets.isEmpty) }
+    try model.validateData(data)
     self.model = model
     self.data = data
     self.partition = partition

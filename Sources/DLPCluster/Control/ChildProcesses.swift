@@ -1,4 +1,5 @@
 import DLP
+import DLPTransport
 import Foundation
 
 /// This process's children (local workers, benchmark ranks): starting them, describing an
@@ -16,10 +17,11 @@ public enum ChildProcesses {
   nonisolated(unsafe) private static var handlersInstalled = false
 
   /// Starts `executable` with `arguments` (the environment is ours plus `environment`) and
-  /// registers it for the signal handler.
-  public static func spawn(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws
-    -> pid_t
-  {
+  /// registers it for the signal handler. `secret`: bytes handed to this child only, on its file
+  /// descriptor 3 (`CredentialPipe`; its arguments should say so, `--curve-keys-fd 3`).
+  public static func spawn(
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:], secret: [UInt8]? = nil
+  ) throws -> pid_t {
     var env = ProcessInfo.processInfo.environment
     for (k, v) in environment { env[k] = v }
     var cargs = ([executable] + arguments).map { strdup($0) } + [nil]
@@ -29,9 +31,15 @@ public enum ChildProcesses {
       for e in cenv { free(e) }
     }
     var pid: pid_t = 0
-    let rc = posix_spawn(&pid, executable, nil, nil, &cargs, &cenv)
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    let pipe = try secret.map { _ in try CredentialPipe() }
+    pipe?.addToSpawn(&actions)
+    let rc = posix_spawn(&pid, executable, &actions, nil, &cargs, &cenv)
     guard rc == 0 else { throw DLPError.io("cannot start \(executable): \(String(cString: strerror(rc)))") }
     register(pid)
+    if let pipe, let secret { try pipe.send(secret) }
     return pid
   }
 

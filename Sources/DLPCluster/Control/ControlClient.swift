@@ -13,6 +13,10 @@ final class ControlClient {
   let control: ZMQSocket
   let codec = MessageCodec()
   let logger = Logger(label: "dlp.worker")
+  /// CURVE: this worker's key pair, the coordinator's key, and the ring peers it admits.
+  let security: SocketSecurity
+  /// Tells a refused handshake (wrong key, no CURVE on one side) from a silent coordinator.
+  private var monitor: HandshakeMonitor?
   private(set) var link: HeartbeatLink?
   private var listeners = 0
   /// Set once the job spec arrived: messages for other jobs are refused.
@@ -22,31 +26,31 @@ final class ControlClient {
   init(options: WorkerOptions, context: ZMQContext? = nil) throws {
     self.options = options
     self.context = try context ?? ZMQContext()
+    security = try SocketSecurity(context: self.context, options: options.security)
     control = try ZMQSocket(
       context: self.context, kind: .dealer,
-      options: .init(
-        maxMessageSize: codec.limits.maxFrameBytes, sendTimeout: 30, routingID: Array("w-\(options.workerID)".utf8)))
+      options: try security.client(
+        .init(
+          maxMessageSize: codec.limits.maxFrameBytes, sendTimeout: 30, routingID: Array("w-\(options.workerID)".utf8))))
     control.peerRank = -1
+    if security.isSecure { monitor = try HandshakeMonitor(socket: control) }
     try control.connect(options.connect)
   }
 
   var name: String { "worker \(options.workerID)" }
 
-  /// The host this worker's peers reach it at: `--advertise`, else the local address on the
-  /// route to the coordinator.
-  var advertisedHost: String { options.advertiseHost ?? LocalAddress.toward(options.connect) ?? "127.0.0.1" }
-
   /// A fresh collective listener on the interface that faces the coordinator (where the peers
-  /// are), and the endpoint to announce for it.
+  /// are; `--advertise` for NAT), and the endpoint to announce for it.
   func makeListener() throws -> (listener: CollectiveListener, endpoint: String) {
     if SiblingEndpoints.isInProcess(options.connect) {
       listeners += 1
-      let l = try CollectiveListener(context: context, bind: "inproc://\(options.workerID)-ring-\(listeners)")
+      let l = try CollectiveListener(
+        context: context, bind: "inproc://\(options.workerID)-ring-\(listeners)", curve: security.serverRole)
       return (l, l.endpoint)
     }
-    let host = advertisedHost
-    let l = try CollectiveListener(context: context, bind: "tcp://\(host == "127.0.0.1" ? host : "0.0.0.0"):*")
-    return (l, l.advertisedEndpoint(host: host))
+    let ring = RingAddress.choose(connect: options.connect, advertise: options.advertiseHost)
+    let l = try CollectiveListener(context: context, bind: ring.bindEndpoint, curve: security.serverRole)
+    return (l, l.advertisedEndpoint(host: ring.advertiseHost))
   }
 
   /// Says Hello and waits for the job: Welcome then JobSpec, or a Reject.
@@ -61,13 +65,21 @@ final class ControlClient {
     while true {
       let left = deadline.timeIntervalSinceNow
       guard left > 0 else {
+        if let failed = try monitor?.failure() { throw DLPError.training("\(failed)") }
         throw DLPError.training("the coordinator at \(options.connect) sent no job within \(Int(options.joinTimeout)) s")
       }
-      let env = try receive(timeout: left)
+      // A refused CURVE handshake is said at once instead of waiting out the timeout.
+      if let failed = try monitor?.failure() { throw DLPError.training("\(failed)") }
+      guard let env = try next(within: min(left, 1)) else { continue }
+      monitor?.close()
+      monitor = nil
       switch env.message {
       case .reject(let r): throw WorkerExit.rejected(r.reason)
-      case .welcome: continue
+      case .welcome(let w):
+        try w.validate()
+        continue
       case .jobSpec(let s):
+        try s.validate()
         jobID = s.jobID
         codec.jobID = s.jobID
         codec.rank = s.rank
@@ -84,12 +96,20 @@ final class ControlClient {
     guard let jobID else { return }
     link = try HeartbeatLink(
       context: context, endpoint: SiblingEndpoints.heartbeatConnect(control: options.connect, port: port), identity: Watchdog.identity(workerID: options.workerID),
-      jobID: jobID, rank: codec.rank, settings: settings)
+      jobID: jobID, rank: codec.rank, settings: settings, security: security)
   }
 
   /// The next message of this job, waiting at most `timeout` seconds (nil: until the coordinator
-  /// is lost). Malformed or foreign messages are refused and skipped; a lost coordinator throws.
+  /// is lost). Malformed or foreign messages are refused and skipped; a lost coordinator throws,
+  /// and so does silence past `timeout`.
   func receive(timeout: Double? = nil) throws -> Envelope {
+    if let env = try next(within: timeout) { return env }
+    throw DLPError.training("the coordinator at \(options.connect) said nothing for \(Int(timeout ?? 0)) s; giving up")
+  }
+
+  /// The next message of this job, or nil after `timeout` seconds of nothing (nil: wait until
+  /// the coordinator is lost).
+  func next(within timeout: Double?) throws -> Envelope? {
     let deadline = timeout.map { Date().addingTimeInterval($0) }
     while true {
       if let lost = link?.lost { throw DLPError.training("\(lost); giving up") }
@@ -104,9 +124,7 @@ final class ControlClient {
       } catch let e as TransportError {
         switch e {
         case .timeout:
-          if let deadline, Date() >= deadline {
-            throw DLPError.training("the coordinator at \(options.connect) said nothing for \(Int(timeout!)) s; giving up")
-          }
+          if let deadline, Date() >= deadline { return nil }
         case .cancelled: continue
         default:
           // A malformed or foreign message is refused; the job goes on.
@@ -123,6 +141,7 @@ final class ControlClient {
   }
 
   func close() {
+    monitor?.close()
     link?.stop()
     control.close()
   }

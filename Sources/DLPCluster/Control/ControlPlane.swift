@@ -9,6 +9,8 @@ struct Member: Equatable {
   let id: Int
   let routingID: [UInt8]
   let hello: HelloMessage
+  /// The CURVE public key it was admitted with (secured jobs).
+  let key: CurveKey?
   var name: String { "worker \(id) (\(hello.workerID), pid \(hello.pid) on \(hello.hostname))" }
   var heartbeatIdentity: String { Watchdog.identity(workerID: hello.workerID) }
   static func == (a: Member, b: Member) -> Bool { a.id == b.id }
@@ -27,6 +29,8 @@ final class ControlPlane {
   let watchdog: Watchdog
   let endpoint: String
   let acceptTimeout: Double
+  /// CURVE for this context's sockets (and the ZAP handler admitting the workers' keys).
+  let security: SocketSecurity
   private let children: ChildBox
   private let logger = Logger(label: "dlp.coordinator")
   /// Every worker admitted so far, by id.
@@ -41,7 +45,7 @@ final class ControlPlane {
   enum Event {
     case message(Envelope, Member)
     /// A new worker's Hello while the job runs (only when `acceptsJoins`).
-    case join(HelloMessage, routingID: [UInt8])
+    case join(HelloMessage, routingID: [UInt8], key: String?)
   }
 
   /// The job's id: stamped on what is sent, required of what arrives.
@@ -53,11 +57,17 @@ final class ControlPlane {
   }
 
   /// `context`: share one with in-process workers (`inproc://` endpoints).
-  init(bind: String, acceptTimeout: Double, heartbeat: HeartbeatSettings, context: ZMQContext? = nil) throws {
+  init(
+    bind: String, acceptTimeout: Double, heartbeat: HeartbeatSettings, security: SecurityOptions = .insecure,
+    context: ZMQContext? = nil
+  ) throws {
     self.context = try context ?? ZMQContext()
+    // Before any socket binds: the ZAP handler must be there when the first client knocks.
+    self.security = try SocketSecurity(context: self.context, options: security)
     control = try ZMQSocket(
       context: self.context, kind: .router,
-      options: .init(maxMessageSize: codec.limits.maxFrameBytes, sendTimeout: 30, routerMandatory: true))
+      options: self.security.server(
+        .init(maxMessageSize: codec.limits.maxFrameBytes, sendTimeout: 30, routerMandatory: true)))
     do {
       endpoint = try control.bind(bind)
     } catch {
@@ -68,6 +78,7 @@ final class ControlPlane {
     self.children = children
     watchdog = try Watchdog(
       context: self.context, bind: SiblingEndpoints.heartbeatBind(control: endpoint), settings: heartbeat,
+      security: self.security,
       probe: { children.cluster?.takeExits().map { ($0.child.workerID, $0.description) } ?? [] })
   }
 
@@ -78,6 +89,19 @@ final class ControlPlane {
   }
 
   var bindHost: String { Endpoint.host(of: endpoint) ?? "127.0.0.1" }
+
+  /// For a secured job whose workers this process starts: a fresh key pair for the worker
+  /// `workerID`, admitted here at once, and the coordinator's public key to check. Nil when the
+  /// job is insecure.
+  var localCredentials: (@Sendable (String) throws -> CurveCredentials)? {
+    guard let server = security.publicKey else { return nil }
+    let admitted = security.authorized
+    return { workerID in
+      let pair = try CurveKeyPair.generate()
+      admitted.insert(pair.publicKey, name: "local worker \(workerID)")
+      return CurveCredentials(keyPair: pair, serverKey: server)
+    }
+  }
 
   // MARK: admission
 
@@ -96,7 +120,7 @@ final class ControlPlane {
         logger.warning("refused a \(env.message.kind) before the job started")
         continue
       }
-      if byRoutingID[id] == nil, checkHello(h, routingID: id) { _ = admit(h, routingID: id) }
+      if byRoutingID[id] == nil, checkHello(h, routingID: id) { _ = admit(h, routingID: id, key: env.peerKey) }
     }
   }
 
@@ -120,9 +144,9 @@ final class ControlPlane {
   private var watched: Set<Int> = []
   private func isWatched(_ m: Member) -> Bool { watched.contains(m.id) }
 
-  /// Makes a worker a member.
-  func admit(_ h: HelloMessage, routingID id: [UInt8]) -> Member {
-    let m = Member(id: members.count, routingID: id, hello: h)
+  /// Makes a worker a member (`key`: the Z85 of the CURVE key ZAP admitted it with).
+  func admit(_ h: HelloMessage, routingID id: [UInt8], key: String?) -> Member {
+    let m = Member(id: members.count, routingID: id, hello: h, key: key.flatMap { try? CurveKey(z85: $0) })
     byRoutingID[id] = m.id
     members.append(m)
     logger.info("\(m.name) joined")
@@ -138,6 +162,8 @@ final class ControlPlane {
 
   /// Sends a member the job: Welcome (with its rank and the world), the JobSpec, and starts
   /// watching its heartbeat.
+  /// `rank` and `world` are provisional (elastic jobs give ranks per generation), but always a
+  /// rank inside its world.
   func sendJob(_ spec: JobSpecMessage, to m: Member, rank: Int, world: Int) throws {
     codec.jobID = 0
     defer { codec.jobID = jobID }
@@ -186,7 +212,7 @@ final class ControlPlane {
       }
       if case .hello(let h) = env.message {
         if acceptsJoins {
-          if checkHello(h, routingID: id) { return .join(h, routingID: id) }
+          if checkHello(h, routingID: id) { return .join(h, routingID: id, key: env.peerKey) }
         } else {
           logger.warning("refused worker \(h.workerID) from \(h.hostname): the job has already started")
           reject(routingID: id, reason: "the job has already started with \(members.count) workers")

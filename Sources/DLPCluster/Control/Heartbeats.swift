@@ -9,7 +9,7 @@ public struct HeartbeatSettings: Sendable, Equatable {
   /// workers (they exit).
   public var timeout: Double
 
-  public init(interval: Double = 0.5, timeout: Double = 10) {
+  public init(interval: Double = ClusterDefaults.heartbeatInterval, timeout: Double = ClusterDefaults.heartbeatTimeout) {
     self.interval = interval
     self.timeout = timeout
   }
@@ -30,15 +30,15 @@ final class HeartbeatLink: @unchecked Sendable {
   /// Raised when the coordinator is lost: the worker's blocking receives give up.
   let coordinatorLoss = Cancellation()
 
+  /// `security`: the worker's (a CURVE client of the coordinator when the job is secured).
   init(
     context: ZMQContext, endpoint: String, identity: String, jobID: UInt64, rank: Int32,
-    settings: HeartbeatSettings
+    settings: HeartbeatSettings, security: SocketSecurity? = nil
   ) throws {
-    let socket = try ZMQSocket(
-      context: context, kind: .dealer,
-      options: .init(
-        sendHighWaterMark: 4, receiveHighWaterMark: 64, maxMessageSize: 4096, sendTimeout: 0.5,
-        routingID: Array(identity.utf8)))
+    let base = ZMQSocket.Options(
+      sendHighWaterMark: 4, receiveHighWaterMark: 64, maxMessageSize: 4096, sendTimeout: 0.5,
+      routingID: Array(identity.utf8))
+    let socket = try ZMQSocket(context: context, kind: .dealer, options: try security?.client(base) ?? base)
     try socket.connect(endpoint)
     let stop = stopFlag
     let t = Thread { [self] in
@@ -129,11 +129,11 @@ final class Watchdog: @unchecked Sendable {
 
   /// `probe` returns local workers that exited since its last call, by worker id.
   init(
-    context: ZMQContext, bind: String, settings: HeartbeatSettings,
+    context: ZMQContext, bind: String, settings: HeartbeatSettings, security: SocketSecurity? = nil,
     probe: @escaping @Sendable () -> [(workerID: String, text: String)]
   ) throws {
-    let socket = try ZMQSocket(
-      context: context, kind: .router, options: .init(receiveHighWaterMark: 1000, maxMessageSize: 4096))
+    let base = ZMQSocket.Options(receiveHighWaterMark: 1000, maxMessageSize: 4096)
+    let socket = try ZMQSocket(context: context, kind: .router, options: security?.server(base) ?? base)
     endpoint = try socket.bind(bind)
     let t = Thread { [self] in  // strong: the thread outlives short jobs until stop() ends its loop
       let codec = MessageCodec()

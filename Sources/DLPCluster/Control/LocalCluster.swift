@@ -1,4 +1,5 @@
 import DLP
+import DLPTransport
 import Foundation
 
 /// `--workers N` on one machine: starts N `dlp-worker` processes connected to a local
@@ -19,6 +20,8 @@ public final class LocalCluster: @unchecked Sendable {
   private var reported: Set<pid_t> = []
   private var replaced: Set<pid_t> = []
   private var finished = false
+  /// Secured jobs: makes the CURVE credentials for the worker with this id (and admits its key).
+  private let credentials: (@Sendable (String) throws -> CurveCredentials)?
   /// Restarts made so far, and the most allowed.
   public private(set) var restarts = 0
   public let maxRestarts: Int
@@ -37,14 +40,18 @@ public final class LocalCluster: @unchecked Sendable {
   /// Starts `workers` workers. `arguments` are passed to every worker after its own
   /// (`--connect`, `--threads`, `--worker-id`, `--exit-with-parent`); `environment` is added
   /// to ours.
+  /// `credentials`: for a secured job, each worker's (and each replacement's) CURVE key pair and
+  /// the coordinator's key, handed to it on a private pipe (`CredentialPipe`), never a file or the
+  /// environment.
   public init(
     workers: Int, connect: String, threads: Int, maxRestarts: Int = 0, arguments: [String] = [],
-    environment: [String: String] = [:]
+    environment: [String: String] = [:], credentials: (@Sendable (String) throws -> CurveCredentials)? = nil
   ) throws {
     executable = try Self.workerExecutable()
     self.arguments = ["--connect", connect, "--threads", String(threads), "--exit-with-parent"] + arguments
     self.environment = environment
     self.maxRestarts = maxRestarts
+    self.credentials = credentials
     do {
       for i in 0..<workers { try start(id: "local-\(i)-\(getpid())") }
     } catch {
@@ -54,7 +61,15 @@ public final class LocalCluster: @unchecked Sendable {
   }
 
   private func start(id: String) throws {
-    let pid = try ChildProcesses.spawn(executable, arguments + ["--worker-id", id], environment: environment)
+    var args = arguments + ["--worker-id", id]
+    var secret: [UInt8]?
+    if let credentials {
+      secret = CredentialHandoff.encode(try credentials(id))
+      args += ["--curve-keys-fd", String(CredentialPipe.defaultChildFD)]
+    } else {
+      args += ["--insecure"]
+    }
+    let pid = try ChildProcesses.spawn(executable, args, environment: environment, secret: secret)
     lock.lock()
     children.append(Child(workerID: id, pid: pid))
     lock.unlock()

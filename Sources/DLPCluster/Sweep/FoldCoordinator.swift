@@ -79,7 +79,8 @@ public final class FoldCoordinator: FoldTaskRunner {
     }
     try options.validate()
     self.options = options
-    control = try ControlPlane(bind: options.bind, acceptTimeout: options.acceptTimeout, heartbeat: options.heartbeat)
+    control = try ControlPlane(
+      bind: options.bind, acceptTimeout: options.acceptTimeout, heartbeat: options.heartbeat, security: options.security)
     self.blueprint = blueprint
     self.job = job
     self.data = data
@@ -107,7 +108,7 @@ public final class FoldCoordinator: FoldTaskRunner {
     let c = try FoldCoordinator(options: o, blueprint: blueprint, job: job, data: data)
     do {
       c.localCluster = try LocalCluster(
-        workers: workers, connect: c.controlEndpoint, threads: threads)
+        workers: workers, connect: c.controlEndpoint, threads: threads, credentials: c.control.localCredentials)
     } catch {
       c.control.shutdown(reason: "could not start the workers")
       throw error
@@ -140,6 +141,7 @@ public final class FoldCoordinator: FoldTaskRunner {
     spec.data.heartbeatPort = Endpoint.port(of: control.watchdog.endpoint) ?? 0
     spec.data.heartbeatTimeout = options.heartbeat.timeout
     spec.data.collectiveTimeout = options.collectiveTimeout
+    spec.workerKeys = control.members.compactMap { $0.key?.z85 }
     let fitJSON = spec.encoded()
     let modelJSON = blueprint.document.serialized()
     // Tasks train and validate on the training split only: the test split stays here.
@@ -234,6 +236,7 @@ public final class FoldCoordinator: FoldTaskRunner {
         groups[id] = Group(members: members, task: t)
         for m in members { groupOf[m] = id }
         let peers = size > 1 ? members.map { ringEndpoints[$0] ?? "" } : []
+        let keys = size > 1 ? members.compactMap { control.members[$0].key?.z85 } : []
         for (rank, m) in members.enumerated() {
           let record = control.members[m]
           // A member could not be reached: the rest wait for the next group, untold.
@@ -247,7 +250,7 @@ public final class FoldCoordinator: FoldTaskRunner {
               TaskAssignmentMessage(
                 taskID: firstID + UInt64(t), taskJSON: FoldWire.encode(tasks[t]),
                 optionsJSON: optionsJSON, groupID: id, groupRank: Int32(rank),
-                peerEndpoints: peers),
+                peerEndpoints: peers, peerKeys: keys.count == peers.count ? keys : []),
               to: record)
             heardFrom[m] = Date()
           } catch {

@@ -22,6 +22,9 @@ public struct FoldJobDescription: Codable, Sendable, Equatable {
   public var kfold: Sweep
   /// The dataset and seed, as for training; `normalize` must be false there (folds normalise).
   public var data: JobDescription
+  /// Every worker's CURVE public key (Z85), when the sweep is secured: group members admit each
+  /// other from the start, so no ring's handshake races its ZAP handler.
+  public var workerKeys: [String] = []
 
   public init(kfold: Sweep, data: JobDescription) {
     self.kfold = kfold

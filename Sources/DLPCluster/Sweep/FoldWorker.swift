@@ -24,8 +24,14 @@ final class FoldWorker {
 
   func run() throws {
     try client.startHeartbeats(
-      port: sweep.data.heartbeatPort, settings: HeartbeatSettings(timeout: sweep.data.heartbeatTimeout))
+      port: sweep.data.heartbeatPort,
+      settings: HeartbeatSettings(timeout: client.options.heartbeatTimeout ?? sweep.data.heartbeatTimeout))
 
+    if client.security.isSecure {
+      for (i, z85) in sweep.workerKeys.enumerated() {
+        client.security.authorize(try CurveKey(z85: z85, what: "a worker's CURVE key"), name: "sweep worker \(i)")
+      }
+    }
     let blueprint = ModelBlueprint(
       document: try JSONValue.parse(job.modelJSON, source: "the sweep's model"))
     let data = try loadData(template: blueprint.make(seed: sweep.data.seed))
@@ -41,6 +47,7 @@ final class FoldWorker {
       let env = try client.receive()
       switch env.message {
       case .taskAssignment(let a):
+        try a.validate()
         tasks += 1
         FaultInjection.task(tasks, worker: client.options.workerID)
         let abandoned = try runTask(a, data: data, blueprint: blueprint, listener: listener?.listener)
@@ -96,8 +103,9 @@ final class FoldWorker {
       var makeBackend: CrossValidation.BackendFactory?
       if g > 1, let listener {
         let r = try CollectiveFactory.group(
-          rank: rank, size: Int(g), groupID: a.groupID, endpoints: a.peerEndpoints, listener: listener,
-          context: client.context, timeout: sweep.data.collectiveTimeout)
+          rank: rank, size: Int(g), groupID: a.groupID, endpoints: a.peerEndpoints, keys: a.peerKeys,
+          listener: listener, context: client.context,
+          timeout: client.options.collectiveTimeout ?? sweep.data.collectiveTimeout, security: client.security)
         ring = r
         makeBackend = { model, roles, batchSize in
           try ReplicaBackend(

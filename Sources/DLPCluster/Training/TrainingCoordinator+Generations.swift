@@ -49,9 +49,7 @@ extension TrainingCoordinator {
   /// data join now (the weights and optimizer state as they are, after `stats` is settled).
   func absorbChanges(stats: UnsafeMutablePointer<Double>) throws {
     try guarded {
-      let (lost, others) = control.losses()
-      for (workerID, text) in others { try replaceLocal(workerID: workerID, because: text) }
-      if !lost.isEmpty { throw GenerationLost(reason: lost.map(\.1).joined(separator: "; "), members: lost.map(\.0)) }
+      try checkLosses()
       guard newcomers.contains(where: \.ready), active.count < options.expectWorkers else { return }
       try collectReports(into: stats, leaving: 0)
       // The state now, without making it the rollback point (the fit's progress is not saved
@@ -133,7 +131,8 @@ extension TrainingCoordinator {
   private func formGeneration(_ members: [Member], state: TrainingState) throws {
     let g = generation
     let n = members.count
-    for m in members { try control.send(RegroupMessage(generation: g), to: m) }
+    let keys = members.allSatisfy { $0.key != nil } ? members.map { $0.key!.z85 } : []
+    for m in members { try send(RegroupMessage(generation: g, peerKeys: keys), to: m) }
     var endpoints = [String?](repeating: nil, count: n)
     var hosts = [String](repeating: "", count: n)
     try awaitEach(members, what: "RegroupReady") { env, rank in
@@ -152,7 +151,7 @@ extension TrainingCoordinator {
       control.watchdog.interrupt = interrupt
       let (c, port) = try CollectiveFactory.root(
         workers: n, jobID: control.jobID, generation: g, context: control.context, control: control.endpoint,
-        timeout: options.collectiveTimeout, cancellation: interrupt)
+        timeout: options.collectiveTimeout, cancellation: interrupt, security: control.security)
       try state.restore(into: model, shard: 0..<model.parameters.count)
       root = (c, try ShardedStep(model: model, capacity: 1, collective: c))
       centralPort = port
@@ -161,12 +160,13 @@ extension TrainingCoordinator {
     let plan = ShardPlan(count: count, parts: n)
     for (rank, m) in members.enumerated() {
       let owned = choice == .central ? 0..<0 : plan.range(rank)
-      try control.send(
+      try send(
         ReconfigureMessage(
           generation: g, rank: Int32(rank), worldSize: Int32(n), peerEndpoints: endpoints.map { $0 ?? "" },
           sharedMemory: choice == .ring(sharedMemory: true), centralPort: UInt32(centralPort),
           iterations: UInt64(state.iterations), parameterCount: UInt64(count), slotCount: UInt32(state.slots.count),
-          learningRate: Double(state.learningRate)),
+          learningRate: Double(state.learningRate),
+          peerKeys: keys),
         to: m, step: g)
       try state.weights.withUnsafeBufferPointer {
         try StateTransfer.send($0, at: 0, tensor: 0, step: g, codec: control.codec, socket: control.control, routingID: m.routingID)
@@ -223,7 +223,7 @@ extension TrainingCoordinator {
     let count = model.parameters.count
     let tensors = 1 + o.slotCount
     for m in active {
-      try control.send(
+      try send(
         StepCommandMessage(
           epoch: 0, step: step, shardStart: 0, shardCount: 0, globalBatchSize: 0, sampleIndices: [], phase: .commit,
           generation: generation),

@@ -24,12 +24,17 @@ public struct CoordinatorOptions: Sendable {
   /// Commit (collect the workers' shares of the model state) at least this often, in seconds,
   /// so a lost worker costs at most this much redone work.
   public var commitInterval: Double
+  /// CURVE for every socket of the job (control, heartbeats, the central root; the workers'
+  /// rings get their peers' keys) and the worker keys admitted; `.insecure` is plain text.
+  public var security: SecurityOptions = .insecure
 
   public init(
     bind: String, expectWorkers: Int, collective: CollectiveKind = .ring, shipData: Bool = false,
     acceptTimeout: Double = 300, transport: RingTransport = .auto, minWorkers: Int = 1, rejoinTimeout: Double = 60,
-    heartbeat: HeartbeatSettings = HeartbeatSettings(), collectiveTimeout: Double = 30, commitInterval: Double = 2
+    heartbeat: HeartbeatSettings = HeartbeatSettings(), collectiveTimeout: Double = ClusterDefaults.collectiveTimeout,
+    commitInterval: Double = 2, security: SecurityOptions = .insecure
   ) {
+    self.security = security
     self.bind = bind
     self.expectWorkers = expectWorkers
     self.collective = collective
@@ -119,10 +124,14 @@ public final class TrainingCoordinator: TrainingBackend {
     try options.validate()
     self.options = options
     control = try ControlPlane(
-      bind: options.bind, acceptTimeout: options.acceptTimeout, heartbeat: options.heartbeat, context: context)
+      bind: options.bind, acceptTimeout: options.acceptTimeout, heartbeat: options.heartbeat, security: options.security,
+      context: context)
   }
 
   public var controlEndpoint: String { control.endpoint }
+
+  /// What `LocalCluster` hands each local worker of a secured job (nil when insecure).
+  public var localCredentials: (@Sendable (String) throws -> CurveCredentials)? { control.localCredentials }
 
   /// The local worker processes, when this process started them: a dead one is noticed at
   /// once and restarted while restarts are left.
@@ -158,6 +167,10 @@ public final class TrainingCoordinator: TrainingBackend {
       shipData: options.shipData, datasetHash: data.contentHash, seed: description.seed,
       collective: options.collective)
     for m in control.members { try sendJob(to: m) }
+    // Workers that come while the first ones load their data join (or stand by) once the
+    // first generation is formed.
+    control.acceptsJoins = true
+    var joinsDuringStart: [ControlPlane.Event] = []
     var ready = Set<Int>()
     let deadline = Date().addingTimeInterval(options.acceptTimeout)
     while ready.count < control.members.count {
@@ -166,22 +179,27 @@ public final class TrainingCoordinator: TrainingBackend {
         throw DLPError.training("\(late.joined(separator: ", ")) did not get ready in \(Int(options.acceptTimeout)) s")
       }
       if let (m, text) = control.losses().members.first { throw DLPError.training("\(m.name) was lost before training: \(text)") }
-      guard case .message(let env, let m)? = try control.next(timeout: 0.2) else { continue }
+      let event = try control.next(timeout: 0.2)
+      if case .join? = event { joinsDuringStart.append(event!) }
+      guard case .message(let env, let m)? = event else { continue }
       switch env.message {
       case .heartbeat(let h) where h.sequence == 0 && h.generation == 0: ready.insert(m.id)
       case .errorReport(let e): throw DLPError.training("\(m.name) failed: \(e.text)")
       default: continue
       }
     }
-    control.acceptsJoins = true
     // The model's own optimizer state (a .keras file's, or a fresh one).
     let initial = try state ?? TrainingState(capturing: model)
     lastCommit = initial
     try establish(control.members, state: initial)
+    for join in joinsDuringStart { try handle(join) }
   }
 
   private func sendJob(to m: Member) throws {
-    try control.sendJob(spec, to: m, rank: m.id, world: options.expectWorkers)
+    var s = spec!
+    s.rank = Int32(m.id)
+    s.worldSize = Int32(control.members.count)
+    try control.sendJob(s, to: m, rank: m.id, world: control.members.count)
     if options.shipData { try DataShipment.send(data, codec: control.codec, socket: control.control, to: m.routingID) }
   }
 
@@ -266,7 +284,7 @@ public final class TrainingCoordinator: TrainingBackend {
       let part = plan.range(rank)
       commandScratch.removeAll(keepingCapacity: true)
       for i in part { commandScratch.append(UInt32(rows[i])) }
-      try control.send(
+      try send(
         StepCommandMessage(
           epoch: UInt32(epoch), step: sequence, shardStart: UInt32(part.lowerBound), shardCount: UInt32(part.count),
           globalBatchSize: UInt32(rows.count), sampleIndices: commandScratch, phase: phase, trainStep: trainStep,
@@ -328,7 +346,7 @@ public final class TrainingCoordinator: TrainingBackend {
   /// errors. A worker's collective that failed is a lost generation; any other error ends the job.
   func handle(_ event: ControlPlane.Event) throws {
     switch event {
-    case .join(let hello, let routingID):
+    case .join(let hello, let routingID, let key):
       // Up to `expectWorkers` spares stand by (data loaded) to take a lost worker's place.
       guard active.count + newcomers.count < 2 * options.expectWorkers else {
         control.reject(
@@ -336,7 +354,7 @@ public final class TrainingCoordinator: TrainingBackend {
           reason: "the job already has its \(options.expectWorkers) workers and \(options.expectWorkers) spares")
         return
       }
-      let m = control.admit(hello, routingID: routingID)
+      let m = control.admit(hello, routingID: routingID, key: key)
       try sendJob(to: m)
       newcomers.append((m, false))
       logger.info(
@@ -346,9 +364,17 @@ public final class TrainingCoordinator: TrainingBackend {
     case .message(let env, let m):
       switch env.message {
       case .heartbeat(let h) where h.sequence == 0 && h.generation == 0:
-        if let k = newcomers.firstIndex(where: { $0.member == m }) { newcomers[k].ready = true }
+        if let k = newcomers.firstIndex(where: { $0.member == m }) {
+          newcomers[k].ready = true
+          logger.info("\(m.name) is ready to join")
+        }
       case .errorReport(let e) where e.code == ErrorCodes.collectiveFailed && !e.fatal:
         throw GenerationLost(reason: "\(m.name): \(e.text)")
+      case .errorReport(let e) where !active.contains(m):
+        // A newcomer that cannot join (its data differs, say) leaves; the job goes on.
+        newcomers.removeAll { $0.member == m }
+        control.release(m, reason: "it failed before it joined: \(e.text)")
+        logger.warning("\(m.name) failed before it joined: \(e.text)")
       case .errorReport(let e):
         throw DLPError.training("\(m.name) failed: \(e.text)")
       default:
@@ -358,16 +384,45 @@ public final class TrainingCoordinator: TrainingBackend {
   }
 
   /// Lost workers end the generation.
-  private func checkLosses() throws {
-    let (lost, others) = control.losses()
-    for (workerID, text) in others { try replaceLocal(workerID: workerID, because: text) }
+  func checkLosses() throws {
+    let lost = try takeLosses()
     if !lost.isEmpty {
       throw GenerationLost(reason: lost.map(\.1).joined(separator: "; "), members: lost.map(\.0))
     }
   }
+
+  /// The workers found gone since the last look that belong to the running generation. Lost
+  /// newcomers and local processes that never joined just leave (a local one is replaced).
+  func takeLosses() throws -> [(Member, String)] {
+    let (lost, others) = control.losses()
+    for (workerID, text) in others { try replaceLocal(workerID: workerID, because: text) }
+    var ofGeneration: [(Member, String)] = []
+    for (m, text) in lost {
+      if active.contains(m) {
+        ofGeneration.append((m, text))
+      } else {
+        newcomers.removeAll { $0.member == m }
+        logger.warning("\(m.name) left before it joined: \(text)")
+        try replaceLocal(workerID: m.hello.workerID, because: text)
+      }
+    }
+    return ofGeneration
+  }
 }
 
 /// A generation ended: a worker was lost (`members`), or a collective failed.
+extension TrainingCoordinator {
+  /// Sends to one member; a member that cannot be reached (its process died and the
+  /// watchdog has not said so yet) is a lost generation, not the end of the job.
+  func send<M: WireMessage>(_ message: M, to m: Member, step: UInt64 = 0) throws {
+    do {
+      try control.send(message, to: m, step: step)
+    } catch let e as TransportError {
+      throw GenerationLost(reason: "\(m.name) cannot be reached: \(e)", members: [m])
+    }
+  }
+}
+
 struct GenerationLost: Error, CustomStringConvertible {
   var reason: String
   var members: [Member] = []

@@ -41,7 +41,7 @@ final class TrainingReplica {
     defer { closeCollective() }
     try client.startHeartbeats(
       port: description.heartbeatPort,
-      settings: HeartbeatSettings(timeout: description.heartbeatTimeout))
+      settings: HeartbeatSettings(timeout: client.options.heartbeatTimeout ?? description.heartbeatTimeout))
     let (m, compile) = try KerasModelReader.read(
       JSONValue.parse(job.modelJSON, source: "the job's model"), seed: description.seed)
     try m.compile(keras: compile)
@@ -51,7 +51,7 @@ final class TrainingReplica {
     data = try prepared.roles(validationSplit: description.validationSplit)
     // The checks in-process training makes, before the first step: a bad label ends the job
     // with the same error, never a write out of bounds.
-    for (role, d) in data { try d.validate(for: m, needTargets: role != .test || !d.targets.isEmpty) }
+    try m.validateData(data)
     stats = [Double](repeating: 0, count: m.compiled!.layout.size)
 
     // Ready: the coordinator regroups the workers into the job's first generation.
@@ -98,6 +98,13 @@ final class TrainingReplica {
     guard r.generation > generation else { return }
     closeCollective()
     generation = r.generation
+    // The generation's members connect to each other's listeners as soon as they are
+    // reconfigured: admit them all now, before anyone is.
+    if client.security.isSecure {
+      for (i, z85) in r.peerKeys.enumerated() {
+        client.security.authorize(try CurveKey(z85: z85, what: "a peer's CURVE key"), name: "generation \(r.generation) member \(i)")
+      }
+    }
     let (l, endpoint) = try client.makeListener()
     listener = l
     try client.send(
@@ -136,7 +143,8 @@ final class TrainingReplica {
     client.link?.running(cancellation, generation: r.generation)
     let made = try CollectiveFactory.member(
       r, choice: choice, jobID: job.jobID, context: client.context, listener: listener, coordinator: client.options.connect,
-      model: model, timeout: description.collectiveTimeout, cancellation: cancellation)
+      model: model, timeout: client.options.collectiveTimeout ?? description.collectiveTimeout,
+      cancellation: cancellation, security: client.security)
     listener = nil  // the collective owns it now
     collective = made
     let capacity = BatchPartition(replica: 0, of: world).part(of: description.batchSize).count
@@ -169,23 +177,17 @@ final class TrainingReplica {
     }
     let role = try role(c.phase)
     guard let d = data[role] else { throw DLPError.data("this worker has no \(role) data") }
+    try c.validate(rows: d.count)
     let n = Int(c.shardCount)
-    guard n == c.sampleIndices.count, n <= step.executor.capacity, c.globalBatchSize > 0,
-      UInt64(c.shardStart) + UInt64(n) <= UInt64(c.globalBatchSize)
-    else {
-      throw DLPError.training(
-        "malformed step command: \(c.sampleIndices.count) indices for a shard of \(n) at \(c.shardStart) of a batch of \(c.globalBatchSize) (capacity \(step.executor.capacity))"
-      )
+    guard n <= step.executor.capacity else {
+      throw DLPError.training("malformed step command: a shard of \(n) rows, more than this worker's \(step.executor.capacity)")
     }
     if c.phase == .train {
       FaultInjection.trainStep(c.trainStep, worker: client.options.workerID)
       if client.options.vanishAtTrainStep == c.trainStep { throw WorkerVanished() }
     }
     rows.removeAll(keepingCapacity: true)
-    for i in c.sampleIndices {
-      guard Int(i) < d.count else { throw DLPError.training("step command names sample \(i) of \(d.count)") }
-      rows.append(Int(i))
-    }
+    for i in c.sampleIndices { rows.append(Int(i)) }
     for i in stats.indices { stats[i] = 0 }
     do {
       try rows.withUnsafeBufferPointer { r in

@@ -518,10 +518,15 @@ struct  Dlp__TaskAssignment
    */
   size_t n_peer_endpoints;
   char **peer_endpoints;
+  /*
+   * CURVE public key (Z85) of each member, when secured
+   */
+  size_t n_peer_keys;
+  char **peer_keys;
 };
 #define DLP__TASK_ASSIGNMENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&dlp__task_assignment__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0,NULL }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, 0,NULL }
 
 
 /*
@@ -548,10 +553,16 @@ struct  Dlp__Regroup
 {
   ProtobufCMessage base;
   uint64_t generation;
+  /*
+   * CURVE public keys (Z85) of every member of the generation, when secured: a member admits
+   * them before anyone learns where to connect (Reconfigure), so no handshake races its ZAP.
+   */
+  size_t n_peer_keys;
+  char **peer_keys;
 };
 #define DLP__REGROUP__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&dlp__regroup__descriptor) \
-    , 0 }
+    , 0, 0,NULL }
 
 
 /*
@@ -604,10 +615,15 @@ struct  Dlp__Reconfigure
    */
   uint32_t slot_count;
   double learning_rate;
+  /*
+   * CURVE public key (Z85) of each member, when secured
+   */
+  size_t n_peer_keys;
+  char **peer_keys;
 };
 #define DLP__RECONFIGURE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&dlp__reconfigure__descriptor) \
-    , 0, 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0,NULL }
 
 
 /*

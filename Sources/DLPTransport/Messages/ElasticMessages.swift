@@ -5,15 +5,24 @@ import DLPProto
 public struct RegroupMessage: WireMessage {
   public static let kind = MessageKind.regroup
   public var generation: UInt64
+  /// Every member's CURVE public key (Z85), when the job is secured.
+  public var peerKeys: [String]
 
-  public init(generation: UInt64) { self.generation = generation }
+  public init(generation: UInt64, peerKeys: [String] = []) {
+    self.generation = generation
+    self.peerKeys = peerKeys
+  }
 
   public var message: Message { .regroup(self) }
 
   public func pack(into out: inout [UInt8]) {
+    var strings = CStringPool()
+    defer { strings.free() }
     var c = Dlp__Regroup()
     dlp__regroup__init(&c)
     c.generation = generation
+    c.n_peer_keys = peerKeys.count
+    c.peer_keys = strings.array(peerKeys)
     packMessage(&c, into: &out, size: dlp__regroup__get_packed_size, pack: dlp__regroup__pack)
   }
 
@@ -21,7 +30,10 @@ public struct RegroupMessage: WireMessage {
     self = try unpackMessage(
       bytes, arena: arena, name: "Regroup", unpack: dlp__regroup__unpack,
       free: dlp__regroup__free_unpacked
-    ) { p in RegroupMessage(generation: p.pointee.generation) }
+    ) { p in
+      RegroupMessage(
+        generation: p.pointee.generation, peerKeys: swiftArray(p.pointee.peer_keys, p.pointee.n_peer_keys).map(swiftString))
+    }
   }
 }
 
@@ -79,12 +91,16 @@ public struct ReconfigureMessage: WireMessage {
   public var parameterCount: UInt64
   public var slotCount: UInt32
   public var learningRate: Double
+  /// Each member's CURVE public key (Z85) by rank, when the job is secured: a member admits
+  /// its ring predecessor and connects to its successor's listener with them.
+  public var peerKeys: [String]
 
   public init(
     generation: UInt64, rank: Int32, worldSize: Int32, peerEndpoints: [String] = [],
     sharedMemory: Bool = false, centralPort: UInt32 = 0, iterations: UInt64 = 0,
-    parameterCount: UInt64 = 0, slotCount: UInt32 = 0, learningRate: Double = 0
+    parameterCount: UInt64 = 0, slotCount: UInt32 = 0, learningRate: Double = 0, peerKeys: [String] = []
   ) {
+    self.peerKeys = peerKeys
     self.generation = generation
     self.rank = rank
     self.worldSize = worldSize
@@ -113,12 +129,10 @@ public struct ReconfigureMessage: WireMessage {
     c.parameter_count = parameterCount
     c.slot_count = slotCount
     c.learning_rate = learningRate
-    let endpoints = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(
-      capacity: max(1, peerEndpoints.count))
-    defer { endpoints.deallocate() }
-    for (i, e) in peerEndpoints.enumerated() { endpoints[i] = strings.dupNonNull(e) }
     c.n_peer_endpoints = peerEndpoints.count
-    c.peer_endpoints = endpoints
+    c.peer_endpoints = strings.array(peerEndpoints)
+    c.n_peer_keys = peerKeys.count
+    c.peer_keys = strings.array(peerKeys)
     packMessage(&c, into: &out, size: dlp__reconfigure__get_packed_size, pack: dlp__reconfigure__pack)
   }
 
@@ -132,7 +146,8 @@ public struct ReconfigureMessage: WireMessage {
         generation: c.generation, rank: c.rank, worldSize: c.world_size,
         peerEndpoints: swiftArray(c.peer_endpoints, c.n_peer_endpoints).map(swiftString),
         sharedMemory: c.shared_memory != 0, centralPort: c.central_port, iterations: c.iterations,
-        parameterCount: c.parameter_count, slotCount: c.slot_count, learningRate: c.learning_rate)
+        parameterCount: c.parameter_count, slotCount: c.slot_count, learningRate: c.learning_rate,
+        peerKeys: swiftArray(c.peer_keys, c.n_peer_keys).map(swiftString))
     }
   }
 
@@ -145,6 +160,10 @@ public struct ReconfigureMessage: WireMessage {
     guard !ring || peerEndpoints.count == Int(worldSize) else {
       throw TransportError.malformed(
         peer: nil, "Reconfigure lists \(peerEndpoints.count) ring endpoints for \(worldSize) workers")
+    }
+    for (i, e) in peerEndpoints.enumerated() { try checkEndpoint(e, "Reconfigure endpoint of rank \(i)", peer: nil) }
+    guard peerKeys.isEmpty || peerKeys.count == Int(worldSize) else {
+      throw TransportError.malformed(peer: nil, "Reconfigure lists \(peerKeys.count) keys for \(worldSize) workers")
     }
     guard parameterCount == UInt64(expected), slotCount == UInt32(expectedSlots) else {
       throw TransportError.malformed(

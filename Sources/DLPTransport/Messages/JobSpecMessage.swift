@@ -68,13 +68,8 @@ public struct JobSpecMessage: WireMessage {
     c.world_size = worldSize
     c.collective = Dlp__Collective(rawValue: UInt32(collective.rawValue))
     c.bucket_bytes = bucketBytes
-    // Elements of a repeated string are always packed, so none may be NULL.
-    let endpoints = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(
-      capacity: max(1, peerEndpoints.count))
-    defer { endpoints.deallocate() }
-    for (i, e) in peerEndpoints.enumerated() { endpoints[i] = strings.dupNonNull(e) }
     c.n_peer_endpoints = peerEndpoints.count
-    c.peer_endpoints = endpoints
+    c.peer_endpoints = strings.array(peerEndpoints)
     packMessage(&c, into: &out, size: dlp__job_spec__get_packed_size, pack: dlp__job_spec__pack)
   }
 

@@ -18,11 +18,14 @@ public struct TaskAssignmentMessage: WireMessage {
   public var groupRank: Int32
   /// The ring listener of every member, by group rank; empty for a group of one.
   public var peerEndpoints: [String]
+  /// Each member's CURVE public key (Z85) by group rank, when the sweep is secured.
+  public var peerKeys: [String]
 
   public init(
     taskID: UInt64, taskJSON: String, optionsJSON: String, groupID: UInt64 = 0,
-    groupRank: Int32 = 0, peerEndpoints: [String] = []
+    groupRank: Int32 = 0, peerEndpoints: [String] = [], peerKeys: [String] = []
   ) {
+    self.peerKeys = peerKeys
     self.taskID = taskID
     self.taskJSON = taskJSON
     self.optionsJSON = optionsJSON
@@ -46,13 +49,10 @@ public struct TaskAssignmentMessage: WireMessage {
     c.options_json = strings.dup(optionsJSON)
     c.group_id = groupID
     c.group_rank = UInt32(bitPattern: groupRank)
-    // Elements of a repeated string are always packed, so none may be NULL.
-    let endpoints = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(
-      capacity: max(1, peerEndpoints.count))
-    defer { endpoints.deallocate() }
-    for (i, e) in peerEndpoints.enumerated() { endpoints[i] = strings.dupNonNull(e) }
     c.n_peer_endpoints = peerEndpoints.count
-    c.peer_endpoints = endpoints
+    c.peer_endpoints = strings.array(peerEndpoints)
+    c.n_peer_keys = peerKeys.count
+    c.peer_keys = strings.array(peerKeys)
     packMessage(
       &c, into: &out, size: dlp__task_assignment__get_packed_size,
       pack: dlp__task_assignment__pack)
@@ -68,7 +68,8 @@ public struct TaskAssignmentMessage: WireMessage {
         taskID: c.task_id, taskJSON: swiftString(c.task_json),
         optionsJSON: swiftString(c.options_json), groupID: c.group_id,
         groupRank: Int32(bitPattern: c.group_rank),
-        peerEndpoints: swiftArray(c.peer_endpoints, c.n_peer_endpoints).map(swiftString))
+        peerEndpoints: swiftArray(c.peer_endpoints, c.n_peer_endpoints).map(swiftString),
+        peerKeys: swiftArray(c.peer_keys, c.n_peer_keys).map(swiftString))
     }
   }
 }

@@ -57,6 +57,9 @@ public final class SharedMemoryAllReduce: ShardedCollective, @unchecked Sendable
     public var segmentPrefix: String
     /// Buffers of `capacity` floats the segment also holds for the caller (zero-copy).
     public var registeredBuffers: Int
+    /// CURVE for the set-up sockets when the job is secured: this rank's key pair and every
+    /// rank's public key (the set-up connects to each peer's listener as its client).
+    public var curve: (pair: CurveKeyPair, peers: [CurveKey])? = nil
 
     public init(
       rank: Int, worldSize: Int, jobID: UInt64, capacity: Int, timeout: Double = 30,
@@ -141,7 +144,8 @@ public final class SharedMemoryAllReduce: ShardedCollective, @unchecked Sendable
       for q in 0..<n where q != options.rank {
         let push = try ZMQSocket(
           context: context, kind: .push,
-          options: .init(sendHighWaterMark: 1000, sendTimeout: options.timeout))
+          options: ZMQSocket.Options(sendHighWaterMark: 1000, sendTimeout: options.timeout).secured(
+            options.curve.map { .client($0.pair, serverKey: $0.peers[q]) }))
         push.peerRank = q
         try push.connect(endpoints[q])
         senders[q] = push
