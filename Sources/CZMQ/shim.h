@@ -27,3 +27,5 @@ static inline int dlp_futex_wait(const uint32_t *p, uint32_t expected, long time
 static inline int dlp_futex_wake_all(uint32_t *p) {
   return (int)syscall(SYS_futex, p, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
 }
+/* mallopt: the ring keeps received frames' memory mapped between chunks (FrameMemory.swift). */
+#include <malloc.h>

@@ -1,6 +1,15 @@
+import Foundation
+
 /// The socket on which a ring rank receives from its predecessor, bound before ranks are
 /// assigned so its endpoint can be announced (in `HelloMessage.ringEndpoint`) and handed to
 /// the predecessor (in `JobSpecMessage.peerEndpoints`).
+///
+/// Anyone who can reach the port can connect, so what a connection can make this process hold
+/// is capped: each frame at `maxChunkBytes` (`ZMQ_MAXMSGSIZE`; a peer announcing more is
+/// disconnected before anything is allocated) and each connection's queue at
+/// `receiveHighWaterMark` messages (`ZMQ_RCVHWM`; beyond that ZeroMQ stops reading the socket
+/// and TCP pushes back on the sender). Messages from strangers are dropped by the collective
+/// (`ChunkWire.receiveFromNeighbour`); under CURVE they cannot connect at all.
 public final class CollectiveListener: @unchecked Sendable {
   /// The PULL socket; owned by the collective built from this listener.
   public let socket: ZMQSocket
@@ -8,19 +17,60 @@ public final class CollectiveListener: @unchecked Sendable {
   public let endpoint: String
   /// The largest frame accepted; a collective's chunks must not be bigger.
   public let maxChunkBytes: Int
+  /// Messages queued per connection before ZeroMQ stops reading it.
+  public let receiveHighWaterMark: Int32
+
+  /// The default queue per connection: 16 chunks (4 MiB at the ring's default chunk size) keep
+  /// the ring's pipeline full while bounding what one connection can pin.
+  public static let defaultReceiveHighWaterMark: Int32 = 16
 
   /// Binds a PULL socket at `bind` (default: loopback, any free port). `maxChunkBytes` caps each
-  /// frame (`ZMQ_MAXMSGSIZE`), so a stranger cannot make us allocate more than that per frame.
-  public init(context: ZMQContext, bind: String = "tcp://127.0.0.1:*", maxChunkBytes: Int = 4 << 20)
-    throws
-  {
+  /// frame (the ring's default chunk size unless a collective streams bigger chunks).
+  public init(
+    context: ZMQContext, bind: String = "tcp://127.0.0.1:*",
+    maxChunkBytes: Int = RingAllReduce.Options.defaultChunkBytes,
+    receiveHighWaterMark: Int32 = CollectiveListener.defaultReceiveHighWaterMark
+  ) throws {
     self.maxChunkBytes = maxChunkBytes
-    socket = try ZMQSocket(
-      context: context, kind: .pull,
-      options: .init(
-        sendHighWaterMark: 10_000, receiveHighWaterMark: 10_000,
-        maxMessageSize: Int64(max(maxChunkBytes, MessageHeader.maxPackedBytes))))
+    let receiveHighWaterMark = Knob.int("DLP_X_RCVHWM").map(Int32.init) ?? receiveHighWaterMark
+    self.receiveHighWaterMark = receiveHighWaterMark
+    var o = ZMQSocket.Options(
+        receiveHighWaterMark: receiveHighWaterMark,
+        maxMessageSize: Int64(max(maxChunkBytes, MessageHeader.maxPackedBytes)))
+    o.receiveBufferBytes = Knob.int("DLP_X_RCVBUF").map(Int32.init)
+    socket = try ZMQSocket(context: context, kind: .pull, options: o)
     endpoint = try socket.bind(bind)
+  }
+
+  /// Binds where peers reach this process at `advertisedHost` and nowhere else: a loopback
+  /// address or an IP address of this machine binds that address only; a host name or an
+  /// address that is not ours (NAT, `--advertise` of a forwarded port) binds every interface,
+  /// as the peers then arrive on an address we cannot name.
+  public convenience init(
+    context: ZMQContext, advertisedHost: String,
+    maxChunkBytes: Int = RingAllReduce.Options.defaultChunkBytes
+  ) throws {
+    for bind in Self.bindEndpoints(advertisedHost: advertisedHost) {
+      do {
+        try self.init(context: context, bind: bind, maxChunkBytes: maxChunkBytes)
+        return
+      } catch TransportError.zmq(_, let errno, _) where errno == EADDRNOTAVAIL || errno == ENODEV {
+        continue  // not an address of this machine: try the next candidate
+      }
+    }
+    try self.init(context: context, bind: "tcp://0.0.0.0:*", maxChunkBytes: maxChunkBytes)
+  }
+
+  /// Where to try binding for `advertisedHost`, most specific first (the last resort, every
+  /// interface, is not listed).
+  static func bindEndpoints(advertisedHost host: String) -> [String] {
+    var v4 = in_addr()
+    if inet_pton(AF_INET, host, &v4) == 1 {
+      // 0.0.0.0 advertised is a misconfiguration we cannot improve on; bind it as asked.
+      return ["tcp://\(host):*"]
+    }
+    if host == "localhost" { return ["tcp://127.0.0.1:*"] }
+    return []
   }
 
   /// The endpoint with its host replaced by `host`, for peers on other machines when the
