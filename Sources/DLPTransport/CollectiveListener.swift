@@ -20,19 +20,28 @@ public final class CollectiveListener: @unchecked Sendable {
   /// Messages queued per connection before ZeroMQ stops reading it.
   public let receiveHighWaterMark: Int32
 
-  /// The default queue per connection: 16 chunks (4 MiB at the ring's default chunk size) keep
-  /// the ring's pipeline full while bounding what one connection can pin.
-  public static let defaultReceiveHighWaterMark: Int32 = 16
+  /// About what one connection may have queued: 4 MiB (16 chunks of the ring's default size)
+  /// keeps the ring's pipeline full while bounding what a connection can pin.
+  public static let queueBytes = 4 << 20
+
+  /// The queue, in messages, that holds about `queueBytes` of frames of `maxChunkBytes` (at
+  /// least 2, so a chunk can arrive while the previous one is added).
+  public static func defaultReceiveHighWaterMark(maxChunkBytes: Int) -> Int32 {
+    Int32(max(2, min(1024, queueBytes / max(1, maxChunkBytes))))
+  }
 
   /// Binds a PULL socket at `bind` (default: loopback, any free port). `maxChunkBytes` caps each
-  /// frame (the ring's default chunk size unless a collective streams bigger chunks).
+  /// frame (the ring's default chunk size unless a collective streams bigger chunks);
+  /// `receiveHighWaterMark` (default: about `queueBytes` of such frames) caps each connection's
+  /// queue.
   public init(
     context: ZMQContext, bind: String = "tcp://127.0.0.1:*",
     maxChunkBytes: Int = RingAllReduce.Options.defaultChunkBytes,
-    receiveHighWaterMark: Int32 = CollectiveListener.defaultReceiveHighWaterMark
+    receiveHighWaterMark: Int32? = nil
   ) throws {
     self.maxChunkBytes = maxChunkBytes
     let receiveHighWaterMark = Knob.int("DLP_X_RCVHWM").map(Int32.init) ?? receiveHighWaterMark
+      ?? Self.defaultReceiveHighWaterMark(maxChunkBytes: maxChunkBytes)
     self.receiveHighWaterMark = receiveHighWaterMark
     var o = ZMQSocket.Options(
         receiveHighWaterMark: receiveHighWaterMark,

@@ -39,6 +39,11 @@ public final class RingAllReduce: AllReduceCollective, @unchecked Sendable {
     public var cancellation: Cancellation?
     /// The sending socket's kernel buffer (`ZMQ_SNDBUF`); nil: the OS's autotuning.
     public var sendBufferBytes: Int32? = nil
+    /// Gives the sending socket a ZeroMQ context (and so an I/O thread) of its own, so that
+    /// writing to the successor and reading from the predecessor run on different threads
+    /// instead of taking turns on the listener's. (Not for inproc endpoints, which only the
+    /// listener's context can reach.)
+    public var ownSendThread = true
 
     public init(
       rank: Int, worldSize: Int, jobID: UInt64 = 0, chunkBytes: Int = Options.defaultChunkBytes,
@@ -109,25 +114,34 @@ public final class RingAllReduce: AllReduceCollective, @unchecked Sendable {
     }
     // Received chunks reuse the arena's memory instead of fresh pages (see FrameMemory).
     let inFlight = Int(listener.receiveHighWaterMark) + 2
-    if Knob.int("DLP_X_NOMALLOPT") == nil { FrameMemory.keepMapped(frameBytes: chunkElements * 4, retained: 2 * inFlight * chunkElements * 4) }
+    if Knob.int("DLP_X_NOMALLOPT") == nil {
+      FrameMemory.keepMapped(
+        frameBytes: chunkElements * 4, retained: 2 * inFlight * chunkElements * 4)
+    }
     receiver = listener.socket
     receiver?.peerRank = prev
-    // No send limit: a send must never block while the predecessor waits for us (every rank
-    // sends before it receives), and what waits in the queue is our own buffer (zero-copy) or
-    // frames we received, both bounded by the buffer. The receiver's queue is what is capped.
+    // inproc endpoints exist only inside their own context.
+    let ownThread =
+      options.ownSendThread && !nextEndpoint.hasPrefix("inproc://")
+      && Knob.int("DLP_X_SHAREDSEND") == nil
     let push = try ZMQSocket(
-      context: context, kind: .push,
-      options: {
-        var o = ZMQSocket.Options(sendHighWaterMark: 0, sendTimeout: options.timeout)
-        o.sendBufferBytes = options.sendBufferBytes ?? Knob.int("DLP_X_SNDBUF").map(Int32.init)
-        return o
-      }())
+      context: ownThread ? ZMQContext() : context, kind: .push, options: Self.senderOptions(options))
     push.peerRank = next
     try push.connect(nextEndpoint)
     sender = push
   }
 
   deinit { close() }
+
+  /// The sending socket's options. No send limit: a send must never block while the
+  /// predecessor waits for us (every rank sends before it receives), and what waits in the queue
+  /// is our own buffer (zero-copy) or frames we received, both bounded by the buffer. The
+  /// receiver's queue is what is capped (`CollectiveListener`).
+  static func senderOptions(_ options: Options) -> ZMQSocket.Options {
+    var o = ZMQSocket.Options(sendHighWaterMark: 0, sendTimeout: options.timeout)
+    o.sendBufferBytes = options.sendBufferBytes ?? Knob.int("DLP_X_SNDBUF").map(Int32.init)
+    return o
+  }
 
   /// Closes the sockets, letting queued chunks drain for up to `min(timeout, 2)` seconds.
   public func close() {

@@ -162,6 +162,11 @@ final class RingStrangerTests: XCTestCase {
     let listener = try CollectiveListener(context: try ZMQContext())
     XCTAssertEqual(listener.maxChunkBytes, RingAllReduce.Options.defaultChunkBytes)
     XCTAssertEqual(try listener.socket.int32Option(ZMQ_RCVHWM), 16)
+    // Bigger frames, fewer of them: about the same bytes per connection, never fewer than 2.
+    let big = try CollectiveListener(context: try ZMQContext(), maxChunkBytes: 1 << 20)
+    XCTAssertEqual(try big.socket.int32Option(ZMQ_RCVHWM), 4)
+    XCTAssertEqual(CollectiveListener.defaultReceiveHighWaterMark(maxChunkBytes: 64 << 20), 2)
+    XCTAssertEqual(CollectiveListener.defaultReceiveHighWaterMark(maxChunkBytes: 64), 1024)
   }
 
   func testListenerBindsWhereItIsAdvertised() throws {
