@@ -455,7 +455,7 @@ public enum BenchRank {
   /// times (or the error) back. Throws after reporting a failure.
   public static func run(connect: String, rank: Int) throws {
     guard rank >= 0 else { throw BenchError("--bench-rank must be >= 0") }
-    let context = try ZMQContext(ioThreads: ProcessInfo.processInfo.environment["DLP_X_IO"].flatMap { Int($0) } ?? 1)
+    let context = try ZMQContext()
     let dealer = try ZMQSocket(
       context: context, kind: .dealer,
       options: .init(

@@ -40,14 +40,14 @@ public final class CollectiveListener: @unchecked Sendable {
     receiveHighWaterMark: Int32? = nil
   ) throws {
     self.maxChunkBytes = maxChunkBytes
-    let receiveHighWaterMark = Knob.int("DLP_X_RCVHWM").map(Int32.init) ?? receiveHighWaterMark
-      ?? Self.defaultReceiveHighWaterMark(maxChunkBytes: maxChunkBytes)
+    let receiveHighWaterMark =
+      receiveHighWaterMark ?? Self.defaultReceiveHighWaterMark(maxChunkBytes: maxChunkBytes)
     self.receiveHighWaterMark = receiveHighWaterMark
-    var o = ZMQSocket.Options(
+    socket = try ZMQSocket(
+      context: context, kind: .pull,
+      options: .init(
         receiveHighWaterMark: receiveHighWaterMark,
-        maxMessageSize: Int64(max(maxChunkBytes, MessageHeader.maxPackedBytes)))
-    o.receiveBufferBytes = Knob.int("DLP_X_RCVBUF").map(Int32.init)
-    socket = try ZMQSocket(context: context, kind: .pull, options: o)
+        maxMessageSize: Int64(max(maxChunkBytes, MessageHeader.maxPackedBytes))))
     endpoint = try socket.bind(bind)
   }
 

@@ -114,18 +114,15 @@ public final class RingAllReduce: AllReduceCollective, @unchecked Sendable {
     }
     // Received chunks reuse the arena's memory instead of fresh pages (see FrameMemory).
     let inFlight = Int(listener.receiveHighWaterMark) + 2
-    if Knob.int("DLP_X_NOMALLOPT") == nil {
-      FrameMemory.keepMapped(
-        frameBytes: chunkElements * 4, retained: 2 * inFlight * chunkElements * 4)
-    }
+    FrameMemory.keepMapped(
+      frameBytes: chunkElements * 4, retained: 2 * inFlight * chunkElements * 4)
     receiver = listener.socket
     receiver?.peerRank = prev
     // inproc endpoints exist only inside their own context.
-    let ownThread =
-      options.ownSendThread && !nextEndpoint.hasPrefix("inproc://")
-      && Knob.int("DLP_X_SHAREDSEND") == nil
+    let ownThread = options.ownSendThread && !nextEndpoint.hasPrefix("inproc://")
     let push = try ZMQSocket(
-      context: ownThread ? ZMQContext() : context, kind: .push, options: Self.senderOptions(options))
+      context: ownThread ? ZMQContext() : context, kind: .push, options: Self.senderOptions(options)
+    )
     push.peerRank = next
     try push.connect(nextEndpoint)
     sender = push
@@ -139,7 +136,7 @@ public final class RingAllReduce: AllReduceCollective, @unchecked Sendable {
   /// receiver's queue is what is capped (`CollectiveListener`).
   static func senderOptions(_ options: Options) -> ZMQSocket.Options {
     var o = ZMQSocket.Options(sendHighWaterMark: 0, sendTimeout: options.timeout)
-    o.sendBufferBytes = options.sendBufferBytes ?? Knob.int("DLP_X_SNDBUF").map(Int32.init)
+    o.sendBufferBytes = options.sendBufferBytes
     return o
   }
 

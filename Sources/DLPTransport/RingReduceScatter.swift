@@ -118,7 +118,8 @@ final class RingReduceScatter {
       let shard = plan.range(q)
       if !shard.isEmpty {
         let lo = (Swift.max(range.lowerBound, shard.lowerBound) - shard.lowerBound) / chunkElements
-        let hi = (Swift.min(range.upperBound, shard.upperBound) - 1 - shard.lowerBound) / chunkElements
+        let hi =
+          (Swift.min(range.upperBound, shard.upperBound) - 1 - shard.lowerBound) / chunkElements
         for c in (firstChunk[q] + lo)...(firstChunk[q] + hi) {
           let r = chunkRanges[c]
           readyElements[c] +=
@@ -225,7 +226,8 @@ final class RingReduceScatter {
   /// Adds the arrived values of chunk `c` to ours and passes the sum on.
   private func absorb(_ c: Int, shard q: Int, frame: ZMQMessage) throws {
     let r = chunkRanges[c]
-    FloatKernels.add(frame.bytes.baseAddress!, into: buffer.baseAddress! + r.lowerBound, count: r.count)
+    FloatKernels.add(
+      frame.bytes.baseAddress!, into: buffer.baseAddress! + r.lowerBound, count: r.count)
     frame.reset()  // let go of the frame now: with inproc it pins the predecessor's buffer
     outstanding -= 1
     if q != rank {

@@ -6,7 +6,9 @@ final class RingAllReduceTests: XCTestCase {
   /// Sizes that divide by N, that do not, and that are smaller than N (empty shards), and
   /// sizes around chunk boundaries (the closed-form test streams 16-element chunks: shards of
   /// 15, 16 and 17 elements for 1-4 ranks).
-  static let counts = [0, 1, 2, 3, 5, 12, 257, 1000, 4099, 15, 16, 17, 47, 48, 49, 63, 64, 65, 4096]
+  static let counts = [
+    0, 1, 2, 3, 5, 12, 257, 1000, 4099, 15, 16, 17, 47, 48, 49, 63, 64, 65, 4096,
+  ]
 
   func testClosedFormSumForEveryRankCountAndTransport() throws {
     for transport in TestTransport.allCases {

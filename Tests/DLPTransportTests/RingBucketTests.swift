@@ -14,7 +14,8 @@ final class RingBucketTests: XCTestCase {
   func testBucketedMatchesPlainReduceScatterBitForBit() throws {
     // Sizes and cuts that put pieces across chunk (16 elements) and shard boundaries.
     let cases: [(count: Int, cuts: [Int])] = [
-      (1000, [320, 333, 700, 999]), (4099, [1, 17, 2048, 2049, 4000]), (5, [2]), (64, [16, 32, 48]),
+      (1000, [320, 333, 700, 999]), (4099, [1, 17, 2048, 2049, 4000]), (5, [2]),
+      (64, [16, 32, 48]),
     ]
     for n in 1...4 {
       for (count, cuts) in cases {
@@ -185,4 +186,70 @@ private final class CountingCollective: ShardedCollective, @unchecked Sendable {
     calls.append("allGather")
   }
   func ownedRange(count: Int) -> Range<Int> { 0..<count }
+}
+
+/// How much of the convnet's reduce-scatter bucketing hides behind backward. Runs only with
+/// DLP_RING_OVERLAP_BENCH=<backward ms> (timings depend on the machine and its load): two ranks
+/// over tcp run steps of a simulated backward (arithmetic for that long) and a reduce-scatter of
+/// the convnet's 93,322 gradients, either all after the backward or layer by layer as it
+/// produces them (dense_1 and dense at once, conv2d_2 after 10% of the backward, conv2d_1 and
+/// conv2d at its end: the schedule `ConvBenchmarkTests` measures), and print the median step
+/// time (the slower rank's, from a common start) of each.
+final class RingOverlapBenchmarkTests: XCTestCase {
+  func testConvnetBucketsAgainstOneReduceScatter() throws {
+    guard
+      let ms = ProcessInfo.processInfo.environment["DLP_RING_OVERLAP_BENCH"].flatMap(Double.init)
+    else {
+      throw XCTSkip(
+        "set DLP_RING_OVERLAP_BENCH=<backward ms, e.g. 5> to time bucketed reduce-scatters")
+    }
+    let count = 93_322
+    let layers = [0..<320, 320..<18_816, 18_816..<55_744, 55_744..<92_672, 92_672..<93_322]
+    @Sendable func compute(_ seconds: Double) {
+      let end = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+      var x: Float = 1
+      while DispatchTime.now().uptimeNanoseconds < end {
+        for _ in 0..<1000 { x = x * 1.0000001 + 1e-7 }
+      }
+      if x.isNaN { print(x) }
+    }
+    let steps = 60
+    let barrier = ThreadBarrier(parties: 2)
+    let results = withRing(ranks: 2, chunkBytes: RingAllReduce.Options.defaultChunkBytes) {
+      rank, ring -> [Double] in
+      var g = randomInput(rank: rank, count: count)
+      var times: [Double] = []
+      for step in 0..<steps {
+        try barrier.wait()
+        let t = DispatchTime.now().uptimeNanoseconds
+        try g.withUnsafeMutableBufferPointer { b in
+          if step % 2 == 0 {
+            compute(ms / 1000)
+            _ = try ring.reduceScatter(b, step: UInt64(step), tensorID: 0)
+          } else {
+            let s = try ring.beginReduceScatter(b, step: UInt64(step), tensorID: 0)
+            try s.ready(layers[4])
+            try s.ready(layers[3])
+            compute(ms * 0.1 / 1000)
+            try s.ready(layers[2])
+            compute(ms * 0.9 / 1000)
+            try s.ready(layers[1])
+            _ = try s.finish()
+          }
+        }
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
+      }
+      return times
+    }
+    let perRank = try results.map { try $0.get() }
+    let slowest = (0..<steps).map { i in perRank.map { $0[i] }.max()! }
+    func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+    let plain = median(stride(from: 0, to: steps, by: 2).map { slowest[$0] })
+    let bucketed = median(stride(from: 1, to: steps, by: 2).map { slowest[$0] })
+    print(
+      String(
+        format:
+          "step of a %.1f ms backward + reduce-scatter: all at the end %.3f ms, in buckets %.3f ms (medians of %d)",
+        ms, plain, bucketed, steps / 2))
+  }
 }

@@ -11,8 +11,10 @@ final class RingStrangerTests: XCTestCase {
   /// of the listener's rank is `prev`).
   static func strangeMessages(prev: Int32) -> [[[UInt8]]] {
     let payload = [UInt8](repeating: 0x41, count: 64)
-    func chunk(job: UInt64 = 7, rank: Int32 = prev, kind: MessageKind = .reduceScatterChunk,
-      version: UInt32 = DLPProtocol.version) -> [[UInt8]] {
+    func chunk(
+      job: UInt64 = 7, rank: Int32 = prev, kind: MessageKind = .reduceScatterChunk,
+      version: UInt32 = DLPProtocol.version
+    ) -> [[UInt8]] {
       let h = MessageHeader(
         version: version, jobID: job, step: 0, kind: kind, senderRank: rank, offset: 0, length: 16)
       return [h.packed(), [], payload]
@@ -143,8 +145,8 @@ final class RingStrangerTests: XCTestCase {
     XCTAssertLessThan(grown, 64 << 20, "resident memory grew by \(grown >> 20) MiB; sent \(sent)")
     // The listener still serves its ring.
     let count = 100_003
-    let results = withRing(ranks: 2, chunkBytes: listeners[0].maxChunkBytes, listeners: listeners)
-    { rank, ring -> Void in
+    let results = withRing(ranks: 2, chunkBytes: listeners[0].maxChunkBytes, listeners: listeners) {
+      rank, ring -> Void in
       var b = closedFormInput(rank: rank, count: count)
       try b.withUnsafeMutableBufferPointer { try ring.run($0, step: 0, tensorID: 0) }
       for i in 0..<count where b[i] != closedFormSum(ranks: 2, index: i) {

@@ -137,7 +137,8 @@ func withRing<T: Sendable>(
         context = transport == .inproc ? shared : try ZMQContext()
         let bind = transport == .inproc ? "inproc://ring-\(tag)-\(rank)" : "tcp://127.0.0.1:*"
         listener =
-          n > 1 ? try CollectiveListener(context: context, bind: bind, maxChunkBytes: chunkBytes) : nil
+          n > 1
+          ? try CollectiveListener(context: context, bind: bind, maxChunkBytes: chunkBytes) : nil
       }
       board.set(rank, listener?.endpoint ?? "")
       try barrier.wait(timeout: 10)
