@@ -31,3 +31,5 @@ static inline int dlp_futex_wake_all(uint32_t *p) {
    Glibc module does not export), so no concurrently spawned child inherits it. */
 #include <fcntl.h>
 static inline int dlp_pipe_cloexec(int *fds) { return (int)syscall(SYS_pipe2, fds, O_CLOEXEC); }
+/* mallopt: the ring keeps received frames' memory mapped between chunks (FrameMemory.swift). */
+#include <malloc.h>

@@ -1,4 +1,5 @@
 import CZMQ
+import Foundation
 import Logging
 
 /// The collectives' data path: sends and receives chunks of a float buffer as DLP messages
@@ -14,11 +15,12 @@ final class ChunkWire {
   let zeroCopyMinBytes: Int
   let maxChunkBytes: Int
   let tracker = ZeroCopyTracker()
-  private let arena = ProtobufArena(capacity: 1024)
   private let headerScratch = UnsafeMutableRawPointer.allocate(
     byteCount: MessageHeader.maxPackedBytes, alignment: 8)
-  private let headerSlot = ZMQMessage()
-  private let bodySlot = ZMQMessage()
+  // The arena and the receive slots are shared with ChunkWire+Neighbour.swift.
+  let arena = ProtobufArena(capacity: 1024)
+  let headerSlot = ZMQMessage()
+  let bodySlot = ZMQMessage()
   private let routingSlot = ZMQMessage()
   static let logger = Logger(label: "dlp.transport.collective")
 
@@ -221,6 +223,9 @@ final class ChunkWire {
   /// Thrown by `receive` for a message from a routing id that is not one of our ranks; the
   /// caller drops it and keeps waiting.
   struct Stranger: Error {}
+
+  /// Messages `receiveFromNeighbour` dropped so far (ChunkWire+Neighbour.swift).
+  var droppedMessages = 0
 
   /// Checks that a received chunk is the one expected next from `peer`.
   func expect(_ header: MessageHeader, from peer: Int, range: Range<Int>) throws {

@@ -73,4 +73,9 @@ public final class ZMQMessage {
     zmq_msg_close(raw)
     zmq_msg_init(raw)
   }
+
+  /// Takes over `other`'s content without copying (`zmq_msg_move`), leaving `other` empty.
+  public func take(from other: ZMQMessage) {
+    zmq_msg_move(raw, other.raw)
+  }
 }

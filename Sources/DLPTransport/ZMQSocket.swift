@@ -47,6 +47,10 @@ public final class ZMQSocket: @unchecked Sendable {
     public var tcpKeepAliveIdle: Int32
     /// `ZMQ_IPV6`; off by default so `tcp://*:port` binds IPv4 as the docs assume.
     public var ipv6: Bool
+    /// Kernel socket buffer sizes in bytes (`ZMQ_SNDBUF`, `ZMQ_RCVBUF`); nil keeps the OS's
+    /// autotuned buffers. Setting one fixes that buffer's size (Linux then stops autotuning it).
+    public var sendBufferBytes: Int32? = nil
+    public var receiveBufferBytes: Int32? = nil
     /// `ZMQ_ROUTING_ID` for DEALER/REQ sockets talking to a ROUTER.
     public var routingID: [UInt8]?
     /// `ZMQ_ROUTER_MANDATORY`: sending to an unknown or gone peer fails instead of silently
@@ -141,6 +145,8 @@ public final class ZMQSocket: @unchecked Sendable {
       try setOption(ZMQ_SNDTIMEO, Int32(clamping: Int((v * 1000).rounded(.up))))
     }
     try setOption(ZMQ_IPV6, Int32(o.ipv6 ? 1 : 0))
+    if let v = o.sendBufferBytes { try setOption(ZMQ_SNDBUF, v) }
+    if let v = o.receiveBufferBytes { try setOption(ZMQ_RCVBUF, v) }
     try setOption(ZMQ_TCP_KEEPALIVE, Int32(o.tcpKeepAlive ? 1 : 0))
     if o.tcpKeepAlive {
       try setOption(ZMQ_TCP_KEEPALIVE_IDLE, o.tcpKeepAliveIdle)

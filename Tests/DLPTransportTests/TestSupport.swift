@@ -112,3 +112,69 @@ func XCTAssertThrowsTransportError(
     XCTFail("expected a TransportError, got \(error) \(message)", file: file, line: line)
   }
 }
+
+/// Sets up a ring of `n` rank threads and runs `body` on each with its ring. Over tcp each rank
+/// has its own ZeroMQ context, as processes would; `listeners` (one per rank, bound beforehand,
+/// e.g. so strangers can reach them first) replace the ones made here.
+func withRing<T: Sendable>(
+  ranks n: Int, transport: TestTransport = .tcp, chunkBytes: Int = 1024, timeout: Double = 10,
+  jobID: UInt64 = 7, listeners: [CollectiveListener]? = nil,
+  _ body: @escaping @Sendable (Int, RingAllReduce) throws -> T
+) -> [Result<T, any Error>] {
+  let shared = try! ZMQContext()
+  let barrier = ThreadBarrier(parties: n)
+  let board = Board(n)
+  let tag = UUID().uuidString
+  let given = listeners.map(ListenerBox.init)
+  return RankThreads.run(n) { rank -> T in
+    do {
+      let listener: CollectiveListener?
+      let context: ZMQContext
+      if let given {
+        listener = given.listeners[rank]
+        context = listener!.socket.context
+      } else {
+        context = transport == .inproc ? shared : try ZMQContext()
+        let bind = transport == .inproc ? "inproc://ring-\(tag)-\(rank)" : "tcp://127.0.0.1:*"
+        listener =
+          n > 1
+          ? try CollectiveListener(context: context, bind: bind, maxChunkBytes: chunkBytes) : nil
+      }
+      board.set(rank, listener?.endpoint ?? "")
+      try barrier.wait(timeout: 10)
+      let ring = try RingAllReduce(
+        context: context, listener: listener,
+        nextEndpoint: n > 1 ? board.get((rank + 1) % n) : nil,
+        options: .init(
+          rank: rank, worldSize: n, jobID: jobID, chunkBytes: chunkBytes, timeout: timeout))
+      defer { ring.close() }
+      return try body(rank, ring)
+    } catch {
+      barrier.breakBarrier()
+      throw error
+    }
+  }
+}
+
+private final class ListenerBox: @unchecked Sendable {
+  let listeners: [CollectiveListener]
+  init(_ listeners: [CollectiveListener]) { self.listeners = listeners }
+}
+
+/// A one-shot signal between test threads (explicit ordering, no sleeps).
+final class Signal: @unchecked Sendable {
+  private let semaphore = DispatchSemaphore(value: 0)
+  func raise() { semaphore.signal() }
+  /// Waits for `raise`; false after `timeout` seconds.
+  func wait(timeout: Double = 10) -> Bool { semaphore.wait(timeout: .now() + timeout) == .success }
+}
+
+/// This process's resident set size in bytes (`/proc/self/statm`), nil where there is none.
+func residentBytes() -> Int? {
+  guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else {
+    return nil
+  }
+  let fields = text.split(separator: " ")
+  guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
+  return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}

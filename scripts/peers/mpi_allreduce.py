@@ -4,6 +4,9 @@
   mpirun --allow-run-as-root --oversubscribe -np 2 .venv/bin/python scripts/peers/mpi_allreduce.py \
       --bytes 4194304 --iterations 20
 
+Over tcp only (what DLP's ring over tcp is compared with; vader shared memory excluded):
+  mpirun ... --mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include lo -np 2 ...
+
 SIZE accepts plain bytes or a suffix: 4MiB, 4M (= MiB), 4MB (= 10^6). Each iteration starts after
 a barrier; its time is the slowest rank's. Prints one JSON line (rank 0): median_seconds and
 bus_gbps = 2(N-1)/N * SIZE / median_seconds / 1e9, as `dlp bench allreduce` reports.
@@ -64,6 +67,9 @@ def main():
             "system": "mpi4py",
             "mpi": MPI.Get_library_version().replace("\x00", "").strip().splitlines()[0].split(",")[0],
             "mpi4py": __import__("mpi4py").__version__,
+            # mpirun hands --mca settings to the ranks as OMPI_MCA_* variables.
+            "btl": os.environ.get("OMPI_MCA_btl", "default"),
+            "pml": os.environ.get("OMPI_MCA_pml", "default"),
             "workers": size,
             "bytes": nbytes,
             "iterations": args.iterations,
