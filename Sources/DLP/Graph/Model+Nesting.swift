@@ -85,7 +85,9 @@ extension Model {
     for item in topLevelItems {
       let l: Layer
       switch item {
-      case .node(let n): l = n.layer
+      case .node(let n):
+        if isSequential && n.layer is InputLayer { continue }
+        l = n.layer
       case .call(let c): l = c.model
       }
       if seen.insert(ObjectIdentifier(l)).inserted { out.append(l) }
