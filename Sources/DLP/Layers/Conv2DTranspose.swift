@@ -178,10 +178,10 @@ extension Conv2DTranspose {
   public convenience init(config c: LayerConfig) throws {
     try c.requireChannelsLast()
     try c.requireUnitDilationAndNoConstraints()
-    let op = c.json["output_padding"].flatMap { $0.isNull ? nil : $0 }
+    let hasOutputPadding = !(c.json["output_padding"]?.isNull ?? true)
     try self.init(
       c.int("filters"), kernelSize: c.ints("kernel_size", count: 2), strides: c.ints("strides", count: 2, default: [1, 1]),
-      padding: c.padding(), outputPadding: op == nil ? nil : c.ints("output_padding", count: 2),
+      padding: c.padding(), outputPadding: hasOutputPadding ? c.ints("output_padding", count: 2) : nil,
       activation: c.activation("activation"), useBias: c.bool("use_bias", default: true),
       kernelInitializer: c.initializer("kernel_initializer", default: .glorotUniform),
       biasInitializer: c.initializer("bias_initializer", default: .zeros),
