@@ -23,9 +23,11 @@ let package = Package(
     .systemLibrary(name: "CZMQ", pkgConfig: "libzmq"),
     .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c"),
     .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
+    .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
+    .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg"),
     .target(name: "DLPProto", dependencies: ["CProtobufC"], cSettings: [.unsafeFlags(["-O2"])]),
     .target(name: "DLPTensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
-    .target(name: "DLPData", dependencies: ["DLPTensor", "CZlib"], swiftSettings: fastMath),
+    .target(name: "DLPData", dependencies: ["DLPTensor", "CZlib", "CPNG", "CJPEG"], swiftSettings: fastMath),
     .target(
       name: "DLP",
       dependencies: ["DLPTensor", "DLPData", .product(name: "Logging", package: "swift-log")],
