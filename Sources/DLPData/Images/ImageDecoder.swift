@@ -29,6 +29,10 @@ public struct DecodedImage: Sendable {
   public let width: Int
   public let channels: Int
   public var pixels: [UInt8]
+
+  public init(height: Int, width: Int, channels: Int, pixels: [UInt8]) {
+    (self.height, self.width, self.channels, self.pixels) = (height, width, channels, pixels)
+  }
 }
 
 /// PNG (libpng) and JPEG (libjpeg-turbo) decoding to a color mode, as `tf.image.decode_image`

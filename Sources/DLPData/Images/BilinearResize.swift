@@ -72,3 +72,16 @@ public struct BilinearResize: Sendable {
     }
   }
 }
+
+extension DecodedImage {
+  /// Float samples (H', W', C) in [0, 255], bilinearly resized as `tf.image.resize` does (the
+  /// image itself when the size is already right).
+  public func floats(height h: Int, width w: Int) -> [Float] {
+    var out = [Float](repeating: 0, count: h * w * channels)
+    let r = BilinearResize(inHeight: height, inWidth: width, outHeight: h, outWidth: w, channels: channels)
+    pixels.withUnsafeBufferPointer { p in
+      out.withUnsafeMutableBufferPointer { o in r.forward(read: { Float(p[$0]) }, into: o.baseAddress!) }
+    }
+    return out
+  }
+}
