@@ -72,3 +72,42 @@ static inline int dlp_jpeg_decode(const unsigned char *data, unsigned long size,
   *pixels = out;
   return 0;
 }
+
+/// Encodes 8-bit samples (`channels` 1: grayscale, 3: RGB) as a baseline JPEG of `quality`.
+/// On success returns 0 and sets *jpeg (free() it) and *size; on failure -1 with a message.
+static inline int dlp_jpeg_encode(const unsigned char *pixels, int height, int width, int channels, int quality,
+                                  unsigned char **jpeg, unsigned long *size, char *error, int error_size) {
+  struct jpeg_compress_struct info;
+  struct dlp_jpeg_error e;
+  unsigned char *volatile buffer = NULL;
+  unsigned long volatile length = 0;
+  *jpeg = NULL;
+  info.err = jpeg_std_error(&e.manager);
+  e.manager.error_exit = dlp_jpeg_error_exit;
+  e.manager.output_message = dlp_jpeg_silent;
+  e.message[0] = 0;
+  if (setjmp(e.jump)) {
+    snprintf(error, (size_t)error_size, "%s", e.message);
+    jpeg_destroy_compress(&info);
+    free(buffer);
+    return -1;
+  }
+  jpeg_create_compress(&info);
+  jpeg_mem_dest(&info, (unsigned char **)&buffer, (unsigned long *)&length);
+  info.image_width = (JDIMENSION)width;
+  info.image_height = (JDIMENSION)height;
+  info.input_components = channels;
+  info.in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_set_defaults(&info);
+  jpeg_set_quality(&info, quality, TRUE);
+  jpeg_start_compress(&info, TRUE);
+  while (info.next_scanline < info.image_height) {
+    JSAMPROW row = (JSAMPROW)(pixels + (size_t)info.next_scanline * (size_t)width * (size_t)channels);
+    jpeg_write_scanlines(&info, &row, 1);
+  }
+  jpeg_finish_compress(&info);
+  jpeg_destroy_compress(&info);
+  *jpeg = buffer;
+  *size = length;
+  return 0;
+}

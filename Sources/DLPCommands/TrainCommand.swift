@@ -28,17 +28,23 @@ struct TrainArguments: ParsableArguments {
     configureEngine(threads: job.threads ?? (inProcess ? nil : 1))
     let (m, preset) = try model.makeModel(seed: job.seed)
     let datasetName = data.dataset ?? preset?.defaultDataset
-    let splits = try data.load(default: datasetName)
+    // Images in class folders too big to hold decoded: decoded batch by batch while training.
+    if let stream = try ImageStreamTraining(arguments: self, model: m, preset: preset, inProcess: inProcess) {
+      try stream.run()
+      return
+    }
+    let splits = try data.load(default: datasetName, seed: job.seed, preset: preset)
     let normalize = preset?.normalize ?? false
     let prepared = try PreparedData.prepare(splits, for: m, normalize: normalize)
     if let w = loadWeights { try WeightsFile.load(m, from: w) }
     let options = FitOptions(
       epochs: epochs ?? preset?.defaultEpochs ?? 1, batchSize: batchSize ?? preset?.defaultBatchSize ?? 32,
       shuffle: !noShuffle, seed: job.seed)
-    let description = JobDescription(
+    var description = JobDescription(
       dataset: datasetName ?? "", samples: data.samples, numWords: data.numWords, targetColumn: data.targetColumn,
       normalize: normalize, validationSplit: validationSplit, batchSize: options.batchSize, seed: job.seed,
       collective: job.allreduce)
+    description.images = try data.imageOptions(seed: job.seed, preset: preset)
     let session = TrainingSession(
       model: m, data: prepared, options: options, validationSplit: validationSplit, run: job, placement: placement,
       description: description)

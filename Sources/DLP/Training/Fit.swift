@@ -70,6 +70,12 @@ public enum Trainer {
       for s in 0..<steps {
         let lo = s * options.batchSize
         let hi = Swift.min(lo + options.batchSize, trainCount)
+        // A backend that loads batches itself (decoding images) starts on the next one now.
+        if let prefetching = backend as? BatchPrefetching, hi < trainCount {
+          order.withUnsafeBufferPointer { o in
+            prefetching.prefetch(rows: UnsafeBufferPointer(rebasing: o[hi..<Swift.min(hi + options.batchSize, trainCount)]))
+          }
+        }
         try order.withUnsafeBufferPointer { o in
           try stats.withUnsafeMutableBufferPointer { st in
             try backend.trainStep(

@@ -1,0 +1,97 @@
+import DLPTensor
+import Foundation
+
+/// Decodes and resizes images of an `ImageFolder` into float32 samples (H, W, C) with values
+/// in [0, 255], as `image_dataset_from_directory` yields them (`tf.image.resize` always gives
+/// floats), on several threads at once.
+public struct ImageFolderLoader: Sendable {
+  public let folder: ImageFolder
+  public let options: ImageFolderOptions
+  /// (height, width, channels) of every sample.
+  public let sampleShape: [Int]
+
+  /// Fixes the sample shape: `imageSize`, or the size of the first image (every other image
+  /// must then have it too; checked as they are decoded).
+  public init(folder: ImageFolder, options: ImageFolderOptions) throws {
+    self.folder = folder
+    self.options = options
+    let c = options.mode.channels
+    if let s = options.imageSize {
+      guard s.count == 2, s.allSatisfy({ $0 > 0 }) else {
+        throw DLPError.config("image_size must be two positive integers (height, width). Received: \(s)")
+      }
+      sampleShape = [s[0], s[1], c]
+    } else {
+      let first = try ImageDecoder.decode(file: folder.files[0].path, colorMode: options.mode)
+      sampleShape = [first.height, first.width, c]
+    }
+  }
+
+  public var count: Int { folder.files.count }
+  public var sampleWidth: Int { sampleShape.reduce(1, *) }
+  /// Bytes the decoded float32 samples of the whole folder take.
+  public var decodedBytes: Int { count * sampleWidth * 4 }
+
+  /// Decodes file `i` into `out` (sampleWidth floats).
+  public func decode(_ i: Int, into out: UnsafeMutablePointer<Float>) throws {
+    let path = folder.files[i].path
+    let image = try ImageDecoder.decode(file: path, colorMode: options.mode)
+    let (h, w) = (sampleShape[0], sampleShape[1])
+    if options.imageSize == nil && (image.height != h || image.width != w) {
+      throw DLPError.data(
+        "\(path) is \(image.height) x \(image.width) but \(folder.files[0].lastPathComponent) is \(h) x \(w); images of different sizes need --image-size H,W")
+    }
+    let resize = BilinearResize(inHeight: image.height, inWidth: image.width, outHeight: h, outWidth: w, channels: image.channels)
+    image.pixels.withUnsafeBufferPointer { p in resize.forward(read: { Float(p[$0]) }, into: out) }
+    if options.divisor != 1 {
+      for j in 0..<sampleWidth { out[j] /= options.divisor }
+    }
+  }
+
+  /// Decodes files `rows` into consecutive samples of `out`, split across `threads` threads.
+  /// The first failure (by position) is thrown, naming its file.
+  public func decode(rows: [Int], into out: UnsafeMutablePointer<Float>, threads: Int) throws {
+    let width = sampleWidth
+    let parts = Swift.max(1, Swift.min(threads, rows.count))
+    let failures = FailureList(count: parts)
+    let base = UnsafeSendablePointer(out)
+    DispatchQueue.concurrentPerform(iterations: parts) { part in
+      let range = (part * rows.count / parts)..<((part + 1) * rows.count / parts)
+      for j in range {
+        do {
+          try decode(rows[j], into: base.pointer + j * width)
+        } catch {
+          failures.set(part, error)
+          return
+        }
+      }
+    }
+    if let e = failures.first { throw e }
+  }
+
+  /// Every image, decoded: x (n, H, W, C).
+  public func decodeAll(threads: Int) throws -> Tensor {
+    var values = [Float](repeating: 0, count: count * sampleWidth)
+    try values.withUnsafeMutableBufferPointer { try decode(rows: Array(0..<count), into: $0.baseAddress!, threads: threads) }
+    return Tensor(uncheckedShape: [count] + sampleShape, scalars: values)
+  }
+}
+
+/// A pointer handed to concurrent parts that write disjoint ranges.
+struct UnsafeSendablePointer: @unchecked Sendable {
+  let pointer: UnsafeMutablePointer<Float>
+  init(_ p: UnsafeMutablePointer<Float>) { pointer = p }
+}
+
+/// The first error of each concurrent part.
+final class FailureList: @unchecked Sendable {
+  private let lock = NSLock()
+  private var errors: [Error?]
+  init(count: Int) { errors = Array(repeating: nil, count: count) }
+  func set(_ part: Int, _ e: Error) {
+    lock.lock()
+    errors[part] = e
+    lock.unlock()
+  }
+  var first: Error? { errors.compactMap { $0 }.first }
+}
