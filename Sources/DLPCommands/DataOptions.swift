@@ -36,17 +36,20 @@ public struct DataOptions: ParsableArguments {
     _ = try memoryBudgetBytes()
   }
 
-  public func load(default name: String?, skipTest: Bool = false, seed: UInt64 = 0, preset: Preset? = nil) throws -> DatasetSplits {
+  public func load(
+    default name: String?, skipTest: Bool = false, seed: UInt64 = 0, preset: Preset? = nil, evaluation: Bool = false
+  ) throws -> DatasetSplits {
     guard let name = dataset ?? name else { throw DLPError.data("give a dataset: --dataset NAME|PATH") }
     var options = DatasetOptions(numWords: numWords, samples: samples, targetColumn: targetColumn, skipTest: skipTest)
-    options.images = try imageOptions(seed: seed, preset: preset)
+    options.images = try imageOptions(seed: seed, preset: preset, evaluation: evaluation)
     return try DatasetCatalog.load(name, options: options)
   }
 
   /// --image-size, --color-mode, --label-mode; the file order is shuffled with `seed`. A preset
   /// gets images divided by 255, as the book prepares them for it (and as the IDX datasets are
   /// loaded); a --model gets [0, 255], as image_dataset_from_directory gives them.
-  public func imageOptions(seed: UInt64, preset: Preset? = nil) throws -> ImageFolderOptions {
+  /// `evaluation`: a plain class folder is all test data (dlp evaluate).
+  public func imageOptions(seed: UInt64, preset: Preset? = nil, evaluation: Bool = false) throws -> ImageFolderOptions {
     var size: [Int]?
     if let s = imageSize {
       let parts = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -58,6 +61,7 @@ public struct DataOptions: ParsableArguments {
     var options = ImageFolderOptions(
       imageSize: size, colorMode: try ColorMode(parsing: colorMode), labelMode: try LabelMode(parsing: labelMode), seed: seed)
     if preset != nil { options.divisor = 255 }
+    options.wholeFolderIsTest = evaluation
     return options
   }
 

@@ -17,14 +17,14 @@ struct EvaluateCommand: ParsableCommand {
       configureEngine(threads: job.threads ?? (job.workers == 0 ? nil : 1))
       let (m, preset) = try model.makeModel(seed: job.seed)
       try WeightsFile.load(m, from: loadWeights)
-      let splits = try data.load(default: preset?.defaultDataset, seed: job.seed, preset: preset)
+      let splits = try data.load(default: preset?.defaultDataset, seed: job.seed, preset: preset, evaluation: true)
       let prepared = try PreparedData.prepare(splits, for: m, normalize: preset?.normalize ?? false)
       guard let test = prepared.test else { throw DLPError.data("dataset '\(prepared.datasetName)' has no test split") }
       var description = JobDescription(
         dataset: data.dataset ?? preset?.defaultDataset ?? "", samples: data.samples, numWords: data.numWords,
         targetColumn: data.targetColumn, normalize: preset?.normalize ?? false, validationSplit: 0, batchSize: batchSize,
         seed: job.seed, collective: job.allreduce)
-    description.images = try data.imageOptions(seed: job.seed, preset: preset)
+      description.images = try data.imageOptions(seed: job.seed, preset: preset, evaluation: true)
       let ev = try ClusterSession.run(
         placement: job.workers == 0 ? .inProcess : .localWorkers(job.workers), model: m, data: prepared,
         roles: try prepared.roles(validationSplit: 0), batchSize: batchSize, run: job, description: description

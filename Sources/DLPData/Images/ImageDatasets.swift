@@ -61,7 +61,8 @@ public enum ImageDatasets {
       return LabeledData(x: x, y: y)
     }
     let trainData = try data(train, limit: options.samples)
-    let testData = options.skipTest ? nil : try test.map { try data($0, limit: nil) }
+    var testData = options.skipTest ? nil : try test.map { try data($0, limit: nil) }
+    if testData == nil && images.wholeFolderIsTest { testData = trainData }
     return DatasetSplits(
       name: URL(fileURLWithPath: path).lastPathComponent, train: trainData, test: testData,
       numClasses: train.folder.classNames.count)

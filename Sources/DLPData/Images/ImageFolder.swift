@@ -33,6 +33,8 @@ public struct ImageFolderOptions: Sendable, Codable, Equatable {
   /// Decoded values are divided by it: 1 gives [0, 255] as Keras does (models with their own
   /// Rescaling), 255 gives [0, 1] as the book prepares images for its presets.
   public var divisor: Float = 1
+  /// `dlp evaluate` on a plain class folder: the whole folder is the test split.
+  public var wholeFolderIsTest: Bool = false
 
   public init(imageSize: [Int]? = nil, colorMode: ColorMode = .rgb, labelMode: LabelMode = .int, seed: UInt64 = 0) {
     self.imageSize = imageSize
