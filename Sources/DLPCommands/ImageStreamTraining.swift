@@ -22,7 +22,8 @@ struct ImageStreamTraining {
     guard bytes > budget else { return nil }
     guard inProcess else {
       throw DLPError.config(
-        "\(path) decodes to \(bytes / 1_000_000) MB, over --memory-budget \(arguments.data.memoryBudget); workers hold their data decoded: raise --memory-budget, or train in-process (which decodes batch by batch)")
+        "\(path) decodes to \(bytes / 1_000_000) MB, over --memory-budget \(arguments.data.memoryBudget); workers hold their data decoded: raise --memory-budget, or train in-process (which decodes batch by batch)"
+      )
     }
     self.arguments = arguments
     self.model = model
@@ -45,9 +46,11 @@ struct ImageStreamTraining {
     let count = Swift.min(a.data.samples ?? train.count, train.count)
     let splitAt = a.validationSplit > 0 ? Int(Double(count) * (1 - a.validationSplit)) : count
     guard splitAt > 0, splitAt <= count, a.validationSplit == 0 || splitAt < count else {
-      throw DLPError.config("validation_split \(a.validationSplit) leaves no training or no validation samples of \(count)")
+      throw DLPError.config(
+        "validation_split \(a.validationSplit) leaves no training or no validation samples of \(count)")
     }
-    let trainFiles = Array(0..<splitAt), validationFiles = Array(splitAt..<count)
+    let trainFiles = Array(0..<splitAt)
+    let validationFiles = Array(splitAt..<count)
     var sources: [DataRole: ImageStreamBackend.Source] = [
       .train: .init(loader: train, files: trainFiles, targets: try targets(train, trainFiles))
     ]
@@ -65,14 +68,17 @@ struct ImageStreamTraining {
     let threads = ProcessInfo.processInfo.activeProcessorCount
     let backend = try ImageStreamBackend(model: model, sources: sources, batchSize: options.batchSize, threads: threads)
     if !a.job.quiet {
-      printLine("\(count) images of \(train.folder.root.path) (\(train.sampleShape)) decoded batch by batch: over --memory-budget \(a.data.memoryBudget)")
+      printLine(
+        "\(count) images of \(train.folder.root.path) (\(train.sampleShape)) decoded batch by batch: over --memory-budget \(a.data.memoryBudget)"
+      )
     }
     let history = try Trainer.fit(
       model: model, backend: backend, trainCount: trainFiles.count, validationCount: validationFiles.count,
       options: options, progress: a.job.progress)
     var evaluation: [String: Double]?
     if let t = test, history.stoppedReason == nil {
-      evaluation = try Trainer.evaluate(model: model, backend: backend, role: .test, count: t.count, batchSize: options.batchSize)
+      evaluation = try Trainer.evaluate(
+        model: model, backend: backend, role: .test, count: t.count, batchSize: options.batchSize)
     }
     if let path = a.saveWeights { try WeightsFile.save(model, to: path) }
     try TrainingSession.Outcome(

@@ -20,10 +20,15 @@ struct MakeImageFolderCommand: ParsableCommand {
   @Option(help: "Formats, taking turns: png, jpeg or png,jpeg.") var formats: String = "png,jpeg"
   @Option(help: "JPEG quality (1-100).") var quality: Int = 95
   @Option(help: "The folder to write (created).") var output: String
-  @Option(help: "Also write the folder's images as an .npz (x_train in [0, 1], y_train), rows in the order dlp train --dataset FOLDER --seed S reads them.") var npz: String?
+  @Option(
+    help:
+      "Also write the folder's images as an .npz (x_train in [0, 1], y_train), rows in the order dlp train --dataset FOLDER --seed S reads them."
+  ) var npz: String?
   @Option(help: "The seed of that order.") var seed: UInt64 = 0
 
-  static let fashionClasses = ["T-shirt_top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle_boot"]
+  static let fashionClasses = [
+    "T-shirt_top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle_boot",
+  ]
 
   func run() throws {
     try reportingErrors {
@@ -31,12 +36,17 @@ struct MakeImageFolderCommand: ParsableCommand {
       guard !kinds.isEmpty, kinds.allSatisfy({ ["png", "jpeg", "jpg"].contains($0) }) else {
         throw DLPError.config("--formats takes png, jpeg or png,jpeg; received \(formats)")
       }
-      guard ["train", "test"].contains(split) else { throw DLPError.config("--split must be train or test; received \(split)") }
+      guard ["train", "test"].contains(split) else {
+        throw DLPError.config("--split must be train or test; received \(split)")
+      }
       let data = try DatasetCatalog.load(dataset, options: DatasetOptions(skipTest: split == "train"))
-      guard let part = split == "train" ? data.train : data.test else { throw DLPError.data("dataset '\(dataset)' has no test split") }
+      guard let part = split == "train" ? data.train : data.test else {
+        throw DLPError.data("dataset '\(dataset)' has no test split")
+      }
       let shape = Array(part.x.shape.dropFirst())
       guard (2...3).contains(shape.count), shape.count == 2 || [1, 3].contains(shape[2]) else {
-        throw DLPError.shape("make-image-folder needs images of shape (H, W) or (H, W, 1 or 3); '\(dataset)' has \(shape)")
+        throw DLPError.shape(
+          "make-image-folder needs images of shape (H, W) or (H, W, 1 or 3); '\(dataset)' has \(shape)")
       }
       let (h, w, c) = (shape[0], shape[1], shape.count == 3 ? shape[2] : 1)
       let n = Swift.min(samples ?? part.count, part.count)
@@ -49,15 +59,19 @@ struct MakeImageFolderCommand: ParsableCommand {
       }
       let root = URL(fileURLWithPath: output)
       for name in names {
-        try FileManager.default.createDirectory(at: root.appendingPathComponent(name), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+          at: root.appendingPathComponent(name), withIntermediateDirectories: true)
       }
       let scale: Float = part.x.scalars.prefix(h * w * c * Swift.min(n, 100)).max() ?? 0 <= 1 ? 255 : 1
       var perClass = [Int](repeating: 0, count: classCount)
       for i in 0..<n {
-        let pixels = part.x.scalars[(i * h * w * c)..<((i + 1) * h * w * c)].map { UInt8(Swift.min(Swift.max(($0 * scale).rounded(), 0), 255)) }
+        let pixels = part.x.scalars[(i * h * w * c)..<((i + 1) * h * w * c)].map {
+          UInt8(Swift.min(Swift.max(($0 * scale).rounded(), 0), 255))
+        }
         let k = labels[i]
         let kind = kinds[perClass[k] % kinds.count]
-        let url = root.appendingPathComponent(names[k]).appendingPathComponent("\(perClass[k]).\(kind == "png" ? "png" : "jpg")")
+        let url = root.appendingPathComponent(names[k]).appendingPathComponent(
+          "\(perClass[k]).\(kind == "png" ? "png" : "jpg")")
         if kind == "png" {
           try PNGWriter.write(pixels: pixels, height: h, width: w, channels: c, to: url)
         } else {
@@ -65,7 +79,8 @@ struct MakeImageFolderCommand: ParsableCommand {
         }
         perClass[k] += 1
       }
-      printLine("\(n) images (\(h) x \(w) x \(c)) of \(dataset) \(split) in \(classCount) class folders under \(output)")
+      printLine(
+        "\(n) images (\(h) x \(w) x \(c)) of \(dataset) \(split) in \(classCount) class folders under \(output)")
       if let npz {
         var options = ImageFolderOptions(colorMode: c == 1 ? .grayscale : .rgb, seed: seed)
         options.divisor = 255

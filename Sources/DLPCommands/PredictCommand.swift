@@ -13,15 +13,15 @@ struct PredictCommand: ParsableCommand {
       book prepares its images). A folder of class folders is read batch by batch in Keras's file \
       order (--seed shuffles it as image_dataset_from_directory's seed does); its class indices go \
       to `labels`. With --layer NAME the output is that layer's (a nested base's features): \
-      written as `x`, with the input's labels as `y`, it is a dataset dlp train reads (feature \
-      extraction).
+      written as `x_train`, with the input's labels as `y_train`, it is a dataset dlp train reads \
+      (feature extraction).
       """)
 
   @OptionGroup var model: ModelOptions
   @Option(help: "Weights written by --save-weights.") var loadWeights: String
   @Option(help: "Inputs: an .npz (one array per model input, named after the Input layer, or x), an image, or a folder of class folders.") var input: String
   @Option(help: "Where to write the outputs (.npz): one array per output, named after its layer (or y).") var output: String
-  @Option(help: "Write this layer's output instead (as x; the input's labels as y).") var layer: String?
+  @Option(help: "Write this layer's output instead (as x_train; the input's labels as y_train).") var layer: String?
   @Option(help: "Batch size.") var batchSize: Int = 128
   @Option(help: "BLAS threads.") var threads: Int?
   @Option(help: "Seed of the file order of a folder (image_dataset_from_directory's seed).") var seed: UInt64 = 0
@@ -59,8 +59,9 @@ struct PredictCommand: ParsableCommand {
       }
       var writer = NPZWriter()
       if layer != nil {
-        try writer.add("x", ys[0])
-        if let labels { try writer.add("y", labels) }
+        // A training set for `dlp train --dataset features.npz` (x_train, y_train: all of it trains).
+        try writer.add("x_train", ys[0])
+        if let labels { try writer.add("y_train", labels.reshaped(to: [labels.shape[0], labels.count / Swift.max(labels.shape[0], 1)])) }
       } else {
         for (y, o) in zip(ys, m.outputs) { try writer.add(m.outputs.count == 1 ? "y" : o.node.layer.name, y) }
         if let labels { try writer.add("labels", labels) }

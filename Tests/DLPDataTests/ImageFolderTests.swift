@@ -38,7 +38,9 @@ final class ImageFolderTests: XCTestCase {
       XCTAssertEqual(Int(g[i]), y)
     }
     let grayPNG = try PNGWriter.encode(pixels: gray(2, 2, base: 9), height: 2, width: 2, channels: 1)
-    XCTAssertEqual(try ImageDecoder.decode(grayPNG, colorMode: .rgba, source: "t").pixels, [9, 9, 9, 255, 10, 10, 10, 255, 12, 12, 12, 255, 13, 13, 13, 255])
+    XCTAssertEqual(
+      try ImageDecoder.decode(grayPNG, colorMode: .rgba, source: "t").pixels,
+      [9, 9, 9, 255, 10, 10, 10, 255, 12, 12, 12, 255, 13, 13, 13, 255])
   }
 
   func testJPEGDecodesCloseToWhatWasEncoded() throws {
@@ -73,7 +75,9 @@ final class ImageFolderTests: XCTestCase {
     let root = try TestFiles.temporaryFolder(self)
     for i in 0..<5 { try write(root.appendingPathComponent("b_cats/\(i).png"), gray(6, 4, base: i), 6, 4, 1) }
     try write(root.appendingPathComponent("b_cats/deeper/z.jpg"), gray(6, 4, base: 50), 6, 4, 1, jpeg: true)
-    for i in 0..<3 { try write(root.appendingPathComponent("a_dogs/\(i).JPEG"), gray(6, 4, base: 100 + i), 6, 4, 1, jpeg: true) }
+    for i in 0..<3 {
+      try write(root.appendingPathComponent("a_dogs/\(i).JPEG"), gray(6, 4, base: 100 + i), 6, 4, 1, jpeg: true)
+    }
     try Data("notes".utf8).write(to: root.appendingPathComponent("a_dogs/readme.txt"))
     try write(root.appendingPathComponent(".hidden/x.png"), gray(6, 4, base: 0), 6, 4, 1)
     return root
@@ -84,7 +88,9 @@ final class ImageFolderTests: XCTestCase {
     XCTAssertTrue(ImageFolder.looksLikeImageFolder(root))
     let plain = try ImageFolder(root: root, seed: 0, shuffle: false)
     XCTAssertEqual(plain.classNames, ["a_dogs", "b_cats"])
-    XCTAssertEqual(plain.files.map(\.lastPathComponent), ["0.JPEG", "1.JPEG", "2.JPEG", "0.png", "1.png", "2.png", "3.png", "4.png", "z.jpg"])
+    XCTAssertEqual(
+      plain.files.map(\.lastPathComponent),
+      ["0.JPEG", "1.JPEG", "2.JPEG", "0.png", "1.png", "2.png", "3.png", "4.png", "z.jpg"])
     XCTAssertEqual(plain.labels, [0, 0, 0, 1, 1, 1, 1, 1, 1])
     // Keras: np.random.RandomState(seed).shuffle of that list.
     let shuffled = try ImageFolder(root: root, seed: 42)
@@ -135,20 +141,26 @@ final class ImageFolderTests: XCTestCase {
     }
     let root = try makeFolder()
     // Label mode binary needs two classes: here it has two, with a third it fails.
-    try FileManager.default.createDirectory(at: root.appendingPathComponent("c_empty"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(
+      at: root.appendingPathComponent("c_empty"), withIntermediateDirectories: true)
     XCTAssertTrue(message { _ = try ImageFolder(root: root, seed: 0) }.contains("c_empty has no PNG or JPEG images"))
     try write(root.appendingPathComponent("c_empty/big.png"), gray(7, 4, base: 0), 7, 4, 1)
     let folder = try ImageFolder(root: root, seed: 0, shuffle: false)
     XCTAssertTrue(message { _ = try folder.labelTensor(.binary) }.contains("exactly 2 class folders"))
-    let mixed = message { _ = try ImageFolderLoader(folder: folder, options: ImageFolderOptions(colorMode: .grayscale)).decodeAll(threads: 2) }
+    let mixed = message {
+      _ = try ImageFolderLoader(folder: folder, options: ImageFolderOptions(colorMode: .grayscale)).decodeAll(
+        threads: 2)
+    }
     XCTAssertTrue(mixed.contains("big.png is 7 x 4") && mixed.contains("--image-size"), mixed)
     try Data("broken".utf8).write(to: root.appendingPathComponent("b_cats/1.png"))
     let broken = message {
-      _ = try ImageFolderLoader(folder: folder, options: ImageFolderOptions(imageSize: [6, 4], colorMode: .grayscale)).decodeAll(threads: 2)
+      _ = try ImageFolderLoader(folder: folder, options: ImageFolderOptions(imageSize: [6, 4], colorMode: .grayscale))
+        .decodeAll(threads: 2)
     }
     XCTAssertTrue(broken.contains("b_cats/1.png") && broken.contains("not a PNG or JPEG"), broken)
     try Data().write(to: root.appendingPathComponent("a_dogs/x.bmp"))
     XCTAssertTrue(message { _ = try ImageFolder(root: root, seed: 0) }.contains("x.bmp"))
-    XCTAssertTrue(message { _ = try ImageFolder(root: root.appendingPathComponent("nope"), seed: 0) }.contains("is not a folder"))
+    XCTAssertTrue(
+      message { _ = try ImageFolder(root: root.appendingPathComponent("nope"), seed: 0) }.contains("is not a folder"))
   }
 }

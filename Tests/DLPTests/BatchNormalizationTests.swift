@@ -101,7 +101,8 @@ final class BatchNormalizationTests: XCTestCase {
       let variance = v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 4
       let (gamma, beta) = c == 0 ? (2.0, 1.0) : (0.5, -1.0)
       for r in 0..<4 {
-        XCTAssertEqual(Double(out[r * 2 + c]), gamma * (v[r] - mean) / (variance + 0.01).squareRoot() + beta, accuracy: 1e-5)
+        XCTAssertEqual(
+          Double(out[r * 2 + c]), gamma * (v[r] - mean) / (variance + 0.01).squareRoot() + beta, accuracy: 1e-5)
       }
       let (m0, v0) = c == 0 ? (0.5, 4.0) : (0.0, 1.0)
       XCTAssertEqual(Double(bn.getWeights()[2].scalars[c]), m0 * 0.9 + mean * 0.1, accuracy: 1e-6)

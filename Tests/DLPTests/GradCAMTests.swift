@@ -33,7 +33,8 @@ final class GradCAMTests: XCTestCase {
   func testLayerGradientAgainstFiniteDifferences() throws {
     let conv = try Conv2D(3, kernelSize: 3, activation: .relu, name: "conv")
     let m = try Sequential(
-      [InputLayer(shape: [6, 6, 2]), conv, MaxPooling2D(2), Flatten(), Dense(4, activation: .softmax, name: "p")], seed: 4)
+      [InputLayer(shape: [6, 6, 2]), conv, MaxPooling2D(2), Flatten(), Dense(4, activation: .softmax, name: "p")],
+      seed: 4)
     let x = testTensor([1, 6, 6, 2], seed: 2)
     let g = try LayerGradient(model: m, layer: "conv", capacity: 1)
     let r = try g.compute(x) { y, seed, _, _ in
@@ -41,7 +42,9 @@ final class GradCAMTests: XCTestCase {
       return [y[2]]
     }
     // The head alone, fed the conv output: its output 2 moved by each activation.
-    let head = try Sequential([InputLayer(shape: [4, 4, 3]), MaxPooling2D(2), Flatten(), Dense(4, activation: .softmax)])
+    let head = try Sequential([
+      InputLayer(shape: [4, 4, 3]), MaxPooling2D(2), Flatten(), Dense(4, activation: .softmax),
+    ])
     try head.setWeights(try m.layer(named: "p").getWeights())
     var a = r.activation
     for i in stride(from: 0, to: a.count, by: 5) {
@@ -56,7 +59,11 @@ final class GradCAMTests: XCTestCase {
   }
 
   func testFilterPatternClimbs() throws {
-    let m = try Sequential([InputLayer(shape: [12, 12, 3]), Conv2D(4, kernelSize: 3, activation: .relu, name: "c1"), Conv2D(2, kernelSize: 3, name: "c2")], seed: 1)
+    let m = try Sequential(
+      [
+        InputLayer(shape: [12, 12, 3]), Conv2D(4, kernelSize: 3, activation: .relu, name: "c1"),
+        Conv2D(2, kernelSize: 3, name: "c2"),
+      ], seed: 1)
     let start = try FilterPattern.generate(model: m, layer: "c2", filter: 1, iterations: 0)
     let end = try FilterPattern.generate(model: m, layer: "c2", filter: 1, iterations: 10, learningRate: 1)
     XCTAssertEqual(end.image.shape, [12, 12, 3])

@@ -7,7 +7,10 @@ import XCTest
 final class NestedModelTests: XCTestCase {
   func base(name: String = "base") throws -> Model {
     try Sequential(
-      [InputLayer(shape: [6, 6, 1]), Conv2D(2, kernelSize: 3, activation: .relu, name: "conv"), BatchNormalization(name: "bn")],
+      [
+        InputLayer(shape: [6, 6, 1]), Conv2D(2, kernelSize: 3, activation: .relu, name: "conv"),
+        BatchNormalization(name: "bn"),
+      ],
       name: name)
   }
 
@@ -17,10 +20,12 @@ final class NestedModelTests: XCTestCase {
     XCTAssertEqual(m.inputs[0].shape, [6, 6, 1])
     XCTAssertEqual(m.topLevelLayers.map(\.name), ["base", "flatten", "dense"])
     XCTAssertEqual(m.layers.dropFirst().map(\.name), ["conv", "bn", "flatten", "dense"])
-    XCTAssertEqual(m.namedWeights().map(\.name), [
-      "base/conv/kernel", "base/conv/bias", "base/bn/gamma", "base/bn/beta", "base/bn/moving_mean",
-      "base/bn/moving_variance", "dense/kernel", "dense/bias",
-    ])
+    XCTAssertEqual(
+      m.namedWeights().map(\.name),
+      [
+        "base/conv/kernel", "base/conv/bias", "base/bn/gamma", "base/bn/beta", "base/bn/moving_mean",
+        "base/bn/moving_variance", "dense/kernel", "dense/bias",
+      ])
     XCTAssertEqual(m.parameterCount, 20 + 8 + 99)
     XCTAssertEqual(m.trainableParameterCount, 20 + 4 + 99)
     b.trainable = false
@@ -51,7 +56,9 @@ final class NestedModelTests: XCTestCase {
     try m.compile(optimizer: SGD(learningRate: 0.1), losses: [MeanSquaredError()])
     let before = b.getWeights().map(\.scalars)
     let head = try m.layer(named: "head").getWeights().map(\.scalars)
-    try m.fit(try ArrayData(x: testTensor([8, 6, 6, 1], seed: 1), y: testTensor([8, 3], seed: 2)), options: FitOptions(epochs: 2, batchSize: 4))
+    try m.fit(
+      try ArrayData(x: testTensor([8, 6, 6, 1], seed: 1), y: testTensor([8, 3], seed: 2)),
+      options: FitOptions(epochs: 2, batchSize: 4))
     XCTAssertEqual(b.getWeights().map(\.scalars), before)
     XCTAssertNotEqual(try m.layer(named: "head").getWeights().map(\.scalars), head)
   }
@@ -59,7 +66,8 @@ final class NestedModelTests: XCTestCase {
   /// The same model applied twice is one set of weights (like a shared layer), listed once.
   func testModelAppliedTwiceSharesWeights() throws {
     let inner = try Sequential([InputLayer(shape: [4]), Dense(3, name: "d")], name: "inner")
-    let a = Input(shape: [4], name: "a"), c = Input(shape: [4], name: "c")
+    let a = Input(shape: [4], name: "a")
+    let c = Input(shape: [4], name: "c")
     let merged = try Concatenate(name: "cat")([try inner(a), try inner(c)])
     let m = try Model(inputs: [a, c], outputs: [try Dense(1, name: "out")(merged)], name: "siamese")
     XCTAssertEqual(m.parameterCount, 15 + 7)
@@ -81,7 +89,8 @@ final class NestedModelTests: XCTestCase {
     XCTAssertEqual(copy.summary(), model.summary(), file: file, line: line)
     XCTAssertEqual(KerasModelWriter.json(copy)["config"], try JSONValue.parse(json)["config"], file: file, line: line)
     try copy.loadNamedWeights(Dictionary(uniqueKeysWithValues: model.namedWeights()), source: "original")
-    XCTAssertEqual(try copy.predict(inputs).map(\.scalars), try model.predict(inputs).map(\.scalars), file: file, line: line)
+    XCTAssertEqual(
+      try copy.predict(inputs).map(\.scalars), try model.predict(inputs).map(\.scalars), file: file, line: line)
   }
 
   func testNestedJSONRoundTripsAndKeepsTrainableFlags() throws {

@@ -23,13 +23,16 @@ final class VisionLayerFixtureTests: XCTestCase {
       // DLP writes back Keras's config (initialisers aside: DLP writes GlorotUniform without
       // Keras 3.15's input_axes / output_axes).
       func comparable(_ o: [String: JSONValue]) -> String {
-        JSONValue.object(o.filter { !["trainable", "dtype", "name"].contains($0.key) && !$0.key.hasSuffix("_initializer") }).serialized()
+        JSONValue.object(
+          o.filter { !["trainable", "dtype", "name"].contains($0.key) && !$0.key.hasSuffix("_initializer") }
+        ).serialized()
       }
       XCTAssertEqual(comparable(layer.config()), comparable(c["config"]!.object!), name)
       let x = arrays["\(name)/x"]!
       let tolerance: Float = name.hasPrefix("rotation") ? 2e-5 : 1e-5
       XCTAssertLessThanOrEqual(
-        maxRelativeDifference(try model.predict(x).scalars, arrays["\(name)/inference"]!.scalars), tolerance, "\(name) inference")
+        maxRelativeDifference(try model.predict(x).scalars, arrays["\(name)/inference"]!.scalars), tolerance,
+        "\(name) inference")
       guard c["training_calls"]!.int! > 0 else { continue }
       let e = GraphExecutor(model: model, capacity: x.shape[0])
       let data = try ArrayData(inputs: [x])
@@ -38,7 +41,8 @@ final class VisionLayerFixtureTests: XCTestCase {
         e.forward(batch: x.shape[0], training: true, trainStep: UInt64(step))
         let y = Array(UnsafeBufferPointer(start: e.output(node: 1), count: x.count))
         XCTAssertLessThanOrEqual(
-          maxRelativeDifference(y, arrays["\(name)/training\(step)"]!.scalars), tolerance, "\(name) training call \(step)")
+          maxRelativeDifference(y, arrays["\(name)/training\(step)"]!.scalars), tolerance,
+          "\(name) training call \(step)")
       }
       for (spec, w) in zip(layer.weightSpecs, layer.getWeights()) {
         XCTAssertLessThanOrEqual(

@@ -11,7 +11,8 @@ final class VisionLayerGradientTests: XCTestCase {
   ) throws {
     let model = try Sequential([InputLayer(shape: input)] + layers + [Flatten(), Dense(outputs)], seed: 3)
     try model.compile(optimizer: SGD(), losses: [MeanSquaredError()])
-    let data = try ArrayData(x: testTensor([batch] + input, seed: 11, scale: scale), y: testTensor([batch, outputs], seed: 5))
+    let data = try ArrayData(
+      x: testTensor([batch] + input, seed: 11, scale: scale), y: testTensor([batch, outputs], seed: 5))
     GradientChecker(model: model, data: data).run(file: file, line: line)
   }
 
@@ -31,7 +32,8 @@ final class VisionLayerGradientTests: XCTestCase {
   func testAffineAugmentationsInEveryFillMode() throws {
     for fill in FillMode.allCases {
       try check([RandomRotation(factor: (-0.3, 0.3), fillMode: fill, seed: 1)], input: [5, 6, 2])
-      try check([RandomZoom(heightFactor: (-0.4, 0.3), widthFactor: (-0.2, 0.5), fillMode: fill, seed: 2)], input: [5, 6, 2])
+      try check(
+        [RandomZoom(heightFactor: (-0.4, 0.3), widthFactor: (-0.2, 0.5), fillMode: fill, seed: 2)], input: [5, 6, 2])
       try check([RandomTranslation(0.3, 0.4, fillMode: fill, seed: 3)], input: [6, 5, 1])
     }
     try check([RandomRotation(factor: (-0.5, 0.5), interpolation: .nearest, seed: 9)], input: [5, 5, 2])
@@ -51,14 +53,21 @@ final class VisionLayerGradientTests: XCTestCase {
   func testSeparableConv2D() throws {
     try check([SeparableConv2D(3, kernelSize: [2, 2])], input: [4, 5, 2])
     try check(
-      [SeparableConv2D(2, kernelSize: [3, 3], strides: [2, 2], padding: .same, depthMultiplier: 2, activation: .relu)],
+      [
+        SeparableConv2D(2, kernelSize: [3, 3], strides: [2, 2], padding: .same, depthMultiplier: 2, activation: .relu)
+      ],
       input: [5, 5, 3])
   }
 
   func testConv2DTranspose() throws {
     try check([Conv2DTranspose(3, kernelSize: [3, 3])], input: [3, 3, 2])
-    try check([Conv2DTranspose(2, kernelSize: [3, 3], strides: [2, 2], padding: .same, activation: .tanh)], input: [3, 4, 2])
-    try check([Conv2DTranspose(2, kernelSize: [2, 3], strides: [2, 1], padding: .valid, outputPadding: [1, 0])], input: [2, 3, 1])
-    try check([Conv2DTranspose(2, kernelSize: [4, 4], strides: [3, 3], padding: .same, outputPadding: [2, 1])], input: [2, 2, 2])
+    try check(
+      [Conv2DTranspose(2, kernelSize: [3, 3], strides: [2, 2], padding: .same, activation: .tanh)], input: [3, 4, 2])
+    try check(
+      [Conv2DTranspose(2, kernelSize: [2, 3], strides: [2, 1], padding: .valid, outputPadding: [1, 0])],
+      input: [2, 3, 1])
+    try check(
+      [Conv2DTranspose(2, kernelSize: [4, 4], strides: [3, 3], padding: .same, outputPadding: [2, 1])],
+      input: [2, 2, 2])
   }
 }

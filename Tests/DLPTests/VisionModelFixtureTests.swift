@@ -35,7 +35,8 @@ final class VisionModelFixtureTests: XCTestCase {
     XCTAssertEqual(named.map(\.name).sorted(), weights.keys.sorted())
     for (name, value) in named {
       XCTAssertEqual(value.shape, weights[name]!["shape"]!.array!.map { $0.int! }, name)
-      XCTAssertEqual(String(Self.checksum(value.scalars)), weights[name]!["checksum"]!.string!, "\(name) is Keras's, bit for bit")
+      XCTAssertEqual(
+        String(Self.checksum(value.scalars)), weights[name]!["checksum"]!.string!, "\(name) is Keras's, bit for bit")
     }
     let io = try VisionFixtures.arrays("vgg16_head.io.npz")
     XCTAssertLessThanOrEqual(maxRelativeDifference(try model.predict(io["x"]!).scalars, io["y"]!.scalars), 1e-5)

@@ -30,13 +30,18 @@ final class ImageFolderCommandTests: XCTestCase {
     return root
   }
 
-  func train(_ root: String, _ dir: String, _ tag: String, _ extra: [String]) throws -> (weights: String, report: JSONValue) {
-    let weights = "\(dir)/\(tag).npz", report = "\(dir)/\(tag).json"
+  func train(_ root: String, _ dir: String, _ tag: String, _ extra: [String]) throws -> (
+    weights: String, report: JSONValue
+  ) {
+    let weights = "\(dir)/\(tag).npz"
+    let report = "\(dir)/\(tag).json"
     let r = try Harness.run(
       "dlp",
-      ["train", "--dataset", root, "--preset", "mnist-convnet", "--color-mode", "grayscale", "--epochs", "2",
-       "--batch-size", "16", "--validation-split", "0.25", "--seed", "3", "--quiet", "--save-weights", weights,
-       "--report", report] + extra, timeout: 300)
+      [
+        "train", "--dataset", root, "--preset", "mnist-convnet", "--color-mode", "grayscale", "--epochs", "2",
+        "--batch-size", "16", "--validation-split", "0.25", "--seed", "3", "--quiet", "--save-weights", weights,
+        "--report", report,
+      ] + extra, timeout: 300)
     XCTAssertEqual(r.status, 0, "\(tag): \(r.stderr)")
     return (weights, try Harness.report(report))
   }
@@ -56,46 +61,85 @@ final class ImageFolderCommandTests: XCTestCase {
     let workers = try train(root, dir, "workers", ["--workers", "2"])
     XCTAssertLessThan(try Harness.maxRelativeDifference(memory.weights, workers.weights), 1e-4)
     let overBudget = try Harness.run(
-      "dlp", ["train", "--dataset", root, "--preset", "mnist-convnet", "--color-mode", "grayscale", "--workers", "2", "--memory-budget", "1KB"])
+      "dlp",
+      [
+        "train", "--dataset", root, "--preset", "mnist-convnet", "--color-mode", "grayscale", "--workers", "2",
+        "--memory-budget", "1KB",
+      ])
     XCTAssertEqual(overBudget.status, 1)
     XCTAssertTrue(overBudget.stderr.contains("--memory-budget"), overBudget.stderr)
 
     // Evaluate on the whole folder, predict it and one image.
     let ev = try Harness.run(
-      "dlp", ["evaluate", "--dataset", root, "--preset", "mnist-convnet", "--color-mode", "grayscale", "--load-weights", memory.weights])
+      "dlp",
+      [
+        "evaluate", "--dataset", root, "--preset", "mnist-convnet", "--color-mode", "grayscale", "--load-weights",
+        memory.weights,
+      ])
     XCTAssertEqual(ev.status, 0, ev.stderr)
     XCTAssertTrue(ev.stdout.contains("accuracy: "), ev.stdout)
     let predicted = "\(dir)/pred.npz"
     let p = try Harness.run(
-      "dlp", ["predict", "--preset", "mnist-convnet", "--load-weights", memory.weights, "--input", root, "--output", predicted])
+      "dlp",
+      [
+        "predict", "--preset", "mnist-convnet", "--load-weights", memory.weights, "--input", root, "--output",
+        predicted,
+      ])
     XCTAssertEqual(p.status, 0, p.stderr)
     let arrays = try WeightsFile.read(predicted)
     XCTAssertEqual(arrays["y"]?.shape, [120, 10])
     XCTAssertEqual(arrays["labels"]?.shape, [120, 1])
     let one = try Harness.run(
-      "dlp", ["predict", "--preset", "mnist-convnet", "--load-weights", memory.weights, "--input", "\(root)/class_1/0.png", "--output", "\(dir)/one.npz"])
+      "dlp",
+      [
+        "predict", "--preset", "mnist-convnet", "--load-weights", memory.weights, "--input", "\(root)/class_1/0.png",
+        "--output", "\(dir)/one.npz",
+      ])
     XCTAssertEqual(one.status, 0, one.stderr)
     XCTAssertEqual(try WeightsFile.read("\(dir)/one.npz")["y"]?.shape, [1, 10])
     // Feature extraction: a layer's output with the labels, a dataset for dlp train.
     let features = try Harness.run(
-      "dlp", ["predict", "--preset", "mnist-convnet", "--load-weights", memory.weights, "--input", root, "--layer", "flatten", "--output", "\(dir)/features.npz"])
+      "dlp",
+      [
+        "predict", "--preset", "mnist-convnet", "--load-weights", memory.weights, "--input", root, "--layer", "flatten",
+        "--output", "\(dir)/features.npz",
+      ])
     XCTAssertEqual(features.status, 0, features.stderr)
     let f = try WeightsFile.read("\(dir)/features.npz")
-    XCTAssertEqual(f["x"]?.shape, [120, 576])
-    XCTAssertEqual(f["y"]?.shape, [120, 1])
+    XCTAssertEqual(f["x_train"]?.shape, [120, 576])
+    XCTAssertEqual(f["y_train"]?.shape, [120, 1])
+    // ... and a head trains on them.
+    try JSONValue.object([
+      "class_name": "Sequential",
+      "config": [
+        "name": "head",
+        "layers": [
+          ["class_name": "InputLayer", "config": ["batch_shape": [nil, 576], "name": "features"]],
+          ["class_name": "Dense", "config": ["units": 3, "activation": "softmax", "name": "out"]],
+        ],
+      ],
+      "compile_config": ["optimizer": "rmsprop", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]],
+    ]).serialized().write(toFile: "\(dir)/head.json", atomically: true, encoding: .utf8)
+    let head = try Harness.run(
+      "dlp", ["train", "--dataset", "\(dir)/features.npz", "--model", "\(dir)/head.json", "--epochs", "2", "--quiet"])
+    XCTAssertEqual(head.status, 0, head.stderr)
   }
 
   func testFolderErrorsAreClear() throws {
     let dir = Harness.folder()
     let root = try Self.makeFolder(dir, perClass: 4)
     func fails(_ extra: [String], mentioning text: String, line: UInt = #line) throws {
-      let r = try Harness.run("dlp", ["train", "--dataset", root, "--preset", "mnist-convnet", "--color-mode", "grayscale", "--quiet"] + extra)
+      let r = try Harness.run(
+        "dlp",
+        ["train", "--dataset", root, "--preset", "mnist-convnet", "--color-mode", "grayscale", "--quiet"] + extra)
       XCTAssertEqual(r.status, 1, line: line)
       XCTAssertTrue(r.stderr.contains(text), "expected '\(text)' in: \(r.stderr)", line: line)
     }
     try Data("garbage".utf8).write(to: URL(fileURLWithPath: "\(root)/class_2/0.png"))
     try fails([], mentioning: "class_2/0.png")
-    try PNGWriter.write(pixels: [UInt8](repeating: 9, count: 30 * 28), height: 30, width: 28, channels: 1, to: URL(fileURLWithPath: "\(root)/class_2/0.png"))
+    try PNGWriter.write(
+      pixels: [UInt8](repeating: 9, count: 30 * 28), height: 30, width: 28, channels: 1,
+      to: URL(fileURLWithPath: "\(root)/class_2/0.png"))
     try fails([], mentioning: "--image-size")
     try FileManager.default.createDirectory(atPath: "\(root)/class_3", withIntermediateDirectories: true)
     try fails(["--image-size", "28,28"], mentioning: "class_3 has no PNG or JPEG images")

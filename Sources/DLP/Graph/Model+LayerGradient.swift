@@ -68,7 +68,8 @@ public final class LayerGradient {
     let shape = probe.inputs[0].shape
     guard x.rank == shape.count + 1, Array(x.shape.dropFirst()) == shape else {
       throw DLPError.shape(
-        "input '\(probe.inputs[0].node.layer.name)' expects samples of shape \(describeShapes([shape])), got a tensor of shape \(x.shape)")
+        "input '\(probe.inputs[0].node.layer.name)' expects samples of shape \(describeShapes([shape])), got a tensor of shape \(x.shape)"
+      )
     }
     let n = x.shape[0]
     guard n <= executor.capacity else {
@@ -87,8 +88,12 @@ public final class LayerGradient {
     let count = n * layerShape.reduce(1, *)
     return (
       values,
-      Tensor(uncheckedShape: [n] + layerShape, scalars: Array(UnsafeBufferPointer(start: executor.output(node: layerNode), count: count))),
-      Tensor(uncheckedShape: [n] + layerShape, scalars: Array(UnsafeBufferPointer(start: executor.gradient(node: layerNode), count: count))),
+      Tensor(
+        uncheckedShape: [n] + layerShape,
+        scalars: Array(UnsafeBufferPointer(start: executor.output(node: layerNode), count: count))),
+      Tensor(
+        uncheckedShape: [n] + layerShape,
+        scalars: Array(UnsafeBufferPointer(start: executor.gradient(node: layerNode), count: count))),
       Tensor(uncheckedShape: [n] + outputShape, scalars: outputCopy)
     )
   }

@@ -156,9 +156,12 @@ extension Model {
     guard pattern.hasSuffix("*") else { return [try layer(named: pattern)] }
     let prefix = String(pattern.dropLast())
     let candidates: [(String, Layer)] =
-      nestedModels.map { ($0.name, $0 as Layer) } + layers.filter { !($0 is InputLayer) }.flatMap { [($0.name, $0), (layerPath($0), $0)] }
+      nestedModels.map { ($0.name, $0 as Layer) }
+      + layers.filter { !($0 is InputLayer) }.flatMap { [($0.name, $0), (layerPath($0), $0)] }
     var seen = Set<ObjectIdentifier>()
-    let picked = candidates.filter { $0.0.hasPrefix(prefix) }.map(\.1).filter { seen.insert(ObjectIdentifier($0)).inserted }
+    let picked = candidates.filter { $0.0.hasPrefix(prefix) }.map(\.1).filter {
+      seen.insert(ObjectIdentifier($0)).inserted
+    }
     guard !picked.isEmpty else {
       throw DLPError.config("model '\(name)' has no layer matching '\(pattern)'; it has \(topLevelLayers.map(\.name))")
     }

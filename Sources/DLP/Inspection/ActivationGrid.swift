@@ -7,7 +7,8 @@ public enum ActivationGrid {
   public static func tile(_ activation: Tensor, perRow: Int = 16) throws -> (pixels: [UInt8], height: Int, width: Int) {
     let s = activation.shape
     guard s.count == 3, s.allSatisfy({ $0 > 0 }) else {
-      throw DLPError.shape("an activation grid needs one image's (height, width, channels) activation; received shape \(s)")
+      throw DLPError.shape(
+        "an activation grid needs one image's (height, width, channels) activation; received shape \(s)")
     }
     let (h, w, c) = (s[0], s[1], s[2])
     let perRow = Swift.max(1, Swift.min(perRow, c))

@@ -47,7 +47,8 @@ public enum FilterPattern {
       // tf.math.l2_normalize: g / sqrt(max(sum(g^2), 1e-12)).
       let grad = r.gradient.scalars
       let norm = Swift.max(grad.reduce(Float(0)) { $0 + $1 * $1 }, 1e-12).squareRoot()
-      image = Tensor(uncheckedShape: image.shape, scalars: zip(image.scalars, grad).map { $0 + learningRate * $1 / norm })
+      image = Tensor(
+        uncheckedShape: image.shape, scalars: zip(image.scalars, grad).map { $0 + learningRate * $1 / norm })
     }
     return (Tensor(uncheckedShape: inputShape, scalars: image.scalars), objective)
   }

@@ -21,7 +21,8 @@ public enum GradCAM {
     let g = try LayerGradient(model: model, layer: layer, capacity: Swift.max(x.shape.first ?? 1, 1))
     guard g.layerShape.count == 3 else {
       throw DLPError.shape(
-        "Grad-CAM needs a layer with (height, width, channels) outputs; '\(layer)' has \(describeShapes([g.layerShape]))")
+        "Grad-CAM needs a layer with (height, width, channels) outputs; '\(layer)' has \(describeShapes([g.layerShape]))"
+      )
     }
     let classCount = g.outputShape.reduce(1, *)
     if let k = classIndex, !(0..<classCount).contains(k) {

@@ -102,7 +102,9 @@ public struct AffineSampling {
   }
 
   /// out (H, W, C) <- input (H, W, C) under `transform` (8 floats).
-  public func forward(_ input: UnsafePointer<Float>, transform t: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+  public func forward(
+    _ input: UnsafePointer<Float>, transform t: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>
+  ) {
     let c = channels
     for y in 0..<height {
       for x in 0..<width {
@@ -132,7 +134,9 @@ public struct AffineSampling {
   }
 
   /// dInput (H, W, C) <- the adjoint of `forward` applied to dOut (overwrites dInput).
-  public func backward(_ dOut: UnsafePointer<Float>, transform t: UnsafePointer<Float>, into dInput: UnsafeMutablePointer<Float>) {
+  public func backward(
+    _ dOut: UnsafePointer<Float>, transform t: UnsafePointer<Float>, into dInput: UnsafeMutablePointer<Float>
+  ) {
     let c = channels
     dInput.update(repeating: 0, count: height * width * c)
     for y in 0..<height {

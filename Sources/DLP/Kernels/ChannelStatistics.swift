@@ -28,7 +28,8 @@ enum ChannelStatistics {
   ) {
     blocked(rows: rows, width: 2 * c, into: sums) { range, acc in
       for r in range {
-        let xr = x + r * c, g = dy + r * c
+        let xr = x + r * c
+        let g = dy + r * c
         for j in 0..<c {
           acc[j] += Double(g[j])
           acc[c + j] += Double(g[j]) * Double((xr[j] - mean[j]) * invStd[j])

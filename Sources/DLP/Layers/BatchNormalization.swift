@@ -65,11 +65,13 @@ public final class BatchNormalization: Layer {
   public override func computeOutputShape(_ inputShapes: [[Int]]) throws -> [Int] {
     try requireSingleInput(inputShapes)
     guard !inputShapes[0].isEmpty else {
-      throw DLPError.shape("BatchNormalization '\(name)' needs inputs with a channel axis; received \(describeShapes(inputShapes))")
+      throw DLPError.shape(
+        "BatchNormalization '\(name)' needs inputs with a channel axis; received \(describeShapes(inputShapes))")
     }
     guard requestedAxis == -1 || requestedAxis == inputShapes[0].count else {
       throw DLPError.config(
-        "BatchNormalization '\(name)': only the last axis (-1, here \(inputShapes[0].count)) can be normalised. Received: axis=\(requestedAxis)")
+        "BatchNormalization '\(name)': only the last axis (-1, here \(inputShapes[0].count)) can be normalised. Received: axis=\(requestedAxis)"
+      )
     }
     return inputShapes[0]
   }
@@ -96,8 +98,10 @@ public final class BatchNormalization: Layer {
     let c = channels
     let rows = p.batch * (inputShapes[0].reduce(1, *) / c)
     let saved = p.scratch[0]
-    let mean = saved, invStd = saved + c
-    let movingMean = weight(movingMeanIndex), movingVariance = weight(movingMeanIndex + 1)
+    let mean = saved
+    let invStd = saved + c
+    let movingMean = weight(movingMeanIndex)
+    let movingVariance = weight(movingMeanIndex + 1)
     let batchStatistics = usesBatchStatistics(p.training)
     if batchStatistics {
       // [sum of (x - K), sum of (x - K)^2 per channel, row count], K = moving_mean.
@@ -129,16 +133,19 @@ public final class BatchNormalization: Layer {
     saved[2 * c + 1] = batchStatistics ? 1 : 0
     // y = x * a + b with a = gamma / sqrt(var + eps), b = beta - mean * a (Keras's form).
     withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * c) { ab in
-      let a = ab.baseAddress!, b = a + c
+      let a = ab.baseAddress!
+      let b = a + c
       for j in 0..<c {
         a[j] = invStd[j] * (scale ? weight(gammaIndex!)[j] : 1)
         b[j] = (center ? weight(betaIndex!)[j] : 0) - mean[j] * a[j]
       }
-      let x = p.inputs[0], y = p.output
+      let x = p.inputs[0]
+      let y = p.output
       let (ca, cb) = (UncheckedSendable(a), UncheckedSendable(b))
       Parallel.forEach(rows, minimumPerChunk: Swift.max(1, 4096 / c)) { _, range in
         for r in range {
-          let xr = x + r * c, yr = y + r * c
+          let xr = x + r * c
+          let yr = y + r * c
           for j in 0..<c { yr[j] = cb.value[j].addingProduct(xr[j], ca.value[j]) }
         }
       }
@@ -151,28 +158,38 @@ public final class BatchNormalization: Layer {
     let c = channels
     let rows = p.batch * (inputShapes[0].reduce(1, *) / c)
     let saved = p.scratch[0]
-    let mean = UnsafePointer(saved), invStd = UnsafePointer(saved + c)
+    let mean = UnsafePointer(saved)
+    let invStd = UnsafePointer(saved + c)
     let batchStatistics = saved[2 * c + 1] != 0
-    let x = p.inputs[0], dy = UnsafePointer(p.outputGrad)
+    let x = p.inputs[0]
+    let dy = UnsafePointer(p.outputGrad)
     let gamma: UnsafePointer<Float>? = scale ? UnsafePointer(weight(gammaIndex!)) : nil
     withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * c) { sums in
       // Local per-channel sums of dy and dy * xhat: the weight gradients of beta and gamma.
-      ChannelStatistics.gradientSums(dy, x, rows: rows, channels: c, mean: mean, invStd: invStd, into: sums.baseAddress!)
+      ChannelStatistics.gradientSums(
+        dy, x, rows: rows, channels: c, mean: mean, invStd: invStd, into: sums.baseAddress!)
       if p.computeWeightGrads {
-        if let g = gammaIndex { Self.write(sums.baseAddress! + c, into: weightGrad(g), count: c, accumulate: p.accumulateWeightGrads) }
-        if let b = betaIndex { Self.write(sums.baseAddress!, into: weightGrad(b), count: c, accumulate: p.accumulateWeightGrads) }
+        if let g = gammaIndex {
+          Self.write(sums.baseAddress! + c, into: weightGrad(g), count: c, accumulate: p.accumulateWeightGrads)
+        }
+        if let b = betaIndex {
+          Self.write(sums.baseAddress!, into: weightGrad(b), count: c, accumulate: p.accumulateWeightGrads)
+        }
       }
       guard let dx = p.inputGrads[0] else { return }
       withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * c) { coef in
         // dx = a * dy + k1 + k2 * (x - mean) per channel.
-        let a = coef.baseAddress!, k1 = a + c, k2 = a + 2 * c
+        let a = coef.baseAddress!
+        let k1 = a + c
+        let k2 = a + 2 * c
         if batchStatistics {
           // dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat)) over the GLOBAL batch.
           p.replicas?.sumAcrossReplicas(sums)
           let n = Swift.max(Double(saved[2 * c]), 1)
           for j in 0..<c {
             let s = Double(invStd[j]) * Double(gamma?[j] ?? 1)
-            let meanDy = sums[j] / n, meanDyXhat = sums[c + j] / n
+            let meanDy = sums[j] / n
+            let meanDyXhat = sums[c + j] / n
             a[j] = Float(s)
             k1[j] = Float(-s * meanDy)
             k2[j] = Float(-s * Double(invStd[j]) * meanDyXhat)
@@ -187,7 +204,9 @@ public final class BatchNormalization: Layer {
         let (ca, c1, c2) = (UncheckedSendable(a), UncheckedSendable(k1), UncheckedSendable(k2))
         Parallel.forEach(rows, minimumPerChunk: Swift.max(1, 4096 / c)) { _, range in
           for r in range {
-            let xr = x + r * c, dyr = dy + r * c, dxr = dx + r * c
+            let xr = x + r * c
+            let dyr = dy + r * c
+            let dxr = dx + r * c
             for j in 0..<c { dxr[j] = ca.value[j] * dyr[j] + (c1.value[j] + c2.value[j] * (xr[j] - mean[j])) }
           }
         }

@@ -63,7 +63,9 @@ public final class Conv2DTranspose: Layer, ActivatedLayer {
 
   /// Output size and leading crop along one axis, as Keras's JAX backend pads the
   /// lhs-dilated input (`_convert_conv_transpose_padding_args_from_keras_to_jax`).
-  static func axis(_ size: Int, _ k: Int, _ stride: Int, _ padding: Padding, _ outputPadding: Int?) -> (out: Int, padBefore: Int) {
+  static func axis(_ size: Int, _ k: Int, _ stride: Int, _ padding: Padding, _ outputPadding: Int?) -> (
+    out: Int, padBefore: Int
+  ) {
     switch padding {
     case .valid:
       let op = outputPadding ?? (Swift.max(k, stride) - k)
@@ -80,7 +82,9 @@ public final class Conv2DTranspose: Layer, ActivatedLayer {
     try requireSingleInput(shapes)
     let s = shapes[0]
     guard s.count == 3, s.allSatisfy({ $0 > 0 }) else {
-      throw DLPError.shape("Conv2DTranspose '\(name)' expects inputs of shape (None, height, width, channels); received \(describeShapes(shapes))")
+      throw DLPError.shape(
+        "Conv2DTranspose '\(name)' expects inputs of shape (None, height, width, channels); received \(describeShapes(shapes))"
+      )
     }
     let h = Self.axis(s[0], kernelSize.0, strides.0, padding, outputPadding?.0)
     let w = Self.axis(s[1], kernelSize.1, strides.1, padding, outputPadding?.1)
@@ -180,7 +184,8 @@ extension Conv2DTranspose {
     try c.requireUnitDilationAndNoConstraints()
     let hasOutputPadding = !(c.json["output_padding"]?.isNull ?? true)
     try self.init(
-      c.int("filters"), kernelSize: c.ints("kernel_size", count: 2), strides: c.ints("strides", count: 2, default: [1, 1]),
+      c.int("filters"), kernelSize: c.ints("kernel_size", count: 2),
+      strides: c.ints("strides", count: 2, default: [1, 1]),
       padding: c.padding(), outputPadding: hasOutputPadding ? c.ints("output_padding", count: 2) : nil,
       activation: c.activation("activation"), useBias: c.bool("use_bias", default: true),
       kernelInitializer: c.initializer("kernel_initializer", default: .glorotUniform),
@@ -195,7 +200,8 @@ extension LayerConfig {
   func requireUnitDilationAndNoConstraints(extraKeys: [String] = []) throws {
     let dilation = try ints("dilation_rate", count: 2, default: [1, 1])
     guard dilation == [1, 1] else {
-      throw DLPError.config("\(context): key 'dilation_rate' must be 1 (dilated convolutions are not supported), got \(dilation)")
+      throw DLPError.config(
+        "\(context): key 'dilation_rate' must be 1 (dilated convolutions are not supported), got \(dilation)")
     }
     for key in ["activity_regularizer", "kernel_constraint", "bias_constraint"] + extraKeys
     where !(json[key]?.isNull ?? true) {
@@ -208,7 +214,9 @@ extension Window2D {
   /// A window geometry given outright: `outH` x `outW` windows over an input of `input`'s
   /// shape, the first at (-padTop, -padLeft). Windows may run past the bottom and right
   /// edges (those positions read as zeros and receive nothing).
-  init(explicitInput input: [Int], kernel: (Int, Int), strides: (Int, Int), padTop: Int, padLeft: Int, outH: Int, outW: Int) {
+  init(
+    explicitInput input: [Int], kernel: (Int, Int), strides: (Int, Int), padTop: Int, padLeft: Int, outH: Int, outW: Int
+  ) {
     (inH, inW, channels) = (input[0], input[1], input[2])
     (kernelH, kernelW) = kernel
     (strideH, strideW) = strides

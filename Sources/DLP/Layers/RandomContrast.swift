@@ -6,12 +6,15 @@ public final class RandomContrast: RandomImageLayer {
   public let factor: (Double, Double)
   public let valueRange: (Float, Float)
 
-  public init(factor: (Double, Double), valueRange: (Float, Float) = (0, 255), seed: Int? = nil, name: String? = nil) throws {
+  public init(factor: (Double, Double), valueRange: (Float, Float) = (0, 255), seed: Int? = nil, name: String? = nil)
+    throws
+  {
     guard factor.0 <= factor.1, factor.0 >= 0, factor.1 <= 1 else {
       throw DLPError.config("RandomContrast: expected factor in [0, 1] with lower <= upper. Received: factor=\(factor)")
     }
     guard valueRange.0 <= valueRange.1 else {
-      throw DLPError.config("RandomContrast: expected value_range [low, high] with low <= high. Received: value_range=\(valueRange)")
+      throw DLPError.config(
+        "RandomContrast: expected value_range [low, high] with low <= high. Received: value_range=\(valueRange)")
     }
     self.factor = factor
     self.valueRange = valueRange
@@ -30,7 +33,9 @@ public final class RandomContrast: RandomImageLayer {
   public override func scratchWidths() -> [Int] { [imageChannels + 2] }
 
   public override func forward(_ p: ForwardPass) {
-    let n = imageSize, c = imageChannels, pixels = imageHeight * imageWidth
+    let n = imageSize
+    let c = imageChannels
+    let pixels = imageHeight * imageWidth
     let saved = p.scratch[0]
     let width = c + 2
     guard p.training else {
@@ -72,7 +77,9 @@ public final class RandomContrast: RandomImageLayer {
 
   public override func backward(_ p: BackwardPass) {
     guard let dx = p.inputGrads[0] else { return }
-    let n = imageSize, c = imageChannels, pixels = imageHeight * imageWidth
+    let n = imageSize
+    let c = imageChannels
+    let pixels = imageHeight * imageWidth
     let saved = p.scratch[0]
     guard p.batch > 0, saved[c + 1] != 0 else {
       dx.update(from: p.outputGrad, count: p.batch * n)

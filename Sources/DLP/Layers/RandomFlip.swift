@@ -25,7 +25,8 @@ public final class RandomFlip: RandomImageLayer {
   /// of itself, so backward is the same copy.
   func flip(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
     let (h, w, c) = (imageHeight, imageWidth, imageChannels)
-    let flipRows = mode != .horizontal, flipColumns = mode != .vertical
+    let flipRows = mode != .horizontal
+    let flipColumns = mode != .vertical
     for y in 0..<h {
       let sy = flipRows ? h - 1 - y : y
       for x in 0..<w {

@@ -32,7 +32,8 @@ open class RandomImageLayer: Layer {
     try requireSingleInput(inputShapes)
     guard inputShapes[0].count == 3 else {
       throw DLPError.shape(
-        "\(className) '\(name)' expects images of shape (None, height, width, channels); received \(describeShapes(inputShapes))")
+        "\(className) '\(name)' expects images of shape (None, height, width, channels); received \(describeShapes(inputShapes))"
+      )
     }
     return inputShapes[0]
   }
@@ -57,7 +58,8 @@ open class RandomImageLayer: Layer {
   static func factorPair(
     _ v: JSONValue?, key: String, bounds: ClosedRange<Double>, context: String
   ) throws -> (Double, Double) {
-    let message = "\(context): expected \(key) to be a number or a list of two numbers in [\(bounds.lowerBound), \(bounds.upperBound)]. Received: \(key)=\(v?.serialized() ?? "nothing")"
+    let message =
+      "\(context): expected \(key) to be a number or a list of two numbers in [\(bounds.lowerBound), \(bounds.upperBound)]. Received: \(key)=\(v?.serialized() ?? "nothing")"
     if let f = v?.double {
       guard bounds.contains(f) else { throw DLPError.config(message) }
       return (Swift.max(-Swift.abs(f), bounds.lowerBound), Swift.abs(f))

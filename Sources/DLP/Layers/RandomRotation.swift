@@ -12,7 +12,8 @@ public final class RandomRotation: AffineAugmentation {
     seed: Int? = nil, fillValue: Float = 0, name: String? = nil
   ) throws {
     guard factor.0 <= factor.1, factor.0 >= -1, factor.1 <= 1 else {
-      throw DLPError.config("RandomRotation: expected factor in [-1, 1] with lower <= upper. Received: factor=\(factor)")
+      throw DLPError.config(
+        "RandomRotation: expected factor in [-1, 1] with lower <= upper. Received: factor=\(factor)")
     }
     self.factor = factor
     super.init(
@@ -21,7 +22,8 @@ public final class RandomRotation: AffineAugmentation {
   }
 
   /// `RandomRotation(0.1)`: angles in [-0.1, 0.1] of a turn.
-  public convenience init(_ factor: Double, fillMode: FillMode = .reflect, seed: Int? = nil, name: String? = nil) throws {
+  public convenience init(_ factor: Double, fillMode: FillMode = .reflect, seed: Int? = nil, name: String? = nil) throws
+  {
     guard (-1...1).contains(factor) else {
       throw DLPError.config("RandomRotation: expected factor in [-1, 1]. Received: factor=\(factor)")
     }
@@ -36,7 +38,8 @@ public final class RandomRotation: AffineAugmentation {
     let degrees = uniform(p, draw: 0, row: row, minval: factor.0 * 360, maxval: factor.1 * 360)
     let angle = degrees * Float(Double.pi / 180)
     let (cosine, sine) = (Foundation.cos(angle), Foundation.sin(angle))
-    let cx = 0.5 * (Float(imageWidth) - 1), cy = 0.5 * (Float(imageHeight) - 1)
+    let cx = 0.5 * (Float(imageWidth) - 1)
+    let cy = 0.5 * (Float(imageHeight) - 1)
     t[0] = cosine
     t[1] = -sine
     t[2] = (cx - cx * t[0]) - cy * t[1]

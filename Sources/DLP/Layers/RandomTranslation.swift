@@ -26,7 +26,9 @@ public final class RandomTranslation: AffineAugmentation {
   }
 
   /// `RandomTranslation(0.1, 0.2)`: shifts in [-0.1, 0.1] of the height, [-0.2, 0.2] of the width.
-  public convenience init(_ height: Double, _ width: Double, fillMode: FillMode = .reflect, seed: Int? = nil, name: String? = nil) throws {
+  public convenience init(
+    _ height: Double, _ width: Double, fillMode: FillMode = .reflect, seed: Int? = nil, name: String? = nil
+  ) throws {
     try self.init(
       heightFactor: (-Swift.abs(height), Swift.abs(height)), widthFactor: (-Swift.abs(width), Swift.abs(width)),
       fillMode: fillMode, seed: seed, name: name)
@@ -63,8 +65,10 @@ extension RandomTranslation {
     let (fill, value, interpolation) = try c.sampling()
     let range: (Double) -> Bool = { $0 >= -1 && $0 <= 1 }
     try self.init(
-      heightFactor: RandomZoom.zoomFactor(c.json["height_factor"], key: "height_factor", context: c.context, inRange: range),
-      widthFactor: RandomZoom.zoomFactor(c.json["width_factor"], key: "width_factor", context: c.context, inRange: range),
+      heightFactor: RandomZoom.zoomFactor(
+        c.json["height_factor"], key: "height_factor", context: c.context, inRange: range),
+      widthFactor: RandomZoom.zoomFactor(
+        c.json["width_factor"], key: "width_factor", context: c.context, inRange: range),
       fillMode: fill, interpolation: interpolation, seed: c.optionalInt("seed"), fillValue: value, name: c.name)
     // Keras writes the factors back as given.
     factorsJSON = (c.json["height_factor"] ?? .null, c.json["width_factor"] ?? .null)

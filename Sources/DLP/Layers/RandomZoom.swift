@@ -27,7 +27,8 @@ public final class RandomZoom: AffineAugmentation {
   }
 
   /// `RandomZoom(0.2)`: zoom factors in [-0.2, 0.2] on both axes.
-  public convenience init(_ factor: Double, fillMode: FillMode = .reflect, seed: Int? = nil, name: String? = nil) throws {
+  public convenience init(_ factor: Double, fillMode: FillMode = .reflect, seed: Int? = nil, name: String? = nil) throws
+  {
     try self.init(heightFactor: (-Swift.abs(factor), Swift.abs(factor)), fillMode: fillMode, seed: seed, name: name)
   }
 
@@ -79,6 +80,7 @@ extension RandomZoom {
       return (Swift.min(a[0], a[1]), Swift.max(a[0], a[1]))
     }
     throw DLPError.config(
-      "\(context): the `\(key)` argument should be a number (or a list of two numbers) in range. Received: \(key)=\(v?.serialized() ?? "nothing")")
+      "\(context): the `\(key)` argument should be a number (or a list of two numbers) in range. Received: \(key)=\(v?.serialized() ?? "nothing")"
+    )
   }
 }

@@ -26,7 +26,8 @@ public final class Rescaling: Layer {
     let channels = inputShapes[0].last ?? 1
     for (key, v) in [("scale", scale), ("offset", offset)] where v.count != 1 && v.count != channels {
       throw DLPError.shape(
-        "Rescaling '\(name)': \(key) has \(v.count) values, the input has \(channels) channels (\(describeShapes(inputShapes)))")
+        "Rescaling '\(name)': \(key) has \(v.count) values, the input has \(channels) channels (\(describeShapes(inputShapes)))"
+      )
     }
     return inputShapes[0]
   }

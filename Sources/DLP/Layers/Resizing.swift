@@ -8,7 +8,8 @@ public final class Resizing: Layer {
 
   public init(height: Int, width: Int, name: String? = nil) throws {
     guard height > 0, width > 0 else {
-      throw DLPError.config("Resizing: expected a positive height and width. Received: height=\(height), width=\(width)")
+      throw DLPError.config(
+        "Resizing: expected a positive height and width. Received: height=\(height), width=\(width)")
     }
     self.height = height
     self.width = width
@@ -20,7 +21,9 @@ public final class Resizing: Layer {
   public override func computeOutputShape(_ inputShapes: [[Int]]) throws -> [Int] {
     try requireSingleInput(inputShapes)
     guard inputShapes[0].count == 3 else {
-      throw DLPError.shape("Resizing '\(name)' expects images of shape (None, height, width, channels); received \(describeShapes(inputShapes))")
+      throw DLPError.shape(
+        "Resizing '\(name)' expects images of shape (None, height, width, channels); received \(describeShapes(inputShapes))"
+      )
     }
     return [height, width, inputShapes[0][2]]
   }
@@ -63,7 +66,8 @@ extension Resizing {
     try c.requireChannelsLast()
     let interpolation = try c.string("interpolation", default: "bilinear")
     guard interpolation == "bilinear" else {
-      throw DLPError.config("\(c.context): only interpolation 'bilinear' is supported. Received: interpolation=\(interpolation)")
+      throw DLPError.config(
+        "\(c.context): only interpolation 'bilinear' is supported. Received: interpolation=\(interpolation)")
     }
     for key in ["crop_to_aspect_ratio", "pad_to_aspect_ratio", "antialias"] where try c.bool(key, default: false) {
       throw DLPError.config("\(c.context): key '\(key)' must be false (not supported)")

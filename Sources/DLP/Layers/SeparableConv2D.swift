@@ -32,9 +32,11 @@ public final class SeparableConv2D: Layer, ActivatedLayer {
     let context = "SeparableConv2D '\(name ?? "separable_conv2d")'"
     guard filters > 0, depthMultiplier > 0 else {
       throw DLPError.config(
-        "\(context): expected positive filters and depth_multiplier. Received: filters=\(filters), depth_multiplier=\(depthMultiplier)")
+        "\(context): expected positive filters and depth_multiplier. Received: filters=\(filters), depth_multiplier=\(depthMultiplier)"
+      )
     }
-    self.kernelSize = try positivePair(kernelSize.count == 1 ? kernelSize + kernelSize : kernelSize, "kernel_size", context)
+    self.kernelSize = try positivePair(
+      kernelSize.count == 1 ? kernelSize + kernelSize : kernelSize, "kernel_size", context)
     self.strides = try positivePair(strides.count == 1 ? strides + strides : strides, "strides", context)
     self.filters = filters
     self.padding = padding
@@ -54,7 +56,8 @@ public final class SeparableConv2D: Layer, ActivatedLayer {
 
   func geometry(_ shapes: [[Int]]) throws -> Window2D {
     try requireSingleInput(shapes)
-    return try Window2D(input: shapes[0], kernel: kernelSize, strides: strides, padding: padding, context: "SeparableConv2D '\(name)'")
+    return try Window2D(
+      input: shapes[0], kernel: kernelSize, strides: strides, padding: padding, context: "SeparableConv2D '\(name)'")
   }
 
   public override func computeOutputShape(_ inputShapes: [[Int]]) throws -> [Int] {
@@ -92,10 +95,12 @@ public final class SeparableConv2D: Layer, ActivatedLayer {
     let offsets = g.kernelH * g.kernelW
     Parallel.forEach(rows, minimumPerChunk: 64) { _, range in
       for r in range {
-        let row = cols + r * g.patchWidth, out = d + r * depth
+        let row = cols + r * g.patchWidth
+        let out = d + r * depth
         out.update(repeating: 0, count: depth)
         for o in 0..<offsets {
-          let x = row + o * cin, w = kernel + o * depth
+          let x = row + o * cin
+          let w = kernel + o * depth
           for c in 0..<cin {
             for m in 0..<dm { out[c * dm + m] += x[c] * w[c * dm + m] }
           }
@@ -128,7 +133,9 @@ public final class SeparableConv2D: Layer, ActivatedLayer {
         output: p.output, grad: dz, rows: rows, width: f, columnSums: biasGrad, accumulate: p.accumulateWeightGrads)
     } else {
       if !p.deferActivation { activation.backward(output: p.output, grad: dz, rows: rows, width: f) }
-      if let db = biasGrad { Elementwise.columnSums(dz, rows: rows, width: f, into: db, accumulate: p.accumulateWeightGrads) }
+      if let db = biasGrad {
+        Elementwise.columnSums(dz, rows: rows, width: f, into: db, accumulate: p.accumulateWeightGrads)
+      }
     }
     let (cols, d, dd) = (p.scratch[0], p.scratch[1], p.scratch[2])
     if p.computeWeightGrads {
@@ -139,7 +146,8 @@ public final class SeparableConv2D: Layer, ActivatedLayer {
     }
     // dd = dz P^T  (rows, in * dm)
     BLAS.gemm(
-      transposeA: false, transposeB: true, m: rows, n: depth, k: f, a: dz, lda: f, b: weight(1), ldb: f, c: dd, ldc: depth)
+      transposeA: false, transposeB: true, m: rows, n: depth, k: f, a: dz, lda: f, b: weight(1), ldb: f, c: dd,
+      ldc: depth)
     let offsets = g.kernelH * g.kernelW
     if p.computeWeightGrads {
       // dD[o, c, m] = sum over rows of cols[r, o * in + c] * dd[r, c * dm + m], in Double per
@@ -164,7 +172,8 @@ public final class SeparableConv2D: Layer, ActivatedLayer {
     let kernel = UnsafePointer(weight(0))
     Parallel.forEach(rows, minimumPerChunk: 64) { _, range in
       for r in range {
-        let row = cols + r * g.patchWidth, grad = dd + r * depth
+        let row = cols + r * g.patchWidth
+        let grad = dd + r * depth
         for o in 0..<offsets {
           let w = kernel + o * depth
           for c in 0..<cin {
@@ -201,7 +210,8 @@ extension SeparableConv2D {
     try c.requireChannelsLast()
     try c.requireUnitDilationAndNoConstraints(extraKeys: ["depthwise_constraint", "pointwise_constraint"])
     try self.init(
-      c.int("filters"), kernelSize: c.ints("kernel_size", count: 2), strides: c.ints("strides", count: 2, default: [1, 1]),
+      c.int("filters"), kernelSize: c.ints("kernel_size", count: 2),
+      strides: c.ints("strides", count: 2, default: [1, 1]),
       padding: c.padding(), depthMultiplier: c.optionalInt("depth_multiplier") ?? 1,
       activation: c.activation("activation"), useBias: c.bool("use_bias", default: true),
       depthwiseInitializer: c.initializer("depthwise_initializer", default: .glorotUniform),

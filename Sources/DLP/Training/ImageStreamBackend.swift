@@ -47,10 +47,13 @@ public final class ImageStreamBackend: TrainingBackend, BatchPrefetching {
     for (role, s) in sources {
       guard s.loader.sampleWidth == width else {
         throw DLPError.shape(
-          "input '\(model.inputs[0].node.layer.name)' expects samples of shape \(model.inputs[0].shape); the \(role) images are \(s.loader.sampleShape)")
+          "input '\(model.inputs[0].node.layer.name)' expects samples of shape \(model.inputs[0].shape); the \(role) images are \(s.loader.sampleShape)"
+        )
       }
       guard s.targets.rowWidth == c.heads[0].targetWidth, s.targets.shape[0] == s.files.count else {
-        throw DLPError.shape("output '\(c.heads[0].name)' expects \(c.heads[0].targetWidth) target values per sample; the labels have shape \(s.targets.shape)")
+        throw DLPError.shape(
+          "output '\(c.heads[0].name)' expects \(c.heads[0].targetWidth) target values per sample; the labels have shape \(s.targets.shape)"
+        )
       }
     }
     self.model = model
@@ -97,11 +100,15 @@ public final class ImageStreamBackend: TrainingBackend, BatchPrefetching {
     staged = nil
     let tw = source.targets.rowWidth
     source.targets.scalars.withUnsafeBufferPointer { t in
-      for (j, r) in rows.enumerated() { (executor.targets[0] + j * tw).update(from: t.baseAddress! + r * tw, count: tw) }
+      for (j, r) in rows.enumerated() {
+        (executor.targets[0] + j * tw).update(from: t.baseAddress! + r * tw, count: tw)
+      }
     }
   }
 
-  public func trainStep(rows: UnsafeBufferPointer<Int>, epoch: Int, step: UInt64, stats: UnsafeMutablePointer<Double>) throws {
+  public func trainStep(rows: UnsafeBufferPointer<Int>, epoch: Int, step: UInt64, stats: UnsafeMutablePointer<Double>)
+    throws
+  {
     let c = model.compiled!
     let batch = rows.count
     try load(rows: rows, role: .train)

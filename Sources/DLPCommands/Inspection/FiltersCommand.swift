@@ -38,13 +38,18 @@ struct FiltersCommand: ParsableCommand {
     try reportingErrors {
       let m = try model.open()
       let shape = m.inputs[0].shape
-      guard shape.count == 3 else { throw DLPError.shape("filter patterns need an image input; the model takes \(shape)") }
+      guard shape.count == 3 else {
+        throw DLPError.shape("filter patterns need an image input; the model takes \(shape)")
+      }
       let (h, w, c) = (shape[0], shape[1], shape[2])
       let border = crop ?? Swift.min(h, w) / 8
-      guard 2 * border < Swift.min(h, w) else { throw DLPError.config("--crop \(border) leaves nothing of a \(h) x \(w) image") }
+      guard 2 * border < Swift.min(h, w) else {
+        throw DLPError.config("--crop \(border) leaves nothing of a \(h) x \(w) image")
+      }
       let list = try filters()
       let (th, tw) = (h - 2 * border, w - 2 * border)
-      let perRow = Swift.min(8, list.count), rows = (list.count + perRow - 1) / perRow
+      let perRow = Swift.min(8, list.count)
+      let rows = (list.count + perRow - 1) / perRow
       let margin = 5
       let (gh, gw) = (rows * th + (rows - 1) * margin, perRow * tw + (perRow - 1) * margin)
       let outChannels = c == 1 ? 1 : 3

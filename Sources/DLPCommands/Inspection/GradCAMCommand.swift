@@ -29,7 +29,9 @@ struct GradCAMCommand: ParsableCommand {
       let input = try InspectionInput.load(self.input, for: m, index: index)
       let cam = try GradCAM.compute(model: m, x: input.x, layer: layer, classIndex: classIndex)
       let (h, w) = (cam.heatmap.shape[1], cam.heatmap.shape[2])
-      printLine("class \(cam.classes[0]) (score \(String(format: "%.4f", cam.scores[0]))), heatmap \(h) x \(w) of layer '\(layer)'")
+      printLine(
+        "class \(cam.classes[0]) (score \(String(format: "%.4f", cam.scores[0]))), heatmap \(h) x \(w) of layer '\(layer)'"
+      )
       if output.lowercased().hasSuffix(".png") {
         let (pixels, height, width) = try overlay(cam.heatmap.scalars, h, w, input)
         try PNGWriter.write(pixels: pixels, height: height, width: width, channels: 3, to: URL(fileURLWithPath: output))

@@ -58,7 +58,9 @@ func enlarged(_ pixels: [UInt8], height: Int, width: Int, channels: Int, by k: I
   var out = [UInt8](repeating: 0, count: pixels.count * k * k)
   for y in 0..<(height * k) {
     for x in 0..<(width * k) {
-      for c in 0..<channels { out[(y * width * k + x) * channels + c] = pixels[((y / k) * width + x / k) * channels + c] }
+      for c in 0..<channels {
+        out[(y * width * k + x) * channels + c] = pixels[((y / k) * width + x / k) * channels + c]
+      }
     }
   }
   return out

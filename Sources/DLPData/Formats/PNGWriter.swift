@@ -17,13 +17,16 @@ public enum PNGWriter {
     default: throw DLPError.config("PNG images have 1, 3 or 4 channels; received \(channels)")
     }
     guard height > 0, width > 0, pixels.count == height * width * channels else {
-      throw DLPError.shape("a \(height) x \(width) x \(channels) image needs \(height * width * channels) samples, received \(pixels.count)")
+      throw DLPError.shape(
+        "a \(height) x \(width) x \(channels) image needs \(height * width * channels) samples, received \(pixels.count)"
+      )
     }
     var raw = [UInt8](repeating: 0, count: height * (1 + width * channels))
     for y in 0..<height {
       let row = y * (1 + width * channels)
       raw[row] = 0  // filter type None
-      raw.replaceSubrange((row + 1)..<(row + 1 + width * channels), with: pixels[(y * width * channels)..<((y + 1) * width * channels)])
+      raw.replaceSubrange(
+        (row + 1)..<(row + 1 + width * channels), with: pixels[(y * width * channels)..<((y + 1) * width * channels)])
     }
     var out: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
     var header: [UInt8] = []

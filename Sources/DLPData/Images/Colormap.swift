@@ -12,7 +12,8 @@ public enum Colormap {
     let x = Double(i) / 255
     func channel(_ segments: [(Double, Double)]) -> Float {
       for k in 1..<segments.count where x <= segments[k].0 {
-        let (x0, y0) = segments[k - 1], (x1, y1) = segments[k]
+        let (x0, y0) = segments[k - 1]
+        let (x1, y1) = segments[k]
         return Float(y0 + (y1 - y0) * (x - x0) / (x1 - x0))
       }
       return Float(segments.last!.1)

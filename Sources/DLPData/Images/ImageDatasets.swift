@@ -8,7 +8,8 @@ public enum ImageDatasets {
   /// The folder(s) of a dataset path, or nil when it is not an image dataset.
   public static func layout(_ path: String) -> (train: URL, test: URL?)? {
     let url = URL(fileURLWithPath: path)
-    let train = url.appendingPathComponent("train"), test = url.appendingPathComponent("test")
+    let train = url.appendingPathComponent("train")
+    let test = url.appendingPathComponent("test")
     if ImageFolder.looksLikeImageFolder(train) && hasClassFolders(train) {
       return (train, ImageFolder.looksLikeImageFolder(test) ? test : nil)
     }
@@ -28,18 +29,23 @@ public enum ImageDatasets {
   }
 
   /// The loaders of the train (and test) folders: indexed, sample shape fixed, nothing decoded.
-  public static func loaders(_ path: String, options: ImageFolderOptions) throws -> (train: ImageFolderLoader, test: ImageFolderLoader?)? {
+  public static func loaders(_ path: String, options: ImageFolderOptions) throws -> (
+    train: ImageFolderLoader, test: ImageFolderLoader?
+  )? {
     guard let (trainURL, testURL) = layout(path) else { return nil }
-    let train = try ImageFolderLoader(folder: ImageFolder(root: trainURL, seed: options.seed, shuffle: options.shuffle), options: options)
+    let train = try ImageFolderLoader(
+      folder: ImageFolder(root: trainURL, seed: options.seed, shuffle: options.shuffle), options: options)
     var test: ImageFolderLoader?
     if let testURL {
       var testOptions = options
       // The test split keeps the train split's size, so one model takes both.
       testOptions.imageSize = options.imageSize ?? [train.sampleShape[0], train.sampleShape[1]]
-      let loader = try ImageFolderLoader(folder: ImageFolder(root: testURL, seed: options.seed, shuffle: false), options: testOptions)
+      let loader = try ImageFolderLoader(
+        folder: ImageFolder(root: testURL, seed: options.seed, shuffle: false), options: testOptions)
       guard loader.folder.classNames == train.folder.classNames else {
         throw DLPError.data(
-          "\(testURL.path) has classes \(loader.folder.classNames), \(trainURL.path) has \(train.folder.classNames); they must be the same")
+          "\(testURL.path) has classes \(loader.folder.classNames), \(trainURL.path) has \(train.folder.classNames); they must be the same"
+        )
       }
       test = loader
     }

@@ -55,7 +55,9 @@ public enum ImageDecoder {
     if bytes.starts(with: [0xFF, 0xD8, 0xFF]) {
       return try convert(decodeJPEG(bytes, gray: colorMode == .grayscale, source: source), to: colorMode)
     }
-    throw DLPError.data("\(source) is not a PNG or JPEG image (it starts with bytes \(bytes.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " ")))")
+    throw DLPError.data(
+      "\(source) is not a PNG or JPEG image (it starts with bytes \(bytes.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " ")))"
+    )
   }
 
   /// Decodes to the file's own layout: gray, gray + alpha, RGB or RGBA.

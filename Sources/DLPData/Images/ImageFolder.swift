@@ -72,7 +72,10 @@ public struct ImageFolder: Sendable {
       let sub = url.appendingPathComponent(e)
       guard fm.fileExists(atPath: sub.path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
       if let walker = fm.enumerator(atPath: sub.path),
-        walker.contains(where: { imageExtensions.contains((($0 as? String) ?? "").lowercased().split(separator: ".").last.map(String.init) ?? "") })
+        walker.contains(where: {
+          imageExtensions.contains(
+            (($0 as? String) ?? "").lowercased().split(separator: ".").last.map(String.init) ?? "")
+        })
       {
         return true
       }
@@ -92,7 +95,8 @@ public struct ImageFolder: Sendable {
         && isDirectory.boolValue
     }
     guard !classes.isEmpty else {
-      throw DLPError.data("\(root.path) has no class subfolders (image_dataset_from_directory wants one folder of images per class)")
+      throw DLPError.data(
+        "\(root.path) has no class subfolders (image_dataset_from_directory wants one folder of images per class)")
     }
     var files: [URL] = []
     var labels: [Int] = []

@@ -39,9 +39,11 @@ public struct ImageFolderLoader: Sendable {
     let (h, w) = (sampleShape[0], sampleShape[1])
     if options.imageSize == nil && (image.height != h || image.width != w) {
       throw DLPError.data(
-        "\(path) is \(image.height) x \(image.width) but \(folder.files[0].lastPathComponent) is \(h) x \(w); images of different sizes need --image-size H,W")
+        "\(path) is \(image.height) x \(image.width) but \(folder.files[0].lastPathComponent) is \(h) x \(w); images of different sizes need --image-size H,W"
+      )
     }
-    let resize = BilinearResize(inHeight: image.height, inWidth: image.width, outHeight: h, outWidth: w, channels: image.channels)
+    let resize = BilinearResize(
+      inHeight: image.height, inWidth: image.width, outHeight: h, outWidth: w, channels: image.channels)
     image.pixels.withUnsafeBufferPointer { p in resize.forward(read: { Float(p[$0]) }, into: out) }
     if options.divisor != 1 {
       for j in 0..<sampleWidth { out[j] /= options.divisor }
@@ -72,7 +74,9 @@ public struct ImageFolderLoader: Sendable {
   /// Every image, decoded: x (n, H, W, C).
   public func decodeAll(threads: Int) throws -> Tensor {
     var values = [Float](repeating: 0, count: count * sampleWidth)
-    try values.withUnsafeMutableBufferPointer { try decode(rows: Array(0..<count), into: $0.baseAddress!, threads: threads) }
+    try values.withUnsafeMutableBufferPointer {
+      try decode(rows: Array(0..<count), into: $0.baseAddress!, threads: threads)
+    }
     return Tensor(uncheckedShape: [count] + sampleShape, scalars: values)
   }
 }
