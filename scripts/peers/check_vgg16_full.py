@@ -55,7 +55,7 @@ expected = np.asarray(keras.saving.load_model(saved)(x, training=False))
 summary = subprocess.run([a.dlp, "summary", "--model", os.path.join(work, "model.json")],
                          check=True, capture_output=True, text=True).stdout
 subprocess.run([a.dlp, "predict", "--model", os.path.join(work, "model.json"), "--load-weights",
-                os.path.join(work, "weights.npz"), "--input", os.path.join(work, "x.npz"),
+                os.path.join(work, "weights.npz"), "--input", os.path.join(work, "x.npz"), "--batch-size", "2",
                 "--output", os.path.join(work, "y.npz")], check=True)
 y = np.load(os.path.join(work, "y.npz"))["y"]
 
