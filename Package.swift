@@ -25,12 +25,16 @@ let package = Package(
     .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
     .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
     .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg"),
+    .systemLibrary(name: "CHDF5", pkgConfig: "hdf5"),
     .target(name: "DLPProto", dependencies: ["CProtobufC"], cSettings: [.unsafeFlags(["-O2"])]),
+    .target(name: "TensorBoardProto", dependencies: ["CProtobufC"], cSettings: [.unsafeFlags(["-O2"])]),
     .target(name: "DLPTensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
-    .target(name: "DLPData", dependencies: ["DLPTensor", "CZlib", "CPNG", "CJPEG"], swiftSettings: fastMath),
+    .target(name: "DLPData", dependencies: ["DLPTensor", "CZlib", "CHDF5", "CPNG", "CJPEG"], swiftSettings: fastMath),
     .target(
       name: "DLP",
-      dependencies: ["DLPTensor", "DLPData", .product(name: "Logging", package: "swift-log")],
+      dependencies: [
+        "DLPTensor", "DLPData", "TensorBoardProto", "CProtobufC", .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: fastMath),
     .target(
       name: "DLPTransport",
@@ -40,10 +44,11 @@ let package = Package(
       name: "DLPCluster",
       dependencies: ["DLP", "DLPTransport", "DLPTensor", .product(name: "Logging", package: "swift-log")],
       swiftSettings: fastMath),
+    .target(name: "DLPPlot", dependencies: ["DLP", "DLPData"]),
     .target(
       name: "DLPCommands",
       dependencies: [
-        "DLP", "DLPCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "DLP", "DLPCluster", "DLPPlot", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
     .executableTarget(name: "dlp", dependencies: ["DLPCommands", "DLPTensor"]),
@@ -55,5 +60,6 @@ let package = Package(
     .testTarget(name: "DLPTransportTests", dependencies: ["DLPTransport", "DLPTensor"]),
     .testTarget(name: "DLPClusterTests", dependencies: ["DLPCluster", "DLP", "DLPTensor"]),
     .testTarget(name: "EndToEndTests", dependencies: ["DLP", "DLPTensor", "DLPTransport"]),
+    .testTarget(name: "DLPPlotTests", dependencies: ["DLPPlot", "DLP"]),
   ]
 )

@@ -7,8 +7,10 @@ public struct DLPCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "dlp",
     abstract: "Deep Learning with Python's models, trained in Swift on OpenBLAS, in one process or across workers.",
-    subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, SummaryCommand.self, KFoldCommand.self, BenchCommand.self]
-      + [ActivationsCommand.self, GradCAMCommand.self, FiltersCommand.self, MakeImageFolderCommand.self])
+    subcommands: [
+      TrainCommand.self, EvaluateCommand.self, PredictCommand.self, SummaryCommand.self, KFoldCommand.self, BenchCommand.self,
+      PlotCommand.self,
+    ] + [ActivationsCommand.self, GradCAMCommand.self, FiltersCommand.self, MakeImageFolderCommand.self])
 
   public init() {}
 }

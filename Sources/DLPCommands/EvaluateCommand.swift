@@ -9,21 +9,26 @@ struct EvaluateCommand: ParsableCommand {
   @OptionGroup var model: ModelOptions
   @OptionGroup var data: DataOptions
   @OptionGroup var job: RunOptions
-  @Option(help: "Weights written by --save-weights.") var loadWeights: String
+  @Option(help: "Weights written by --save-weights (.npz or .weights.h5); not needed with a .keras --model.")
+  var loadWeights: String?
   @Option(help: "Batch size for evaluation.") var batchSize: Int = 128
 
   func run() throws {
     try reportingErrors {
       configureEngine(threads: job.threads ?? (job.workers == 0 ? nil : 1))
       let (m, preset) = try model.makeModel(seed: job.seed)
-      try WeightsFile.load(m, from: loadWeights)
+      if let w = loadWeights {
+        try WeightsFile.load(m, from: w)
+      } else if !(model.modelPath?.hasSuffix(".keras") ?? false) {
+        throw DLPError.config("give the weights: --load-weights W.npz|W.weights.h5, or a .keras --model (its weights come with it)")
+      }
       let splits = try data.load(default: preset?.defaultDataset, seed: job.seed, preset: preset, evaluation: true)
       let prepared = try PreparedData.prepare(splits, for: m, normalize: preset?.normalize ?? false)
       guard let test = prepared.test else { throw DLPError.data("dataset '\(prepared.datasetName)' has no test split") }
       var description = JobDescription(
         dataset: data.dataset ?? preset?.defaultDataset ?? "", samples: data.samples, numWords: data.numWords,
         targetColumn: data.targetColumn, normalize: preset?.normalize ?? false, validationSplit: 0, batchSize: batchSize,
-        seed: job.seed, collective: job.allreduce)
+        seed: job.seed, collective: job.allreduce.description)
       description.images = try data.imageOptions(seed: job.seed, preset: preset, evaluation: true)
       let ev = try ClusterSession.run(
         placement: job.workers == 0 ? .inProcess : .localWorkers(job.workers), model: m, data: prepared,

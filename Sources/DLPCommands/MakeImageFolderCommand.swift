@@ -50,7 +50,8 @@ struct MakeImageFolderCommand: ParsableCommand {
       }
       let (h, w, c) = (shape[0], shape[1], shape.count == 3 ? shape[2] : 1)
       let n = Swift.min(samples ?? part.count, part.count)
-      let labels = part.y.scalars.map { Int($0) }
+      let labels = part.y.floats().map { Int($0) }
+      let xs = part.x.floats()
       let classCount = (labels.max() ?? 0) + 1
       let names = (0..<classCount).map { k -> String in
         let digits = String(classCount - 1).count
@@ -62,10 +63,10 @@ struct MakeImageFolderCommand: ParsableCommand {
         try FileManager.default.createDirectory(
           at: root.appendingPathComponent(name), withIntermediateDirectories: true)
       }
-      let scale: Float = part.x.scalars.prefix(h * w * c * Swift.min(n, 100)).max() ?? 0 <= 1 ? 255 : 1
+      let scale: Float = xs.prefix(h * w * c * Swift.min(n, 100)).max() ?? 0 <= 1 ? 255 : 1
       var perClass = [Int](repeating: 0, count: classCount)
       for i in 0..<n {
-        let pixels = part.x.scalars[(i * h * w * c)..<((i + 1) * h * w * c)].map {
+        let pixels = xs[(i * h * w * c)..<((i + 1) * h * w * c)].map {
           UInt8(Swift.min(Swift.max(($0 * scale).rounded(), 0), 255))
         }
         let k = labels[i]
@@ -86,7 +87,7 @@ struct MakeImageFolderCommand: ParsableCommand {
         options.divisor = 255
         let loader = try ImageFolderLoader(folder: ImageFolder(root: root, seed: seed), options: options)
         var writer = NPZWriter()
-        try writer.add("x_train", loader.decodeAll(threads: ProcessInfo.processInfo.activeProcessorCount))
+        try writer.add("x_train", loader.decodeAll(threads: ProcessInfo.processInfo.activeProcessorCount).tensor())
         try writer.add("y_train", loader.folder.labelTensor(.int).reshaped(to: [loader.count]))
         try writer.write(to: URL(fileURLWithPath: npz))
         printLine("the same images, decoded in that order: \(npz)")

@@ -7,7 +7,9 @@ public struct ModelOptions: ParsableArguments {
   @Option(help: "A built-in model of the book: \(Preset.all.map(\.name).joined(separator: ", ")).")
   public var preset: String?
 
-  @Option(name: .customLong("model"), help: "A Keras 3 model.to_json() document.")
+  @Option(
+    name: .customLong("model"),
+    help: "A Keras 3 model: a .keras file (its weights load with it) or a model.to_json() document.")
   public var modelPath: String?
 
   @Option(help: "Optimizer: sgd, rmsprop or adam (overrides the model's compile_config).")
@@ -41,17 +43,28 @@ public struct ModelOptions: ParsableArguments {
   /// Builds and compiles the model; the preset or JSON gives defaults, flags override them.
   public func makeModel(seed: UInt64, requirePreset: Bool = true) throws -> (Model, Preset?) {
     if let path = modelPath {
-      let (model, cc) = try KerasModelReader.read(path: path, seed: seed)
+      let model: Model
+      let cc: KerasCompileConfig?
+      var contents: KerasArchive.Contents?
+      if path.hasSuffix(".keras") {
+        (model, cc, contents) = try KerasArchive.read(path: path, seed: seed)
+      } else {
+        (model, cc) = try KerasModelReader.read(path: path, seed: seed)
+      }
       let optimizer = try optimizer.map { try Optimizers.named($0, learningRate: learningRate) }
         ?? KerasObjects.parseOptimizer(cc?.optimizer, learningRate: learningRate)
-      let lossNames = loss.map { [$0] } ?? cc?.losses ?? []
-      guard !lossNames.isEmpty else {
+      guard loss != nil || !(cc?.losses.isEmpty ?? true) else {
         throw DLPError.config("\(path) has no compile_config loss; pass --loss")
       }
-      let metricNames = metrics.map(Self.split) ?? cc?.metrics ?? []
       try model.compile(
-        optimizer: optimizer, losses: lossNames.map(Losses.named), metrics: metricNames,
-        lossWeights: loss == nil ? cc?.lossWeights : nil)
+        keras: cc, optimizer: optimizer, losses: try loss.map { [try Losses.named($0)] },
+        metrics: metrics.map { [Self.split($0).map(MetricSpec.name)] })
+      // A .keras file's optimizer state resumes with it (as keras.saving.load_model restores
+      // it), unless another optimizer was asked for; --learning-rate still overrides the rate.
+      if let contents, self.optimizer == nil {
+        try KerasArchive.loadOptimizerState(model, from: contents)
+        if let lr = learningRate { optimizer.learningRate = lr }
+      }
       try applyFreezing(model)
       return (model, nil)
     }

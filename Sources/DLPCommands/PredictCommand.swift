@@ -18,7 +18,8 @@ struct PredictCommand: ParsableCommand {
       """)
 
   @OptionGroup var model: ModelOptions
-  @Option(help: "Weights written by --save-weights.") var loadWeights: String
+  @Option(help: "Weights written by --save-weights (.npz or .weights.h5); not needed with a .keras --model.")
+  var loadWeights: String?
   @Option(help: "Inputs: an .npz (one array per model input, named after the Input layer, or x), an image, or a folder of class folders.") var input: String
   @Option(help: "Where to write the outputs (.npz): one array per output, named after its layer (or y).") var output: String
   @Option(help: "Write this layer's output instead (as x_train; the input's labels as y_train).") var layer: String?
@@ -30,7 +31,11 @@ struct PredictCommand: ParsableCommand {
     try reportingErrors {
       configureEngine(threads: threads)
       let (full, preset) = try model.makeModel(seed: 0)
-      try WeightsFile.load(full, from: loadWeights)
+      if let w = loadWeights {
+        try WeightsFile.load(full, from: w)
+      } else if !(model.modelPath?.hasSuffix(".keras") ?? false) {
+        throw DLPError.config("give the weights: --load-weights W.npz|W.weights.h5, or a .keras --model (its weights come with it)")
+      }
       let m = try layer.map { try full.intermediateModel(outputs: [$0]) } ?? full
       let single = m.inputs.count == 1
       var labels: Tensor?
@@ -42,20 +47,23 @@ struct PredictCommand: ParsableCommand {
         let x = try InspectionInput.load(input, for: m).x
         ys = try m.predict([preset == nil ? x : Tensor(uncheckedShape: x.shape, scalars: x.scalars.map { $0 / 255 })], batchSize: batchSize)
       } else {
-        let arrays = try WeightsFile.read(input)
-        let xs = try m.inputs.map { i -> Tensor in
+        // Each array in its own element type: integer ids reach an int32 input bit for bit.
+        let archive = try NPZArchive(contentsOf: URL(fileURLWithPath: input))
+        let xs = try m.inputs.map { i -> SampleArray in
           let name = i.node.layer.name
-          if let t = arrays[name] ?? (single ? arrays["x"] : nil) { return t }
-          throw DLPError.data("\(input) has no array '\(name)'\(single ? " or 'x'" : "") (it has \(arrays.keys.sorted()))")
+          if archive.contains(name) { return try archive.array(name).samples() }
+          if single && archive.contains("x") { return try archive.array("x").samples() }
+          throw DLPError.data("\(input) has no array '\(name)'\(single ? " or 'x'" : "") (it has \(archive.arrayNames.sorted()))")
         }
-        let shaped = try zip(xs, m.inputs).map { x, i -> Tensor in
+        let shaped = try zip(xs, m.inputs).map { x, i -> SampleArray in
           guard x.rowWidth == i.shape.reduce(1, *) else {
             throw DLPError.shape("input '\(i.node.layer.name)' expects samples of shape \(i.shape), \(input) has \(Array(x.shape.dropFirst()))")
           }
-          return try x.reshaped(to: [x.shape[0]] + i.shape)
+          return try x.reshaped(to: [x.rows] + i.shape)
         }
-        ys = try m.predict(shaped, batchSize: batchSize)
-        labels = arrays["y"] ?? arrays["y_true"]
+        ys = try m.predict(ArrayData(inputs: shaped), batchSize: batchSize)
+        let arrays = Set(archive.arrayNames)
+        if let name = ["y", "y_true"].first(where: arrays.contains) { labels = try archive.array(name).tensor() }
       }
       var writer = NPZWriter()
       if layer != nil {

@@ -106,12 +106,14 @@ final class ImageFolderTests: XCTestCase {
     XCTAssertEqual(loader.sampleShape, [6, 4, 1])
     let x = try loader.decodeAll(threads: 3)
     XCTAssertEqual(x.shape, [9, 6, 4, 1])
-    XCTAssertEqual(Array(x.scalars[(3 * 24)..<(3 * 24 + 4)]), [0, 1, 2, 3], "0.png, exact")
+    XCTAssertEqual(x.dtype, .uint8, "no image resized: held as bytes")
+    XCTAssertEqual(Array(x.floats()[(3 * 24)..<(3 * 24 + 4)]), [0, 1, 2, 3], "0.png, exact")
     var scaled = ImageFolderOptions(imageSize: [3, 2], colorMode: .rgb)
     scaled.divisor = 255
     let small = try ImageFolderLoader(folder: plain, options: scaled).decodeAll(threads: 2)
     XCTAssertEqual(small.shape, [9, 3, 2, 3])
-    XCTAssertLessThanOrEqual(small.scalars.max()!, 1)
+    XCTAssertEqual(small.dtype, .float32, "resized: fractional values")
+    XCTAssertLessThanOrEqual(small.floats().max()!, 1)
   }
 
   func testDatasetLoadsWithTrainAndTestFolders() throws {

@@ -141,10 +141,10 @@ final class KerasFixtureTests: XCTestCase {
 
     // Keras's evaluation (loss with regularisation, per-output losses, metrics) on the same batch.
     guard let compile, let kerasEval = e["evaluate"]?.object else { return }
-    let losses = try compile.losses.map { try Losses.named($0) }
+    let losses = compile.losses
     do {
       try model.compile(
-        optimizer: SGD(), losses: losses, metrics: compile.metrics, lossWeights: compile.lossWeights
+        optimizer: SGD(), losses: losses, metricSpecs: compile.metrics, lossWeights: compile.lossWeights
       )
     } catch {
       try model.compile(optimizer: SGD(), losses: losses, lossWeights: compile.lossWeights)

@@ -23,7 +23,7 @@ final class KerasTrainingStepTests: XCTestCase {
       let base = Self.folder.appendingPathComponent(name).path
       let (model, compile) = try KerasModelReader.read(path: base + ".json")
       try model.compile(
-        optimizer: KerasObjects.parseOptimizer(compile?.optimizer), losses: compile!.losses.map(Losses.named),
+        optimizer: KerasObjects.parseOptimizer(compile?.optimizer), losses: compile!.losses,
         metrics: [], lossWeights: compile?.lossWeights)
       try WeightsFile.load(model, from: base + ".weights.npz")
       let io = try WeightsFile.read(base + ".io.npz")

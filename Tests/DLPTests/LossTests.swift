@@ -58,6 +58,10 @@ final class LossTests: XCTestCase {
   func testGradients() {
     checkGradient(SparseCategoricalCrossentropy(), [0.2, 0.5, 0.3, 0.6, 0.3, 0.1], [1, 2], rows: 2, fused: false)
     checkGradient(SparseCategoricalCrossentropy(), [0.3, -1.2, 2.0, 0.5, 0.1, -0.4], [2, 0], rows: 2, fused: true)
+    // Rows that do not sum to 1 (Keras divides by the row sum first).
+    checkGradient(SparseCategoricalCrossentropy(), [0.1, 0.25, 0.15, 0.9, 0.3, 0.6], [1, 2], rows: 2, fused: false)
+    checkGradient(CategoricalCrossentropy(labelSmoothing: 0.2), [0.3, -1.2, 2.0, 0.5, 0.1, -0.4], [0, 0, 1, 1, 0, 0], rows: 2, fused: true)
+    checkGradient(BinaryCrossentropy(labelSmoothing: 0.2), [0.3, 0.8, 0.6, 0.1], [0, 1, 1, 0], rows: 2, fused: false)
     checkGradient(CategoricalCrossentropy(), [0.2, 0.5, 0.3, 0.6, 0.3, 0.1], [0, 1, 0, 0.2, 0.3, 0.5], rows: 2, fused: false)
     checkGradient(CategoricalCrossentropy(), [0.3, -1.2, 2.0, 0.5, 0.1, -0.4], [0, 0, 1, 1, 0, 0], rows: 2, fused: true)
     checkGradient(BinaryCrossentropy(), [0.3, 0.8, 0.6, 0.1], [0, 1, 1, 0], rows: 2, fused: false)

@@ -45,17 +45,14 @@ model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accurac
 saved = os.path.join(work, "vgg16_head.keras")
 model.save(saved)
 
-# What the user does: scripts/keras-to-dlp (JSON + npz), then dlp.
-subprocess.run([sys.executable, os.path.join(root, "scripts", "keras-to-dlp"), saved,
-                "--json", os.path.join(work, "model.json"), "--npz", os.path.join(work, "weights.npz")], check=True)
+# What the user does: dlp reads the .keras file (config, weights) itself.
 x = (np.random.RandomState(0).rand(4, a.size, a.size, 3) * 255).astype(np.float32)
 np.savez(os.path.join(work, "x.npz"), x=x)
 expected = np.asarray(keras.saving.load_model(saved)(x, training=False))
 
-summary = subprocess.run([a.dlp, "summary", "--model", os.path.join(work, "model.json")],
+summary = subprocess.run([a.dlp, "summary", "--model", saved],
                          check=True, capture_output=True, text=True).stdout
-subprocess.run([a.dlp, "predict", "--model", os.path.join(work, "model.json"), "--load-weights",
-                os.path.join(work, "weights.npz"), "--input", os.path.join(work, "x.npz"), "--batch-size", "2",
+subprocess.run([a.dlp, "predict", "--model", saved, "--input", os.path.join(work, "x.npz"), "--batch-size", "2",
                 "--output", os.path.join(work, "y.npz")], check=True)
 y = np.load(os.path.join(work, "y.npz"))["y"]
 

@@ -108,6 +108,10 @@ open class Layer {
   /// drawing a default seed (see `KerasSeeding`): Dropout's, for one.
   open var kerasSeedGenerators: Int { 0 }
 
+  /// Whether the layer reads its input buffer as Int32 ids (an Embedding): only such layers may
+  /// consume an `InputLayer` of dtype int32, whose buffer holds Int32 bit patterns.
+  open var readsInt32Input: Bool { false }
+
   /// The seeds of this layer's seed generators, given by the model that binds it.
   public internal(set) var generatorSeeds: [UInt32] = []
 

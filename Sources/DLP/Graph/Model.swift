@@ -21,6 +21,8 @@ open class Model: Layer {
   public var isSequential = false
   /// The models each layer is nested in (outermost first), from its first node.
   let enclosingModels: [ObjectIdentifier: [Model]]
+  /// Keras's `stop_training`: a callback sets it to end `fit` after the current batch or epoch.
+  public var stopTraining = false
 
   /// Builds the graph and initialises weights deterministically from `seed`.
   /// - Parameter bindWeights: false for a model that is only meant to be nested in another
@@ -52,6 +54,13 @@ open class Model: Layer {
     if let dup = Dictionary(grouping: paths, by: { $0 }).filter({ $0.value.count > 1 }).keys.sorted().first {
       throw DLPError.config(
         "two different layers are named '\(dup)'; layer names must be unique in a model")
+    }
+    for n in nodes where !(n.layer.readsInt32Input) {
+      for i in n.inputs {
+        guard let input = i.node.layer as? InputLayer, input.dtype == .int32 else { continue }
+        throw DLPError.config(
+          "input '\(input.name)' holds integer ids (dtype int32), which only a layer that reads ids (an Embedding) can take; '\(n.layer.name)' (\(n.layer.className)) takes float values. Use dtype float32 for it")
+      }
     }
     self.inputs = inputs
     self.outputs = outputs
@@ -126,6 +135,21 @@ open class Model: Layer {
       layer.generatorSeeds = seeds[l].generators
       initialize(layer, seeds: seeds[l].weights)
     }
+  }
+
+  /// Every layer's seed-generator seeds, in layer order: what keys its training randomness
+  /// (dropout masks), drawn when the model was built.
+  public var layerGeneratorSeeds: [[UInt32]] {
+    get { layers.map(\.generatorSeeds) }
+  }
+
+  /// Takes another copy's generator seeds (a worker's model built from the job's JSON gets the
+  /// coordinator's, whatever seed each was built with).
+  public func adoptGeneratorSeeds(_ seeds: [[UInt32]]) throws {
+    guard seeds.count == layers.count else {
+      throw DLPError.config("generator seeds for \(seeds.count) layers, the model has \(layers.count)")
+    }
+    for (l, s) in zip(layers, seeds) { l.generatorSeeds = s }
   }
 
   /// Whether the optimizer trains `layer`: its own flag and those of the models it is nested

@@ -25,8 +25,8 @@ public final class SymbolicTensor {
   }
 }
 
-/// `Input(shape: [784])`: a model input.
-public func Input(shape: [Int], name: String? = nil) -> SymbolicTensor {
-  let layer = InputLayer(shape: shape, name: name)
+/// `Input(shape: [784])`: a model input; `dtype: .int32` for integer ids (see `InputLayer.DType`).
+public func Input(shape: [Int], name: String? = nil, dtype: InputLayer.DType = .float32) -> SymbolicTensor {
+  let layer = InputLayer(shape: shape, name: name, dtype: dtype)
   return SymbolicTensor(node: Node(layer: layer, inputs: []), shape: shape)
 }

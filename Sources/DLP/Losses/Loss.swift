@@ -8,6 +8,9 @@ public protocol Loss: Sendable {
   /// The activation this loss can fuse with (softmax for categorical cross-entropy, sigmoid for
   /// binary): when the output layer ends in it, the loss receives logits instead.
   var fusableActivation: Activation? { get }
+  /// Keras's `from_logits`: the output's values are logits whatever its layer's activation
+  /// (the loss applies softmax or sigmoid itself; predictions stay the raw output).
+  var fromLogits: Bool { get }
   /// Checks targets before training (labels in range, ...); throws with the offending index.
   func validate(targets: UnsafeBufferPointer<Float>, outputWidth: Int) throws
   /// Sum over `rows` samples of the per-sample loss. `output` holds probabilities, or logits
@@ -21,6 +24,7 @@ public protocol Loss: Sendable {
 
 extension Loss {
   public var fusableActivation: Activation? { nil }
+  public var fromLogits: Bool { false }
   public func targetWidth(outputWidth: Int) -> Int { outputWidth }
   public func validate(targets: UnsafeBufferPointer<Float>, outputWidth: Int) throws {}
 }

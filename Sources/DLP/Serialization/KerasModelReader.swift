@@ -3,10 +3,11 @@ import Foundation
 /// What a Keras `model.to_json()` document's compile_config asks for.
 public struct KerasCompileConfig {
   public var optimizer: JSONValue?
-  /// One loss name per output (or one for all).
-  public var losses: [String]
+  /// One loss per output (or one for all), with their arguments.
+  public var losses: [any Loss]
   public var lossWeights: [Float]?
-  public var metrics: [String]
+  /// One list for every output, or one list per output.
+  public var metrics: [[MetricSpec]]
 }
 
 /// Reads Keras 3 model JSON (Sequential and functional) into a `Model`.
@@ -87,7 +88,8 @@ public enum KerasModelReader {
     guard let shape = try c.shape("batch_shape") ?? c.shape("batch_input_shape") else {
       throw DLPError.config("\(c.context): needs 'batch_shape'")
     }
-    return InputLayer(shape: shape, name: c.name)
+    let dtype = try cfg["dtype"]?.string.map { try InputLayer.dtype(keras: $0, context: c.context) } ?? .float32
+    return InputLayer(shape: shape, name: c.name, dtype: dtype)
   }
 
   /// A reference to a layer's output in a functional config: (layer name, node index).
@@ -190,23 +192,21 @@ public enum KerasModelReader {
 
   static func compileConfig(_ v: JSONValue?, outputs: [String]) throws -> KerasCompileConfig? {
     guard let v, v.object != nil else { return nil }
+    // A Keras object (a loss or metric with its config) is a dict too; a per-output dict is not.
+    func isKerasObject(_ x: JSONValue) -> Bool { x["class_name"] != nil }
     func perOutput(_ x: JSONValue?, what: String) throws -> [JSONValue]? {
       guard let x, !x.isNull else { return nil }
-      if let o = x.object {
+      if let o = x.object, !isKerasObject(x) {
         return try outputs.map { name in
           guard let e = o[name] else { throw DLPError.config("compile_config \(what) has no entry for output '\(name)'") }
           return e
         }
       }
-      if let a = x.array, outputs.count > 1 || a.first?.array != nil { return a }
+      if let a = x.array, outputs.count > 1 || a.first?.array != nil || a.count == 1 { return a }
       return [x]
     }
     let lossValues = try perOutput(v["loss"], what: "loss") ?? []
-    let losses = try lossValues.map { l -> String in
-      if let s = l.string { return s }
-      if let cls = l["class_name"]?.string { return cls }
-      throw DLPError.config("compile_config loss \(l.serialized()) is not a loss name")
-    }
+    let losses = try lossValues.map { try Losses.parse($0, context: "compile_config loss") }
     let weights = try perOutput(v["loss_weights"], what: "loss_weights")?.map { w -> Float in
       guard let d = w.double else {
         // Keras 3's compile(optimizer, loss, metrics_list) puts the list into loss_weights
@@ -215,15 +215,23 @@ public enum KerasModelReader {
       }
       return Float(d)
     }
-    var metrics: [String] = []
-    // Metrics apply to every output here; take the first output's list when given per output.
-    var m = v["metrics"]
-    if let o = m?.object { m = outputs.first.flatMap { o[$0] } }
-    if let a = m?.array, let inner = a.first?.array { m = .array(inner) }
-    for x in m?.array ?? [] {
-      if let s = x.string { metrics.append(s) } else if let cls = x["config"]?["name"]?.string ?? x["class_name"]?.string {
-        metrics.append(cls)
+    // Metrics: a list for every output, a list of lists or a dict by output name.
+    let metrics: [[MetricSpec]]
+    let m = v["metrics"]
+    func list(_ x: JSONValue?) throws -> [MetricSpec] {
+      guard let x, !x.isNull else { return [] }
+      guard let a = x.array else { return [try Metrics.parse(x, context: "compile_config metrics")] }
+      return try a.map { try Metrics.parse($0, context: "compile_config metrics") }
+    }
+    if let m, let o = m.object, !isKerasObject(m) {
+      metrics = try outputs.map { try list(o[$0]) }
+    } else if let a = m?.array, a.contains(where: { $0.array != nil || $0.isNull }) {
+      guard a.count == outputs.count else {
+        throw DLPError.config("compile_config metrics has \(a.count) lists for \(outputs.count) outputs")
       }
+      metrics = try a.map(list)
+    } else {
+      metrics = [try list(m)]
     }
     return KerasCompileConfig(optimizer: v["optimizer"], losses: losses, lossWeights: weights, metrics: metrics)
   }

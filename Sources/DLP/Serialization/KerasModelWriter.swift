@@ -28,8 +28,7 @@ public enum KerasModelWriter {
     var config = layer.config()
     config["name"] = .string(layer.name)
     if let input = layer as? InputLayer {
-      config["dtype"] = "float32"
-      _ = input
+      config["dtype"] = .string(input.dtype.rawValue)
     } else {
       config["trainable"] = .bool(layer.trainable)
       config["dtype"] = dtypePolicy
@@ -99,10 +98,17 @@ public enum KerasModelWriter {
   static func compileConfig(_ c: CompiledSettings) -> JSONValue {
     let multi = c.heads.count > 1
     let loss: JSONValue = multi
-      ? .object(Dictionary(uniqueKeysWithValues: c.heads.map { ($0.name, JSONValue($0.loss.name)) })) : .string(c.heads[0].loss.name)
+      ? .object(Dictionary(uniqueKeysWithValues: c.heads.map { ($0.name, Losses.serialize($0.loss)) })) : Losses.serialize(c.heads[0].loss)
     let weights: JSONValue = c.heads.allSatisfy { $0.lossWeight == 1 }
       ? nil : .object(Dictionary(uniqueKeysWithValues: c.heads.map { ($0.name, JSONValue($0.lossWeight)) }))
-    let metrics: JSONValue = .array(c.heads[0].metrics.map { .string($0.name) })
+    // One list for every output when they agree (what compile(metrics=[...]) saves), else a
+    // list per output by name.
+    func list(_ h: OutputHead) -> JSONValue {
+      .array(h.metrics.map { Metrics.serialize($0, loss: h.loss, outputWidth: h.width) })
+    }
+    let lists = c.heads.map(list)
+    let metrics: JSONValue = lists.allSatisfy { $0 == lists[0] }
+      ? lists[0] : .object(Dictionary(uniqueKeysWithValues: zip(c.heads.map(\.name), lists).map { ($0, $1) }))
     return [
       "optimizer": KerasObjects.optimizer(c.optimizer), "loss": loss, "loss_weights": weights, "metrics": metrics,
       "weighted_metrics": nil, "run_eagerly": false, "steps_per_execution": 1, "jit_compile": false,

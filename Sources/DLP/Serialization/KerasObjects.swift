@@ -31,6 +31,7 @@ public enum KerasObjects {
   public static func optimizer(_ o: Optimizer) -> JSONValue {
     var config = o.config()
     config["name"] = .string(o.kerasName)
+    if let s = o.schedule { config["learning_rate"] = LearningRateSchedules.serialize(s) }
     return object(module: "keras.optimizers", className: o.kerasClassName, config: config)
   }
 
@@ -86,9 +87,11 @@ public enum KerasObjects {
     let name = (v["class_name"]?.string ?? "").lowercased()
     let c = v["config"]
     func f(_ k: String) -> Float? { c?[k]?.double.map(Float.init) }
-    // A learning-rate schedule object is not supported; say so rather than ignore it.
-    if let lr = c?["learning_rate"], lr.object != nil {
-      throw DLPError.config("optimizer '\(name)': learning-rate schedules are not supported yet")
+    // A learning-rate schedule object (the rate a function of the step count), unless a
+    // plain rate overrides it.
+    var schedule: LearningRateSchedule?
+    if let lr = c?["learning_rate"], lr.object != nil, learningRate == nil {
+      schedule = try LearningRateSchedules.parse(lr, context: "optimizer '\(name)'")
     }
     // Keras's base-optimizer extras DLP does not implement: refuse rather than ignore them.
     for key in ["weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "loss_scale_factor", "gradient_accumulation_steps"] {
@@ -98,18 +101,22 @@ public enum KerasObjects {
     }
     if c?["use_ema"]?.bool == true { throw DLPError.config("optimizer '\(name)': use_ema is not supported yet") }
     let lr = learningRate ?? f("learning_rate")
+    let optimizer: Optimizer
     switch name {
     case "sgd":
-      return SGD(learningRate: lr ?? 0.01, momentum: f("momentum") ?? 0, nesterov: c?["nesterov"]?.bool ?? false)
+      optimizer = SGD(learningRate: lr ?? 0.01, momentum: f("momentum") ?? 0, nesterov: c?["nesterov"]?.bool ?? false)
     case "rmsprop":
       if (f("momentum") ?? 0) != 0 || c?["centered"]?.bool == true {
         throw DLPError.config("optimizer RMSprop: momentum and centered are not supported yet")
       }
-      return RMSprop(learningRate: lr ?? 0.001, rho: f("rho") ?? 0.9, epsilon: f("epsilon") ?? 1e-7)
+      optimizer = RMSprop(learningRate: lr ?? 0.001, rho: f("rho") ?? 0.9, epsilon: f("epsilon") ?? 1e-7)
     case "adam":
       if c?["amsgrad"]?.bool == true { throw DLPError.config("optimizer Adam: amsgrad is not supported yet") }
-      return Adam(learningRate: lr ?? 0.001, beta1: f("beta_1") ?? 0.9, beta2: f("beta_2") ?? 0.999, epsilon: f("epsilon") ?? 1e-7)
+      optimizer = Adam(
+        learningRate: lr ?? 0.001, beta1: f("beta_1") ?? 0.9, beta2: f("beta_2") ?? 0.999, epsilon: f("epsilon") ?? 1e-7)
     default: throw DLPError.config("unsupported optimizer '\(v["class_name"]?.string ?? name)'; expected SGD, RMSprop or Adam")
     }
+    optimizer.schedule = schedule
+    return optimizer
   }
 }

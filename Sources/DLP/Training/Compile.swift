@@ -8,6 +8,9 @@ public struct OutputHead {
   public let metrics: [any Metric]
   /// The output layer's activation is applied by the loss (softmax/sigmoid + cross-entropy).
   public let fused: Bool
+  /// The loss receives logits: fused, or a loss with `from_logits` (then the output layer's
+  /// own values are the logits, and metrics and predictions see them unchanged, as in Keras).
+  public let logits: Bool
   /// Values per sample of the output and of its targets.
   public let width: Int
   public let targetWidth: Int
@@ -32,6 +35,18 @@ extension Model {
   public func compile(
     optimizer: Optimizer, losses: [any Loss], metrics: [String] = [], lossWeights: [Float]? = nil
   ) throws {
+    try compile(optimizer: optimizer, losses: losses, metricSpecs: [metrics.map(MetricSpec.name)], lossWeights: lossWeights)
+  }
+
+  /// Keras's compile with metrics per output (`metricSpecs` has one list for every output, or
+  /// one list per output), names resolved against each output's loss as Keras resolves them.
+  public func compile(
+    optimizer: Optimizer, losses: [any Loss], metricSpecs: [[MetricSpec]], lossWeights: [Float]? = nil
+  ) throws {
+    let metricLists = metricSpecs.count == 1 ? Array(repeating: metricSpecs[0], count: outputs.count) : metricSpecs
+    guard metricLists.count == outputs.count else {
+      throw DLPError.config("the model has \(outputs.count) outputs but metrics were given for \(metricSpecs.count)")
+    }
     let perOutput = losses.count == 1 ? Array(repeating: losses[0], count: outputs.count) : losses
     guard perOutput.count == outputs.count else {
       throw DLPError.config("the model has \(outputs.count) outputs but \(losses.count) losses were given")
@@ -49,12 +64,12 @@ extension Model {
       let consumers = nodes.filter { n in n.inputs.contains { $0.node === out.node } }.count
       let activation = (out.node.layer as? ActivatedLayer)?.activation
       let fused = consumers == 0 && activation != nil && activation == loss.fusableActivation
-        && outputs.filter({ $0.node === out.node }).count == 1
+        && outputs.filter({ $0.node === out.node }).count == 1 && !loss.fromLogits
       heads.append(
         OutputHead(
           name: out.node.layer.name, nodeIndex: nodeIndex, loss: loss, lossWeight: weights[k],
-          metrics: try metrics.map { try Metrics.named($0, loss: loss, outputWidth: out.shape.last ?? 1) },
-          fused: fused, width: width, targetWidth: loss.targetWidth(outputWidth: width)))
+          metrics: try metricLists[k].map { try $0.resolve(loss: loss, outputWidth: out.shape.last ?? 1) },
+          fused: fused, logits: fused || loss.fromLogits, width: width, targetWidth: loss.targetWidth(outputWidth: width)))
     }
     compiled = CompiledSettings(optimizer: optimizer, heads: heads)
     if optimizer.iterations == 0 { optimizer.prepare(shard: 0..<parameters.count) }
@@ -113,5 +128,20 @@ public struct StatsLayout: Sendable {
       }
     }
     return logs
+  }
+}
+
+extension Model {
+  /// Compiles from a Keras compile_config (a `.keras` file's, a model JSON's, the one the
+  /// coordinator sends its workers). `optimizer`, `losses` and `metrics` override the config's.
+  public func compile(
+    keras c: KerasCompileConfig?, optimizer: Optimizer? = nil, losses: [any Loss]? = nil,
+    metrics: [[MetricSpec]]? = nil
+  ) throws {
+    let lossList = losses ?? c?.losses ?? []
+    guard !lossList.isEmpty else { throw DLPError.config("model '\(name)' has no compile_config loss") }
+    try compile(
+      optimizer: optimizer ?? KerasObjects.parseOptimizer(c?.optimizer), losses: lossList,
+      metricSpecs: metrics ?? c?.metrics ?? [[]], lossWeights: losses == nil ? c?.lossWeights : nil)
   }
 }

@@ -72,7 +72,11 @@ public final class GraphExecutor {
     self.contributorGrads = contributorGrads
     scratch = nodes.map { n in n.layer is InputLayer ? [] : n.layer.scratchWidths().map { alloc(cap * $0) } }
     // Unfused heads read predictions straight from the output node.
-    predictions = heads.map { h in h.fused ? alloc(cap * h.width) : outs[h.nodeIndex] }
+    let preds = heads.map { h in h.logits ? alloc(cap * h.width) : outs[h.nodeIndex] }
+    predictions = preds
+    // Metrics see the model's output: the probabilities of a fused head, the raw values of a
+    // from_logits one (Keras's metrics get y_pred as the model computes it).
+    metricInputs = heads.enumerated().map { k, h in h.logits && !h.fused ? UnsafePointer(outs[h.nodeIndex]) : UnsafePointer(preds[k]) }
     targets = heads.map { alloc(cap * $0.targetWidth) }
 
     // Everything a pass needs is fixed now: precompute the pointer lists so steps allocate nothing.
@@ -109,6 +113,7 @@ public final class GraphExecutor {
   let weightGradients: Bool
   /// The mode of the last forward, which the next backward differentiates.
   private var lastForwardTraining = false
+  let metricInputs: [UnsafePointer<Float>]
   private var remaining: [Int]
   private var written: [Bool]
 
@@ -118,23 +123,27 @@ public final class GraphExecutor {
 
   private lazy var inputNodeIndices: [Int] = model.inputs.map { i in model.nodes.firstIndex { $0 === i.node }! }
 
-  /// Copies rows `ids` of `data` into the input (and target) buffers.
+  /// How each input's buffer is filled: Float32 values, or Int32 ids (`InputLayer.dtype`).
+  private lazy var inputDeliveries: [SampleDelivery] = model.inputs.map { ($0.node.layer as? InputLayer)?.delivery ?? .values }
+
+  /// Copies rows `ids` of `data` into the input (and target) buffers: the samples leave their
+  /// stored element type here (uint8 pixels divided by their divisor, integer ids copied bit
+  /// for bit into an int32 input), and nowhere before.
   public func load(rows ids: UnsafeBufferPointer<Int>, from data: ArrayData, targets withTargets: Bool) {
     precondition(ids.count <= capacity)
-    for (k, nodeIndex) in inputNodeIndices.enumerated() { copyRows(ids, from: data.inputs[k], to: outputs[nodeIndex]) }
+    for (k, nodeIndex) in inputNodeIndices.enumerated() {
+      copyRows(ids, from: data.inputs[k], to: outputs[nodeIndex], delivery: inputDeliveries[k])
+    }
     if withTargets {
-      for (k, t) in data.targets.enumerated() where k < targets.count { copyRows(ids, from: t, to: targets[k]) }
+      for (k, t) in data.targets.enumerated() where k < targets.count { copyRows(ids, from: t, to: targets[k], delivery: .values) }
     }
   }
 
-  private func copyRows(_ ids: UnsafeBufferPointer<Int>, from t: Tensor, to dst: UnsafeMutablePointer<Float>) {
+  private func copyRows(_ ids: UnsafeBufferPointer<Int>, from t: SampleArray, to dst: UnsafeMutablePointer<Float>, delivery: SampleDelivery) {
     let w = t.rowWidth
-    t.scalars.withUnsafeBufferPointer { src in
-      // A batch of images is ~400 KB of scattered rows: gathered by the thread team.
-      let base = src.baseAddress!
-      Parallel.forEach(ids.count, minimumPerChunk: Swift.max(1, 16_384 / Swift.max(w, 1))) { _, range in
-        for j in range { (dst + j * w).update(from: base + ids[j] * w, count: w) }
-      }
+    // A batch of images is ~400 KB of scattered rows: gathered by the thread team.
+    Parallel.forEach(ids.count, minimumPerChunk: Swift.max(1, 16_384 / Swift.max(w, 1))) { _, range in
+      t.copyRows(ids, range, to: dst, delivery: delivery)
     }
   }
 
@@ -167,13 +176,13 @@ public final class GraphExecutor {
     for (k, h) in heads.enumerated() {
       let gradDest: UnsafeMutablePointer<Float>? = gradScale == nil ? nil : headGradPointers[k]
       let sum = h.loss.evaluate(
-        output: outputs[h.nodeIndex], target: targets[k], rows: batch, width: h.width, fused: h.fused,
+        output: outputs[h.nodeIndex], target: targets[k], rows: batch, width: h.width, fused: h.logits,
         prediction: predictions[k], grad: gradDest, gradScale: (gradScale ?? 0) * h.lossWeight)
       stats[0] += sum * Double(h.lossWeight)
       stats[2 + k] += sum
       for (j, m) in h.metrics.enumerated() {
         m.update(
-          prediction: predictions[k], target: targets[k], rows: batch, width: h.width,
+          prediction: metricInputs[k], target: targets[k], rows: batch, width: h.width,
           state: stats + layout.metricOffsets[k][j])
       }
     }

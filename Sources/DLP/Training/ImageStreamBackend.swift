@@ -11,7 +11,7 @@ public protocol BatchPrefetching: AnyObject {
 /// Trains in this process on images decoded batch by batch from their files, for folders
 /// whose decoded images do not fit the memory budget: each batch is decoded and resized on
 /// worker threads while the previous one trains (`BatchPrefetching`); nothing but the current
-/// and the next batch is held decoded. Otherwise the same steps as `LocalBackend`.
+/// and the next batch is held decoded. The step itself is `ShardedStep`'s, as in-process.
 public final class ImageStreamBackend: TrainingBackend, BatchPrefetching {
   /// One role's samples: files of a loader (by index) and their targets (one row each).
   public struct Source {
@@ -28,7 +28,8 @@ public final class ImageStreamBackend: TrainingBackend, BatchPrefetching {
 
   public let model: Model
   let sources: [DataRole: Source]
-  let executor: GraphExecutor
+  let step: ShardedStep
+  var executor: GraphExecutor { step.executor }
   let inputNode: Int
   let threads: Int
   /// The next batch, decoded in the background into `staging`.
@@ -59,7 +60,7 @@ public final class ImageStreamBackend: TrainingBackend, BatchPrefetching {
     self.model = model
     self.sources = sources
     self.threads = Swift.max(1, threads)
-    executor = GraphExecutor(model: model, capacity: batchSize)
+    step = try ShardedStep(model: model, capacity: batchSize)
     inputNode = model.nodes.firstIndex { $0 === model.inputs[0].node }!
     staging = .allocate(capacity: Swift.max(1, batchSize * width))
   }
@@ -126,6 +127,10 @@ public final class ImageStreamBackend: TrainingBackend, BatchPrefetching {
     executor.loss(batch: rows.count, stats: stats, gradScale: nil)
     if model.hasRegularizers { stats[0] += model.applyRegularization(addGradients: false) * Double(rows.count) }
   }
+
+  public func commit() throws -> TrainingState { try TrainingState(capturing: model) }
+
+  public func restore(_ state: TrainingState) throws { try state.restore(into: model, shard: step.owned) }
 
   deinit {
     waitForStaging()

@@ -153,10 +153,7 @@ public struct ModelBlueprint: Sendable {
     guard let cc, !cc.losses.isEmpty else {
       throw DLPError.config("model blueprint has no compile_config loss")
     }
-    try model.compile(
-      optimizer: KerasObjects.parseOptimizer(cc.optimizer), losses: cc.losses.map(Losses.named),
-      metrics: cc.metrics,
-      lossWeights: cc.lossWeights)
+    try model.compile(keras: cc)
     return model
   }
 }

@@ -58,6 +58,19 @@ public enum Gzip {
     return out
   }
 
+  /// A zlib stream (RFC 1950: header, deflate, Adler-32) of `bytes` at the best compression:
+  /// what a PNG's IDAT chunks hold.
+  public static func deflateZlib(_ bytes: [UInt8]) throws -> [UInt8] {
+    var size = compressBound(uLong(bytes.count))
+    var out = [UInt8](repeating: 0, count: Int(size))
+    let status = out.withUnsafeMutableBufferPointer { o in
+      bytes.withUnsafeBufferPointer { i in compress2(o.baseAddress, &size, i.baseAddress, uLong(i.count), Z_BEST_COMPRESSION) }
+    }
+    guard status == Z_OK else { throw DLPError.io("zlib could not compress \(bytes.count) bytes (status \(status))") }
+    out.removeSubrange(Int(size)...)
+    return out
+  }
+
   /// zlib's CRC-32 (the checksum zip and gzip use).
   public static func crc32(_ bytes: ArraySlice<UInt8>) -> UInt32 {
     bytes.withUnsafeBufferPointer { buffer in

@@ -59,10 +59,10 @@ public enum ImageDatasets {
     let threads = ProcessInfo.processInfo.activeProcessorCount
     func data(_ loader: ImageFolderLoader, limit: Int?) throws -> LabeledData {
       var x = try loader.decodeAll(threads: threads)
-      var y = try loader.folder.labelTensor(images.labelMode)
+      var y = SampleArray(try loader.folder.labelTensor(images.labelMode))
       if let n = limit, n < loader.count {
-        x = try x.slice(rows: 0..<n)
-        y = try y.slice(rows: 0..<n)
+        x = try x.rows(0..<n)
+        y = try y.rows(0..<n)
       }
       return LabeledData(x: x, y: y)
     }
