@@ -84,3 +84,41 @@ final class VisionModelFixtureTests: XCTestCase {
 
   func testConvBatchNormalizationFitLikeKeras() throws { try checkFit("conv_bn_fit") }
 }
+
+/// A functional model with a nested Sequential (its Conv2D frozen, a BatchNormalization), as
+/// Keras saves it in a `.keras` file: nested weight groups (`layers/sequential/layers/...`),
+/// non-trainable moving statistics, Adam's slots for the trainable variables only.
+final class NestedKerasFileTests: XCTestCase {
+  func testKerasNestedFileLoadsAndRoundTrips() throws {
+    let path = VisionFixtures.path("nested.keras")
+    let expected = try VisionFixtures.json("nested.expected.json")
+    let (model, compile, contents) = try KerasArchive.read(path: path)
+    try model.compile(keras: compile)
+    XCTAssertEqual(model.parameterCount, expected["counts"]!["total"]!.int)
+    XCTAssertEqual(model.trainableParameterCount, expected["counts"]!["trainable"]!.int)
+    for (name, value) in model.namedWeights() {
+      XCTAssertEqual(value.scalars, expected["weights"]![name]!.flattenedNumbers.map(Float.init), name)
+    }
+    XCTAssertTrue(try KerasArchive.loadOptimizerState(model, from: contents), "Keras's Adam slots fit the trainable variables")
+    let io = try VisionFixtures.arrays("nested.io.npz")
+    XCTAssertLessThanOrEqual(maxRelativeDifference(try model.predict(io["x"]!).scalars, io["y"]!.scalars), 1e-6)
+
+    // DLP writes the same layout back.
+    let copyPath = NSTemporaryDirectory() + "nested-\(UUID().uuidString).keras"
+    defer { try? FileManager.default.removeItem(atPath: copyPath) }
+    try KerasArchive.save(model, to: copyPath)
+    let (copy, copyCompile, copyContents) = try KerasArchive.read(path: copyPath)
+    XCTAssertEqual(copy.getWeights().map(\.scalars), model.getWeights().map(\.scalars))
+    XCTAssertEqual(copy.trainableParameterCount, model.trainableParameterCount)
+    try copy.compile(keras: copyCompile)
+    XCTAssertTrue(try KerasArchive.loadOptimizerState(copy, from: copyContents))
+  }
+}
+
+extension JSONValue {
+  /// Every number of a nested array, in order.
+  var flattenedNumbers: [Double] {
+    if let d = double { return [d] }
+    return (array ?? []).flatMap(\.flattenedNumbers)
+  }
+}

@@ -18,6 +18,10 @@ Fixtures (see Tests/Fixtures/vision/README.md):
                              model with every augmentation layer and BatchNormalization
   conv_bn_fit.*              the same for Conv2D + BatchNormalization (the issue's check)
   gradcam.*                  a small convnet, an image and the book's Grad-CAM heatmap of a layer
+  nested.*                   a functional model with a nested Sequential (Conv2D frozen, BatchNormalization)
+                             saved by Keras as .keras after one epoch of Adam, its outputs and weights
+
+  python scripts/peers/make_vision_fixtures.py --only nested   makes one fixture set
 """
 import argparse
 import json
@@ -28,6 +32,7 @@ import numpy as np
 p = argparse.ArgumentParser()
 here = os.path.dirname(os.path.abspath(__file__))
 p.add_argument("--out", default=os.path.normpath(os.path.join(here, "..", "..", "Tests", "Fixtures", "vision")))
+p.add_argument("--only", help="make only this fixture set (layers, vgg16_head, vision_trained, augment_fit, conv_bn_fit, gradcam, nested)")
 ARGS = p.parse_args()
 os.environ["KERAS_BACKEND"] = "jax"
 import keras  # noqa: E402
@@ -256,6 +261,30 @@ def conv_bn_model():
 
 
 # ---------------------------------------------------------------------------------------------
+# a nested model saved by Keras as .keras (weights file paths layers/sequential/layers/...)
+
+
+def nested_keras():
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(11)
+    base = keras.Sequential([keras.Input((6, 6, 2)), layers.Conv2D(3, 3, name="conv"),
+                             layers.BatchNormalization(name="bn")], name="base")
+    inputs = keras.Input((6, 6, 2), name="image")
+    x = base(inputs)
+    x = layers.Flatten(name="flatten")(x)
+    outputs = layers.Dense(2, activation="softmax", name="out")(x)
+    model = keras.Model(inputs, outputs, name="nested")
+    base.layers[0].trainable = False
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    x = formula((8, 6, 6, 2), phase=0.7, lo=-1, hi=1)
+    y = (np.arange(8) % 2).astype(np.int32)
+    model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    model.save(out("nested.keras"))
+    np.savez_compressed(out("nested.io.npz"), x=x, y=np.asarray(model(x, training=False), np.float32))
+    write_json("nested.expected.json", {"counts": counts(model), "weights": {k: v.tolist() for k, v in weights_dict(model).items()}})
+
+
+# ---------------------------------------------------------------------------------------------
 # Grad-CAM as the book computes it
 
 
@@ -297,12 +326,15 @@ def gradcam():
 
 
 if __name__ == "__main__":
-    layer_fixtures()
-    vgg16_head()
-    vision_trained()
-    xs = formula((8, 8, 8, 2), phase=0.5)
-    fit_fixture("augment_fit", augment_model, xs, formula((8, 1), phase=2.0, lo=-1, hi=1))
-    fit_fixture("conv_bn_fit", conv_bn_model, formula((8, 6, 6, 2), phase=1.5, lo=-1, hi=2),
-                (np.arange(8) % 3).astype(np.int32), epochs=3)
-    gradcam()
+    makers = {
+        "layers": layer_fixtures, "vgg16_head": vgg16_head, "vision_trained": vision_trained,
+        "augment_fit": lambda: fit_fixture("augment_fit", augment_model, formula((8, 8, 8, 2), phase=0.5),
+                                           formula((8, 1), phase=2.0, lo=-1, hi=1)),
+        "conv_bn_fit": lambda: fit_fixture("conv_bn_fit", conv_bn_model, formula((8, 6, 6, 2), phase=1.5, lo=-1, hi=2),
+                                           (np.arange(8) % 3).astype(np.int32), epochs=3),
+        "gradcam": gradcam, "nested": nested_keras,
+    }
+    for name, make in makers.items():
+        if ARGS.only in (None, name):
+            make()
     print("vision fixtures written to", ARGS.out)
