@@ -23,11 +23,13 @@ let package = Package(
     .systemLibrary(name: "CZMQ", pkgConfig: "libzmq"),
     .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c"),
     .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
+    .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
+    .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg"),
     .systemLibrary(name: "CHDF5", pkgConfig: "hdf5"),
     .target(name: "DLPProto", dependencies: ["CProtobufC"], cSettings: [.unsafeFlags(["-O2"])]),
     .target(name: "TensorBoardProto", dependencies: ["CProtobufC"], cSettings: [.unsafeFlags(["-O2"])]),
     .target(name: "DLPTensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
-    .target(name: "DLPData", dependencies: ["DLPTensor", "CZlib", "CHDF5"], swiftSettings: fastMath),
+    .target(name: "DLPData", dependencies: ["DLPTensor", "CZlib", "CHDF5", "CPNG", "CJPEG"], swiftSettings: fastMath),
     .target(
       name: "DLP",
       dependencies: [

@@ -27,6 +27,9 @@ public struct JobDescription: Codable, Sendable, Equatable {
   public var sharedMemory: Bool = false
   /// Load no test split (a K-fold sweep without `--final`).
   public var skipTest: Bool = false
+  /// How an image-folder dataset is decoded (--image-size, --color-mode, --label-mode, the seed
+  /// of its file order); nil for other datasets.
+  public var images: ImageFolderOptions? = nil
   /// Seconds of silence after which the coordinator gives a worker up (and a worker its
   /// coordinator, after twice as long).
   public var heartbeatTimeout: Double = 10
@@ -72,8 +75,9 @@ public struct JobDescription: Codable, Sendable, Equatable {
 
   /// Loads and prepares the dataset as the coordinator did.
   public func loadData(for model: Model) throws -> PreparedData {
-    let splits = try DatasetCatalog.load(
-      dataset, options: DatasetOptions(numWords: numWords, samples: samples, targetColumn: targetColumn, skipTest: skipTest))
+    var options = DatasetOptions(numWords: numWords, samples: samples, targetColumn: targetColumn, skipTest: skipTest)
+    options.images = images
+    let splits = try DatasetCatalog.load(dataset, options: options)
     return try PreparedData.prepare(splits, for: model, normalize: normalize)
   }
 }

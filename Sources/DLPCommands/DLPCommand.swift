@@ -10,7 +10,7 @@ public struct DLPCommand: ParsableCommand {
     subcommands: [
       TrainCommand.self, EvaluateCommand.self, PredictCommand.self, SummaryCommand.self, KFoldCommand.self, BenchCommand.self,
       PlotCommand.self, KeygenCommand.self,
-    ])
+    ] + [ActivationsCommand.self, GradCAMCommand.self, FiltersCommand.self, MakeImageFolderCommand.self])
 
   public init() {}
 }

@@ -16,16 +16,63 @@ public struct DataOptions: ParsableArguments {
   @Option(help: "Target column of a CSV dataset (default: the last).")
   public var targetColumn: String?
 
+  @Option(help: "Images in class folders: resize every image to H,W (bilinear, as image_dataset_from_directory).")
+  public var imageSize: String?
+
+  @Option(help: "Images in class folders: rgb, grayscale or rgba.")
+  public var colorMode: String = "rgb"
+
+  @Option(help: "Images in class folders: labels as int (class index), categorical (one-hot) or binary (2 classes).")
+  public var labelMode: String = "int"
+
+  @Option(help: "Images in class folders: decoded bytes to hold in memory (e.g. 2GB); a bigger folder is decoded batch by batch while training runs (in-process).")
+  public var memoryBudget: String = "2GB"
+
   public init() {}
 
   public func validate() throws {
     if let s = samples, s <= 0 { throw ValidationError("--samples must be positive") }
+    _ = try imageOptions(seed: 0)
+    _ = try memoryBudgetBytes()
   }
 
-  public func load(default name: String?, skipTest: Bool = false) throws -> DatasetSplits {
+  public func load(
+    default name: String?, skipTest: Bool = false, seed: UInt64 = 0, preset: Preset? = nil, evaluation: Bool = false
+  ) throws -> DatasetSplits {
     guard let name = dataset ?? name else { throw DLPError.data("give a dataset: --dataset NAME|PATH") }
-    return try DatasetCatalog.load(
-      name, options: DatasetOptions(numWords: numWords, samples: samples, targetColumn: targetColumn, skipTest: skipTest))
+    var options = DatasetOptions(numWords: numWords, samples: samples, targetColumn: targetColumn, skipTest: skipTest)
+    options.images = try imageOptions(seed: seed, preset: preset, evaluation: evaluation)
+    return try DatasetCatalog.load(name, options: options)
+  }
+
+  /// --image-size, --color-mode, --label-mode; the file order is shuffled with `seed`. A preset
+  /// gets images divided by 255, as the book prepares them for it (and as the IDX datasets are
+  /// loaded); a --model gets [0, 255], as image_dataset_from_directory gives them.
+  /// `evaluation`: a plain class folder is all test data (dlp evaluate).
+  public func imageOptions(seed: UInt64, preset: Preset? = nil, evaluation: Bool = false) throws -> ImageFolderOptions {
+    var size: [Int]?
+    if let s = imageSize {
+      let parts = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+      guard parts.count == 2, let h = parts[0], let w = parts[1], h > 0, w > 0 else {
+        throw ValidationError("--image-size takes H,W (two positive integers); received \(s)")
+      }
+      size = [h, w]
+    }
+    var options = ImageFolderOptions(
+      imageSize: size, colorMode: try ColorMode(parsing: colorMode), labelMode: try LabelMode(parsing: labelMode), seed: seed)
+    if preset != nil { options.divisor = 255 }
+    options.wholeFolderIsTest = evaluation
+    return options
+  }
+
+  /// --memory-budget in bytes (1000-based suffixes KB, MB, GB; KiB, MiB, GiB).
+  public func memoryBudgetBytes() throws -> Int {
+    let units: [(String, Int)] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1000), ("B", 1)]
+    for (suffix, scale) in units where memoryBudget.hasSuffix(suffix) {
+      if let v = Double(memoryBudget.dropLast(suffix.count)), v >= 0 { return Int(v * Double(scale)) }
+    }
+    if let v = Int(memoryBudget), v >= 0 { return v }
+    throw ValidationError("--memory-budget takes a size such as 512MB or 2GiB; received \(memoryBudget)")
   }
 }
 

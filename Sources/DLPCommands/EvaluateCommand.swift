@@ -26,15 +26,16 @@ struct EvaluateCommand: ParsableCommand {
       } else if !(model.modelPath?.hasSuffix(".keras") ?? false) {
         throw DLPError.config("give the weights: --load-weights W.npz|W.weights.h5, or a .keras --model (its weights come with it)")
       }
-      let splits = try data.load(default: preset?.defaultDataset)
+      let splits = try data.load(default: preset?.defaultDataset, seed: job.seed, preset: preset, evaluation: true)
       let prepared = try PreparedData.prepare(splits, for: m, normalize: preset?.normalize ?? false)
       guard let test = prepared.test else { throw DLPError.data("dataset '\(prepared.datasetName)' has no test split") }
       // A batch bigger than the test split is one batch of all of it; clamped, no buffer overflows.
       let batchSize = FitOptions.effectiveBatchSize(self.batchSize, rows: test.count)
-      let description = JobDescription(
+      var description = JobDescription(
         dataset: data.dataset ?? preset?.defaultDataset ?? "", samples: data.samples, numWords: data.numWords,
         targetColumn: data.targetColumn, normalize: preset?.normalize ?? false, validationSplit: 0, batchSize: batchSize,
         seed: job.seed, collective: job.allreduce.description)
+      description.images = try data.imageOptions(seed: job.seed, preset: preset, evaluation: true)
       let ev = try ClusterSession.run(
         placement: job.workers == 0 ? .inProcess : .localWorkers(job.workers), model: m, data: prepared,
         roles: try prepared.roles(validationSplit: 0), batchSize: batchSize, run: job, description: description

@@ -105,6 +105,7 @@ struct KFoldCommand: ParsableCommand {
         validationSplit: 0, batchSize: options.batchSize, seed: job.seed,
         collective: job.allreduce.description)
       workerData.skipTest = !final
+      workerData.images = try data.imageOptions(seed: job.seed, preset: preset)
       if job.workers > 0 {
         cluster = try FoldCoordinator.launchLocal(
           workers: job.workers, threads: job.threads ?? 1, shipData: shipData,
@@ -119,7 +120,7 @@ struct KFoldCommand: ParsableCommand {
       let start: Date
       do {
         if !shipData { try cluster?.start() }
-        let splits = try data.load(default: preset?.defaultDataset, skipTest: !final)
+        let splits = try data.load(default: preset?.defaultDataset, skipTest: !final, seed: job.seed, preset: preset)
         // Raw features: each fold normalises with its own training rows' statistics.
         prepared = try PreparedData.prepare(splits, for: template, normalize: false)
         // A batch bigger than the data is one batch of all of it; clamped, no buffer overflows.

@@ -24,6 +24,14 @@ public struct ModelOptions: ParsableArguments {
   @Option(help: "Comma-separated metric names (overrides the model's).")
   public var metrics: String?
 
+  @Option(
+    help: "Freeze these layers or nested models (comma-separated names or paths like vgg16/block5_conv1; a trailing * matches a prefix). Applied after --unfreeze.")
+  public var freeze: String?
+
+  @Option(
+    help: "Unfreeze these layers or nested models (a nested model: all its layers), e.g. the book's fine-tuning: --unfreeze vgg16 --freeze 'block1_*,block2_*,block3_*,block4_*'.")
+  public var unfreeze: String?
+
   public init() {}
 
   public func validate() throws {
@@ -57,6 +65,7 @@ public struct ModelOptions: ParsableArguments {
         try KerasArchive.loadOptimizerState(model, from: contents)
         if let lr = learningRate { optimizer.learningRate = lr }
       }
+      try applyFreezing(model)
       return (model, nil)
     }
     guard let p = try preset_ else {
@@ -66,7 +75,19 @@ public struct ModelOptions: ParsableArguments {
     try model.compile(
       optimizer: Optimizers.named(optimizer ?? p.optimizer, learningRate: learningRate),
       losses: [Losses.named(loss ?? p.loss)], metrics: metrics.map(Self.split) ?? p.metrics)
+    try applyFreezing(model)
     return (model, p)
+  }
+
+  /// --unfreeze, then --freeze (Keras's `trainable`: a nested model's flag reaches all its
+  /// layers, and a layer inside a frozen model stays frozen).
+  func applyFreezing(_ model: Model) throws {
+    for (list, value) in [(unfreeze, true), (freeze, false)] {
+      for name in list.map(Self.split) ?? [] {
+        for layer in try model.layers(matching: name) { layer.trainable = value }
+      }
+    }
+    model.updateTrainableRanges()
   }
 
   static func split(_ s: String) -> [String] {

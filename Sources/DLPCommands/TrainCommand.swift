@@ -35,7 +35,12 @@ struct TrainArguments: ParsableArguments {
     configureEngine(threads: job.threads ?? (inProcess ? nil : 1))
     let (m, preset) = try model.makeModel(seed: job.seed)
     let datasetName = data.dataset ?? preset?.defaultDataset
-    let splits = try data.load(default: datasetName)
+    // Images in class folders too big to hold decoded: decoded batch by batch while training.
+    if let stream = try ImageStreamTraining(arguments: self, model: m, preset: preset, inProcess: inProcess) {
+      try stream.run()
+      return
+    }
+    let splits = try data.load(default: datasetName, seed: job.seed, preset: preset)
     let normalize = preset?.normalize ?? false
     let prepared = try PreparedData.prepare(splits, for: m, normalize: normalize)
     if let w = loadWeights { try WeightsFile.load(m, from: w) }
@@ -46,10 +51,11 @@ struct TrainArguments: ParsableArguments {
       epochs: epochs ?? preset?.defaultEpochs ?? 1,
       batchSize: FitOptions.effectiveBatchSize(requestedBatch, rows: prepared.largestSplit),
       shuffle: !noShuffle, seed: job.seed)
-    let description = JobDescription(
+    var description = JobDescription(
       dataset: datasetName ?? "", samples: data.samples, numWords: data.numWords, targetColumn: data.targetColumn,
       normalize: normalize, validationSplit: validationSplit, batchSize: options.batchSize, seed: job.seed,
       collective: job.allreduce.description)
+    description.images = try data.imageOptions(seed: job.seed, preset: preset)
     let flags = try resultFlags(dataset: datasetName, options: options)
     var session = TrainingSession(
       model: m, data: prepared, options: options, validationSplit: validationSplit, run: job, placement: placement,

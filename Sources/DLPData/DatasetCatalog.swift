@@ -12,6 +12,9 @@ public struct DatasetOptions: Sendable, Equatable {
   /// Leave the test split out (a K-fold sweep without `--final` never reads it): an IDX
   /// folder's test files are then not even decompressed.
   public var skipTest: Bool
+  /// How a folder of images in class folders is read (`--image-size`, `--color-mode`,
+  /// `--label-mode`); nil: such a folder is not taken as an image dataset.
+  public var images: ImageFolderOptions? = nil
 
   public init(numWords: Int = 10000, samples: Int? = nil, targetColumn: String? = nil, skipTest: Bool = false) {
     self.numWords = numWords
@@ -63,6 +66,7 @@ public enum DatasetCatalog {
     _ nameOrPath: String, options: DatasetOptions = DatasetOptions(),
     locator: DatasetLocator = DatasetLocator()
   ) throws -> DatasetSplits {
+    if let images = try ImageDatasets.load(nameOrPath, options: options) { return images }
     let resolved = try locator.resolve(nameOrPath)
     let name = resolved.name?.rawValue ?? nameOrPath
     var splits: (train: LabeledData, test: LabeledData?, classes: Int?)

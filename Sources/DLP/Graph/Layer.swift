@@ -7,7 +7,16 @@ public struct WeightSpec: Sendable {
   public var shape: [Int]
   public var initializer: Initializer
   public var regularizer: Regularizer?
+  /// False for state the layer updates itself rather than the optimizer (BatchNormalization's
+  /// moving statistics, Keras's non-trainable weights): no gradient, no update, no penalty.
+  public var trainable: Bool = true
   public var count: Int { shape.reduce(1, *) }
+}
+
+/// Sums per-replica values across the data-parallel replicas of one training step (each
+/// holds a part of the global batch), bitwise identical on every replica. nil in-process.
+public protocol ReplicaReduction: AnyObject {
+  func sumAcrossReplicas(_ values: UnsafeMutableBufferPointer<Double>)
 }
 
 /// Where a training step's random numbers come from, as Keras 3 on JAX draws them: a layer's
@@ -47,6 +56,9 @@ public struct ForwardPass {
   /// the layer writes pre-activations and treats its output gradient as one of those.
   public var deferActivation: Bool
   public var randomness: StepRandomness
+  /// The other replicas of this training step, for layers whose forward needs statistics of
+  /// the global batch (BatchNormalization); nil in-process.
+  public var replicas: ReplicaReduction? = nil
 }
 
 /// What a layer's backward sees. `outputGrad` is this node's own buffer and may be overwritten.
@@ -64,6 +76,11 @@ public struct BackwardPass {
   public var computeWeightGrads: Bool
   /// True when a shared layer's earlier application already wrote its weight gradients.
   public var accumulateWeightGrads: Bool
+  /// The other replicas of this training step (see `ForwardPass.replicas`); nil in-process.
+  public var replicas: ReplicaReduction? = nil
+  /// Whether the forward this backward follows ran in training mode (BatchNormalization
+  /// differentiates its batch statistics then, its moving ones otherwise).
+  public var training: Bool = true
 }
 
 /// The base of every layer: Keras's Layer. A subclass validates and stores its config in `init`,
@@ -121,10 +138,13 @@ open class Layer {
   /// The regularisation penalty this layer adds, and its gradient added into `grads`.
   /// Weights without a regulariser cost nothing.
   public final func addWeight(
-    _ name: String, shape: [Int], initializer: Initializer, regularizer: Regularizer? = nil
+    _ name: String, shape: [Int], initializer: Initializer, regularizer: Regularizer? = nil,
+    trainable: Bool = true
   ) {
     weightSpecs.append(
-      WeightSpec(name: name, shape: shape, initializer: initializer, regularizer: regularizer))
+      WeightSpec(
+        name: name, shape: shape, initializer: initializer, regularizer: regularizer,
+        trainable: trainable))
   }
 
   /// Builds the layer for these input shapes if not built yet; checks shapes on later calls.
@@ -192,6 +212,9 @@ open class Layer {
 
   public var parameterCount: Int { weightSpecs.reduce(0) { $0 + $1.count } }
 
+  /// Values the optimizer may update when the layer is trainable (its trainable weights).
+  public var trainableWeightCount: Int { weightSpecs.reduce(0) { $0 + ($1.trainable ? $1.count : 0) } }
+
   final func requireSingleInput(_ shapes: [[Int]]) throws {
     guard shapes.count == 1 else {
       throw DLPError.shape("layer '\(name)' (\(className)) takes one input, got \(shapes.count)")
@@ -206,6 +229,8 @@ extension Layer {
   }
 
   public func callAsFunction(_ inputs: [SymbolicTensor]) throws -> SymbolicTensor {
+    // A model called as a layer is inlined: its nodes join the caller's graph (Model+Nesting).
+    if let model = self as? Model { return try model.callSingleOutput(inputs) }
     do {
       let out = try ensureBuilt(inputs.map(\.shape))
       return SymbolicTensor(node: Node(layer: self, inputs: inputs), shape: out)

@@ -19,7 +19,19 @@ extension Model {
   /// The output of the one node of layer `name` (a shared layer has several: ambiguous).
   func outputTensor(ofLayer name: String) throws -> SymbolicTensor {
     let layer = try self.layer(named: name)
-    if layer is InputLayer { return inputs.first { $0.node.layer === layer }! }
+    if layer is InputLayer, let i = inputs.first(where: { $0.node.layer === layer }) { return i }
+    if let nested = layer as? Model {
+      // A nested model: the output of its one application.
+      var calls: [ModelCall] = []
+      for n in nodes {
+        for c in n.calls where c.model === nested && !calls.contains(where: { $0 === c }) { calls.append(c) }
+      }
+      guard calls.count == 1, calls[0].outputs.count == 1 else {
+        throw DLPError.config(
+          "model '\(name)' is applied \(calls.count) times in model '\(self.name)' or has several outputs, so it has no single output")
+      }
+      return calls[0].outputs[0]
+    }
     let applications = nodes.filter { $0.layer === layer }
     guard applications.count == 1 else {
       throw DLPError.config(
@@ -38,11 +50,8 @@ extension Model {
       if needed.insert(ObjectIdentifier(n)).inserted { stack += n.inputs.map(\.node) }
     }
     let ins = inputs.filter { needed.contains(ObjectIdentifier($0.node)) }
-    // Model.init binds each layer to the new model's own store (copying the values); put the
-    // bindings back so both models use the same weights.
-    let bindings = layers.map { ($0, $0.binding) }
-    defer { for (layer, binding) in bindings { layer.binding = binding } }
-    return try Model(inputs: ins, outputs: outs, name: name)
+    // No store of its own: the layers keep their bindings into this model's.
+    return try Model(inputs: ins, outputs: outs, name: name, bindWeights: false)
   }
 
   /// d(objective)/d(input) for each sample of `x`, where the objective of a sample is the mean
@@ -57,14 +66,11 @@ extension Model {
 }
 
 /// Gradients of one output's mean activation with respect to the model input, with buffers
-/// sized once: reuse one for the steps of a gradient ascent.
+/// sized once: reuse one for the steps of a gradient ascent (a `LayerGradient` on the input).
 public final class InputGradient {
   public let model: Model
   public let unit: Int?
-  let probe: Model
-  let executor: GraphExecutor
-  let outputNode: Int
-  let inputNode: Int
+  let gradient: LayerGradient
 
   /// - Parameters:
   ///   - output: which of `model`'s outputs to differentiate.
@@ -85,67 +91,28 @@ public final class InputGradient {
         "output '\(out.node.layer.name)' has \(out.shape.last ?? 1) units on its last axis; unit \(u) does not exist"
       )
     }
-    guard !(out.node.layer is InputLayer) else {
-      throw DLPError.config(
-        "output \(output) of model '\(model.name)' is its input: there is nothing to differentiate")
-    }
     self.model = model
     self.unit = unit
-    // An uncompiled model of that one output: no loss heads and no consumers downstream, so
-    // the output node's gradient buffer receives exactly the seed written below.
-    let probe = try model.submodel(outputs: [out], name: "\(model.name)_probe")
-    self.probe = probe
-    guard probe.inputs.count == 1 else {
-      throw DLPError.config(
-        "output \(output) of model '\(model.name)' does not depend on its input")
-    }
-    executor = GraphExecutor(model: probe, capacity: capacity, inputGradients: true)
-    outputNode = probe.nodes.firstIndex { $0 === out.node }!
-    inputNode = probe.nodes.firstIndex { $0 === probe.inputs[0].node }!
+    gradient = try LayerGradient(
+      model: model, layer: model.inputs[0].node.layer.name, output: output, capacity: capacity)
   }
 
   /// The objective of each sample and its gradient with respect to the input (shaped like x).
   /// Weight gradients are not computed; the model's weights and gradient buffer are untouched.
   public func gradient(_ x: Tensor) throws -> (objective: [Float], gradient: Tensor) {
-    let shape = probe.inputs[0].shape
-    guard x.rank == shape.count + 1, Array(x.shape.dropFirst()) == shape else {
-      throw DLPError.shape(
-        "input '\(probe.inputs[0].node.layer.name)' expects samples of shape \(describeShapes([shape])), got a tensor of shape \(x.shape)"
-      )
+    let channels = gradient.outputShape.last ?? 1
+    let unit = self.unit
+    let r = try gradient.compute(x) { y, seed, n, width in
+      // d(objective)/d(output) = 1/count at the positions averaged, 0 elsewhere.
+      let count = unit == nil ? width : width / channels
+      let share = 1 / Float(count)
+      var objective = [Float](repeating: 0, count: n)
+      for i in 0..<(n * width) where unit.map({ i % channels == $0 }) ?? true {
+        seed[i] = share
+        objective[i / width] += y[i] * share
+      }
+      return objective
     }
-    let n = x.shape[0]
-    guard n <= executor.capacity else {
-      throw DLPError.shape(
-        "this InputGradient takes at most \(executor.capacity) samples at once, got \(n)")
-    }
-    let data = try ArrayData(inputs: [x])
-    let rows = Array(0..<n)
-    rows.withUnsafeBufferPointer { executor.load(rows: $0, from: data, targets: false) }
-    executor.forward(batch: n, training: false)
-
-    // Seed: d(objective)/d(output) = 1/count at the positions averaged, 0 elsewhere.
-    let outShape = probe.outputs[0].shape
-    let width = outShape.reduce(1, *)
-    let channels = outShape.last ?? 1
-    let count = unit == nil ? width : width / channels
-    let seed = executor.grads[outputNode]
-    let y = executor.output(node: outputNode)
-    var objective = [Float](repeating: 0, count: n)
-    let share = 1 / Float(count)
-    for i in 0..<(n * width) {
-      let selected = unit.map { i % channels == $0 } ?? true
-      seed[i] = selected ? share : 0
-      if selected { objective[i / width] += y[i] * share }
-    }
-
-    // Frozen for the pass: backward then skips every weight gradient.
-    let trainable = probe.layers.map(\.trainable)
-    for l in probe.layers { l.trainable = false }
-    defer { for (l, t) in zip(probe.layers, trainable) { l.trainable = t } }
-    executor.backward(batch: n)
-
-    let grad = Array(
-      UnsafeBufferPointer(start: executor.gradient(node: inputNode), count: n * shape.reduce(1, *)))
-    return (objective, Tensor(uncheckedShape: x.shape, scalars: grad))
+    return (r.objective, r.gradient)
   }
 }

@@ -6,25 +6,32 @@ extension Model {
   public func summary() -> String {
     let functional = !isSequential
     var rows: [[String]] = []
-    var nodeIndex: [ObjectIdentifier: Int] = [:]
-    var perLayer: [ObjectIdentifier: Int] = [:]
-    for n in nodes {
-      nodeIndex[ObjectIdentifier(n)] = perLayer[ObjectIdentifier(n.layer), default: 0]
-      perLayer[ObjectIdentifier(n.layer), default: 0] += 1
-    }
+    let refs = TopLevelRefs(self)
     var counted = Set<ObjectIdentifier>()
-    for n in nodes {
-      if isSequential && n.layer is InputLayer { continue }
-      let shape = n.layer is InputLayer ? (n.layer as! InputLayer).shape : n.layer.outputShape
-      let first = counted.insert(ObjectIdentifier(n.layer)).inserted
-      var row = [
-        "\(n.layer.name) (\(n.layer.className))", describeShapes([shape]),
-        Model.grouped(first ? n.layer.parameterCount : 0),
-      ]
-      if functional {
-        row.append(
-          n.inputs.isEmpty ? "-" : n.inputs.map { "\($0.node.layer.name)[\(nodeIndex[ObjectIdentifier($0.node)]!)][0]" }.joined(separator: ", "))
+    func connections(_ inputs: [SymbolicTensor]) -> String {
+      inputs.isEmpty ? "-" : inputs.map { t in let r = refs.ref(t); return "\(r.name)[\(r.node)][\(r.tensor)]" }.joined(separator: ", ")
+    }
+    for item in refs.items {
+      let owner: Layer
+      let shape: [Int]
+      let inputs: [SymbolicTensor]
+      switch item {
+      case .node(let n):
+        if isSequential && n.layer is InputLayer { continue }
+        owner = n.layer
+        shape = n.layer is InputLayer ? (n.layer as! InputLayer).shape : n.layer.outputShape
+        inputs = n.inputs
+      case .call(let c):
+        owner = c.model
+        shape = c.outputs[0].shape
+        inputs = c.inputs
       }
+      let first = counted.insert(ObjectIdentifier(owner)).inserted
+      var row = [
+        "\(owner.name) (\(owner.className))", describeShapes([shape]),
+        Model.grouped(first ? owner.parameterCount : 0),
+      ]
+      if functional { row.append(connections(inputs)) }
       rows.append(row)
     }
     let headers = functional ? ["Layer (type)", "Output Shape", "Param #", "Connected to"] : ["Layer (type)", "Output Shape", "Param #"]

@@ -1,27 +1,36 @@
 import Foundation
 
 /// A model: a directed acyclic graph of layer applications from `inputs` to `outputs`
-/// (Keras's functional Model; `Sequential` is the one-chain case).
-open class Model {
-  public let name: String
+/// (Keras's functional Model; `Sequential` is the one-chain case). A model is also a layer:
+/// called on symbolic tensors (or placed in a Sequential) inside another model, its nodes are
+/// inlined into that model's graph (see `ModelCall`).
+open class Model: Layer {
   public let inputs: [SymbolicTensor]
   public let outputs: [SymbolicTensor]
-  /// Nodes in topological order (inputs first).
+  /// Nodes in topological order (inputs first), nested models' nodes inlined.
   public let nodes: [Node]
-  /// Distinct layers in the order they first appear.
+  /// Distinct layers in the order they first appear, nested models' layers included (never a
+  /// model itself: see `topLevelLayers` for Keras's `model.layers`).
   public let layers: [Layer]
-  /// The flat weights and gradients of every layer.
+  /// The flat weights and gradients of every layer (empty for a model built with
+  /// `bindWeights: false`, whose layers get their weights from the model it is nested in).
   public let parameters: ParameterStore
   /// Set by `compile`.
   public internal(set) var compiled: CompiledSettings?
   /// Whether `toJSON` writes a Sequential (the book's models) or a functional Model.
   public var isSequential = false
+  /// The models each layer is nested in (outermost first), from its first node.
+  let enclosingModels: [ObjectIdentifier: [Model]]
   /// Keras's `stop_training`: a callback sets it to end `fit` after the current batch or epoch.
   public var stopTraining = false
 
   /// Builds the graph and initialises weights deterministically from `seed`.
+  /// - Parameter bindWeights: false for a model that is only meant to be nested in another
+  ///   (the Keras JSON reader's inner models): its layers' weights are laid out and
+  ///   initialised by the outer model, in the outer model's layer order, as Keras draws them.
   public init(
-    inputs: [SymbolicTensor], outputs: [SymbolicTensor], name: String? = nil, seed: UInt64 = 0
+    inputs: [SymbolicTensor], outputs: [SymbolicTensor], name: String? = nil, seed: UInt64 = 0,
+    bindWeights: Bool = true
   ) throws {
     guard !inputs.isEmpty, !outputs.isEmpty else {
       throw DLPError.config("a model needs at least one input and one output")
@@ -31,15 +40,18 @@ open class Model {
         "model inputs must come from Input(...); '\(i.node.layer.name)' is a \(i.node.layer.className)"
       )
     }
-    self.name = name ?? LayerNames.unique("functional")
-    self.inputs = inputs
-    self.outputs = outputs
-    self.nodes = try GraphOrder.topological(outputs: outputs, inputs: inputs)
+    let nodes = try GraphOrder.topological(outputs: outputs, inputs: inputs)
     var seen = Set<ObjectIdentifier>()
     var layers: [Layer] = []
-    for n in nodes where seen.insert(ObjectIdentifier(n.layer)).inserted { layers.append(n.layer) }
-    let names = Dictionary(grouping: layers, by: \.name).filter { $0.value.count > 1 }
-    if let dup = names.keys.sorted().first {
+    var enclosing: [ObjectIdentifier: [Model]] = [:]
+    for n in nodes where seen.insert(ObjectIdentifier(n.layer)).inserted {
+      layers.append(n.layer)
+      enclosing[ObjectIdentifier(n.layer)] = n.calls.map(\.model)
+    }
+    // Keras wants unique names among the layers of each model; nested models' layers are
+    // told apart by their path (`vgg16/block1_conv1`).
+    let paths = layers.map { l in (enclosing[ObjectIdentifier(l)]!.map(\.name) + [l.name]).joined(separator: "/") }
+    if let dup = Dictionary(grouping: paths, by: { $0 }).filter({ $0.value.count > 1 }).keys.sorted().first {
       throw DLPError.config(
         "two different layers are named '\(dup)'; layer names must be unique in a model")
     }
@@ -50,9 +62,30 @@ open class Model {
           "input '\(input.name)' holds integer ids (dtype int32), which only a layer that reads ids (an Embedding) can take; '\(n.layer.name)' (\(n.layer.className)) takes float values. Use dtype float32 for it")
       }
     }
+    self.inputs = inputs
+    self.outputs = outputs
+    self.nodes = nodes
     self.layers = layers
-    self.parameters = ParameterStore(count: layers.reduce(0) { $0 + $1.parameterCount })
-    bindParameters(seed: seed)
+    self.enclosingModels = enclosing
+    self.parameters = ParameterStore(count: bindWeights ? layers.reduce(0) { $0 + $1.parameterCount } : 0)
+    super.init(name: name, defaultPrefix: "functional")
+    try checkTopLevelNames()
+    inputShapes = inputs.map(\.shape)
+    outputShape = outputs[0].shape
+    isBuilt = true
+    if bindWeights { bindParameters(seed: seed) }
+  }
+
+  /// Keras's class name: `Sequential` or `Functional`.
+  open override var className: String { isSequential ? "Sequential" : "Functional" }
+
+  /// Setting it sets every layer's flag, nested models' included, as Keras's setter does.
+  /// A layer is trained only when it and every model it is nested in are trainable.
+  public override var trainable: Bool {
+    didSet {
+      for l in layers { l.trainable = trainable }
+      for m in nestedModels where m.trainable != trainable { m.trainable = trainable }
+    }
   }
 
   public convenience init(
@@ -106,7 +139,7 @@ open class Model {
 
   /// Every layer's seed-generator seeds, in layer order: what keys its training randomness
   /// (dropout masks), drawn when the model was built.
-  public var generatorSeeds: [[UInt32]] {
+  public var layerGeneratorSeeds: [[UInt32]] {
     get { layers.map(\.generatorSeeds) }
   }
 
@@ -119,45 +152,72 @@ open class Model {
     for (l, s) in zip(layers, seeds) { l.generatorSeeds = s }
   }
 
-  /// Recomputes which ranges the optimizer updates; call after changing `trainable`.
+  /// Whether the optimizer trains `layer`: its own flag and those of the models it is nested
+  /// in (a frozen base keeps every layer frozen, as Keras's `trainable_weights` does).
+  public func trains(_ layer: Layer) -> Bool {
+    layer.trainable && (enclosingModels[ObjectIdentifier(layer)] ?? []).allSatisfy(\.trainable)
+  }
+
+  /// Recomputes which ranges the optimizer updates (trainable weights of trained layers; not
+  /// BatchNormalization's moving statistics); call after changing `trainable`.
   public func updateTrainableRanges() {
     var ranges: [Range<Int>] = []
-    for layer in layers where layer.trainable && layer.parameterCount > 0 {
-      let lo = layer.binding!.offsets[0]
-      let r = lo..<(lo + layer.parameterCount)
-      if let last = ranges.last, last.upperBound == r.lowerBound {
-        ranges[ranges.count - 1] = last.lowerBound..<r.upperBound
-      } else {
-        ranges.append(r)
+    for layer in layers where trains(layer) {
+      for (i, spec) in layer.weightSpecs.enumerated() where spec.trainable && spec.count > 0 {
+        let lo = layer.binding!.offsets[i]
+        let r = lo..<(lo + spec.count)
+        if let last = ranges.last, last.upperBound == r.lowerBound {
+          ranges[ranges.count - 1] = last.lowerBound..<r.upperBound
+        } else {
+          ranges.append(r)
+        }
       }
     }
     parameters.trainableRanges = ranges
   }
 
+  /// A layer (or nested model) by name: a top-level one, a path into nested models
+  /// (`vgg16/block5_conv1`), or a nested layer whose name is unique in the model.
   public func layer(named name: String) throws -> Layer {
-    guard let l = layers.first(where: { $0.name == name }) else {
-      throw DLPError.config(
-        "model '\(self.name)' has no layer named '\(name)'; it has \(layers.map(\.name))")
-    }
-    return l
+    if let l = topLevelLayers.first(where: { $0.name == name }) { return l }
+    if let k = layers.indices.first(where: { layerPath(layers[$0]) == name }) { return layers[k] }
+    let nested = layers.filter { $0.name == name } + nestedModels.filter { $0.name == name }
+    if nested.count == 1 { return nested[0] }
+    throw DLPError.config(
+      nested.isEmpty
+        ? "model '\(self.name)' has no layer named '\(name)'; it has \(topLevelLayers.map(\.name))"
+        : "model '\(self.name)' has \(nested.count) nested layers named '\(name)'; give its path (\(nested.map(layerPath).joined(separator: ", ")))")
   }
 
-  public var parameterCount: Int { parameters.count }
-  public var trainableParameterCount: Int { parameters.trainableRanges.reduce(0) { $0 + $1.count } }
+  /// Every weight of every layer, nested models' included.
+  public override var parameterCount: Int { layers.reduce(0) { $0 + $1.parameterCount } }
+  /// Weights the optimizer updates (`trains`, trainable weights only).
+  public var trainableParameterCount: Int {
+    layers.reduce(0) { $0 + (trains($1) ? $1.trainableWeightCount : 0) }
+  }
 
-  /// Weights by Keras name `LAYER/WEIGHT`, in layer order.
+  /// A layer's name with the nested models it sits in: `dense`, `vgg16/block1_conv1`.
+  public func layerPath(_ layer: Layer) -> String {
+    ((enclosingModels[ObjectIdentifier(layer)] ?? []).map(\.name) + [layer.name]).joined(separator: "/")
+  }
+
+  /// Weights by name `LAYER/WEIGHT` (a nested layer's path: `vgg16/block1_conv1/kernel`), in
+  /// layer order.
   public func namedWeights() -> [(name: String, value: Tensor)] {
-    layers.flatMap { l in zip(l.weightSpecs, l.getWeights()).map { ("\(l.name)/\($0.name)", $1) } }
+    layers.flatMap { l in zip(l.weightSpecs, l.getWeights()).map { ("\(layerPath(l))/\($0.name)", $1) } }
   }
 
   /// Loads weights by `LAYER/WEIGHT` name; every weight of the model must be present with
-  /// Keras's shape.
+  /// Keras's shape. A nested layer's weight may also be named as Keras's `variable.path`
+  /// names a layer built with its model (`block1_conv1/kernel`), when that name is unique.
   public func loadNamedWeights(_ weights: [String: Tensor], source: String) throws {
+    let nameCounts = Dictionary(grouping: layers, by: \.name).mapValues(\.count)
     for l in layers where !l.weightSpecs.isEmpty {
       var values: [Tensor] = []
       for spec in l.weightSpecs {
-        let key = "\(l.name)/\(spec.name)"
-        guard let t = weights[key] else {
+        let key = "\(layerPath(l))/\(spec.name)"
+        let bare = "\(l.name)/\(spec.name)"
+        guard let t = weights[key] ?? (nameCounts[l.name] == 1 ? weights[bare] : nil) else {
           throw DLPError.data(
             "\(source) has no weight '\(key)' (it has \(weights.keys.sorted().prefix(12).joined(separator: ", ")))"
           )
@@ -165,6 +225,22 @@ open class Model {
         values.append(t)
       }
       try l.setWeights(values)
+    }
+  }
+
+  /// Every weight in `namedWeights` order (Keras's `model.get_weights()`).
+  public override func getWeights() -> [Tensor] { layers.flatMap { $0.getWeights() } }
+
+  /// Sets every weight from a list in `getWeights` order.
+  public override func setWeights(_ tensors: [Tensor]) throws {
+    let expected = layers.reduce(0) { $0 + $1.weightSpecs.count }
+    guard tensors.count == expected else {
+      throw DLPError.shape("model '\(name)' has \(expected) weights, \(tensors.count) were given")
+    }
+    var k = 0
+    for l in layers where !l.weightSpecs.isEmpty {
+      try l.setWeights(Array(tensors[k..<(k + l.weightSpecs.count)]))
+      k += l.weightSpecs.count
     }
   }
 }

@@ -3,6 +3,9 @@
 public final class Node {
   public let layer: Layer
   public let inputs: [SymbolicTensor]
+  /// The model applications this node was inlined from, outermost first (empty for a node of
+  /// the model itself; see `ModelCall`).
+  public internal(set) var calls: [ModelCall] = []
 
   init(layer: Layer, inputs: [SymbolicTensor]) {
     self.layer = layer

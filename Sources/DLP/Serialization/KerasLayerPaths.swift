@@ -7,11 +7,17 @@ import Foundation
 /// sorted as `keras.src.ops.function.map_graph` sorts them (by depth from the outputs, ties by
 /// first visit of a depth-first walk from the outputs), which this file reproduces.
 public enum KerasLayerPaths {
-  /// The layers of `model` in Keras's `model.layers` order, each with its path in a weights file.
+  /// The layers of `model` in Keras's `model.layers` order, each with its path in a weights file
+  /// (a nested model's layers under its own: `layers/functional/layers/conv2d`).
   public static func entries(for model: Model) -> [(path: String, layer: Layer)] {
-    let layers = model.isSequential ? model.layers.filter { !($0 is InputLayer) } : functionalOrder(model)
+    tree(for: model).filter { !($0.layer is Model) }
+  }
+
+  /// `entries`, with each nested model's own entry before its layers'.
+  public static func tree(for model: Model, prefix: String = "layers/") -> [(path: String, layer: Layer)] {
+    let layers = model.isSequential ? model.topLevelLayers.filter { !($0 is InputLayer) } : functionalOrder(model)
     var used: [String: Int] = [:]
-    return layers.map { layer in
+    return layers.flatMap { layer -> [(path: String, layer: Layer)] in
       let base = snakeCase(layer.className)
       let name: String
       if let n = used[base] {
@@ -21,7 +27,8 @@ public enum KerasLayerPaths {
         used[base] = 0
         name = base
       }
-      return ("layers/" + name, layer)
+      guard let nested = layer as? Model else { return [(prefix + name, layer)] }
+      return [(prefix + name, nested)] + tree(for: nested, prefix: prefix + name + "/layers/")
     }
   }
 
@@ -42,40 +49,50 @@ public enum KerasLayerPaths {
     return re.stringByReplacingMatches(in: s, range: NSRange(s.startIndex..., in: s), withTemplate: template)
   }
 
-  /// `map_graph`'s operation order for a functional model.
+  /// `map_graph`'s operation order for a functional model: its own layers and nested models
+  /// (each application of a nested model is one operation).
   static func functionalOrder(_ model: Model) -> [Layer] {
+    // The top-level operations: a node of the model's own, or a nested model's application.
+    struct Operation {
+      let id: ObjectIdentifier
+      let layer: Layer
+      let inputs: [SymbolicTensor]
+    }
+    func operation(producing t: SymbolicTensor) -> Operation {
+      if let c = t.node.calls.first { return Operation(id: ObjectIdentifier(c), layer: c.model, inputs: c.inputs) }
+      return Operation(id: ObjectIdentifier(t.node), layer: t.node.layer, inputs: t.node.inputs)
+    }
     // _build_map: depth-first from each output; a layer's index is its first visit (pre-order),
-    // nodes are listed when finished (post-order: inputs before the nodes that use them).
+    // operations are listed when finished (post-order: inputs before the operations using them).
     var firstVisit: [ObjectIdentifier: Int] = [:]
     var finished = Set<ObjectIdentifier>()
-    var postOrder: [Node] = []
-    func visit(_ node: Node) {
-      let id = ObjectIdentifier(node)
-      if finished.contains(id) { return }
-      let layer = ObjectIdentifier(node.layer)
+    var postOrder: [Operation] = []
+    func visit(_ op: Operation) {
+      if finished.contains(op.id) { return }
+      let layer = ObjectIdentifier(op.layer)
       if firstVisit[layer] == nil { firstVisit[layer] = firstVisit.count }
-      for input in node.inputs { visit(input.node) }
-      finished.insert(id)
-      postOrder.append(node)
+      for input in op.inputs { visit(operation(producing: input)) }
+      finished.insert(op.id)
+      postOrder.append(op)
     }
-    for output in model.outputs { visit(output.node) }
-    let inGraph = Set(postOrder.map { ObjectIdentifier($0) })
+    for output in model.outputs { visit(operation(producing: output)) }
+    let inGraph = Set(postOrder.map(\.id))
 
-    // Depths: 0 at the outputs, a node's inputs one deeper than the deepest node using them; a
-    // shared layer takes the greatest depth of its nodes.
-    var nodeDepth: [ObjectIdentifier: Int] = [:]
+    // Depths: 0 at the outputs, an operation's inputs one deeper than the deepest operation
+    // using them; a shared layer takes the greatest depth of its operations.
+    var opDepth: [ObjectIdentifier: Int] = [:]
     var layerDepth: [ObjectIdentifier: Int] = [:]
     var layerByID: [ObjectIdentifier: Layer] = [:]
-    for node in postOrder.reversed() {
-      let id = ObjectIdentifier(node)
-      let layer = ObjectIdentifier(node.layer)
-      let depth = Swift.max(nodeDepth[id] ?? 0, layerDepth[layer] ?? 0)
+    for op in postOrder.reversed() {
+      let layer = ObjectIdentifier(op.layer)
+      let depth = Swift.max(opDepth[op.id] ?? 0, layerDepth[layer] ?? 0)
       layerDepth[layer] = depth
-      layerByID[layer] = node.layer
-      nodeDepth[id] = depth
-      for input in node.inputs where inGraph.contains(ObjectIdentifier(input.node)) {
-        let p = ObjectIdentifier(input.node)
-        nodeDepth[p] = Swift.max(depth + 1, nodeDepth[p] ?? 0)
+      layerByID[layer] = op.layer
+      opDepth[op.id] = depth
+      for input in op.inputs {
+        let p = operation(producing: input).id
+        guard inGraph.contains(p) else { continue }
+        opDepth[p] = Swift.max(depth + 1, opDepth[p] ?? 0)
       }
     }
     // Inputs that reach no output still belong to the model, at depth 0, first among equals.

@@ -41,10 +41,23 @@ public enum KerasModelReader {
     guard let cls = entry["class_name"]?.string, let cfg = entry["config"], cfg.object != nil else {
       throw DLPError.config("a layer entry needs 'class_name' and 'config': \(entry.serialized().prefix(200))")
     }
+    if ["Sequential", "Functional", "Model"].contains(cls) { return try nestedModel(cls, cfg, entry: entry) }
     return try LayerRegistry.make(className: cls, config: cfg)
   }
 
-  static func sequential(_ config: JSONValue, doc: JSONValue, seed: UInt64) throws -> Model {
+  /// A model nested as a layer (Keras writes its whole config in place). Its weights are laid
+  /// out and initialised by the outermost model, in its layer order, as Keras draws them; a
+  /// nested model marked not trainable freezes all its layers.
+  static func nestedModel(_ className: String, _ config: JSONValue, entry: JSONValue) throws -> Model {
+    let model =
+      className == "Sequential"
+      ? try sequential(config, doc: entry, seed: 0, bindWeights: false)
+      : try functional(config, seed: 0, bindWeights: false)
+    if config["trainable"]?.bool == false { model.trainable = false }
+    return model
+  }
+
+  static func sequential(_ config: JSONValue, doc: JSONValue, seed: UInt64, bindWeights: Bool = true) throws -> Model {
     var entries = try layerList(config)
     var input: InputLayer?
     if let first = entries.first, first["class_name"]?.string == "InputLayer" {
@@ -67,7 +80,7 @@ public enum KerasModelReader {
       input = InputLayer(shape: shape)
     }
     let layers = try entries.map(makeLayer)
-    return try Sequential([input!] + layers, name: config["name"]?.string, seed: seed)
+    return try Sequential([input!] + layers, name: config["name"]?.string, seed: seed, bindWeights: bindWeights)
   }
 
   static func inputLayer(_ cfg: JSONValue) throws -> InputLayer {
@@ -103,7 +116,7 @@ public enum KerasModelReader {
     return refs
   }
 
-  static func functional(_ config: JSONValue, seed: UInt64) throws -> Model {
+  static func functional(_ config: JSONValue, seed: UInt64, bindWeights: Bool = true) throws -> Model {
     let entries = try layerList(config)
     var layers: [String: Layer] = [:]
     var inbound: [String: [[TensorRef]]] = [:]
@@ -172,7 +185,9 @@ public enum KerasModelReader {
         return t[n]
       }
     }
-    return try Model(inputs: resolve("input_layers"), outputs: resolve("output_layers"), name: config["name"]?.string, seed: seed)
+    return try Model(
+      inputs: resolve("input_layers"), outputs: resolve("output_layers"), name: config["name"]?.string, seed: seed,
+      bindWeights: bindWeights)
   }
 
   static func compileConfig(_ v: JSONValue?, outputs: [String]) throws -> KerasCompileConfig? {

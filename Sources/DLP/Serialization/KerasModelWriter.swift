@@ -5,18 +5,26 @@ public enum KerasModelWriter {
   ]
 
   public static func json(_ model: Model) -> JSONValue {
-    var doc: [String: JSONValue] = [
-      "module": model.isSequential ? "keras" : "keras.src.models.functional",
-      "class_name": model.isSequential ? "Sequential" : "Functional",
-      "registered_name": nil,
-      "config": model.isSequential ? sequentialConfig(model) : functionalConfig(model),
-    ]
-    if model.isSequential { doc["build_config"] = ["input_shape": .batchShape(model.inputs[0].shape)] }
+    var doc = modelEntry(model)
+    doc["registered_name"] = .null
+    if !model.isSequential { doc["build_config"] = nil }
     if let c = model.compiled { doc["compile_config"] = compileConfig(c) }
     return .object(doc)
   }
 
+  /// A model as Keras writes it, at the top of a document or nested as a layer.
+  static func modelEntry(_ model: Model) -> [String: JSONValue] {
+    [
+      "module": model.isSequential ? "keras" : "keras.src.models.functional",
+      "class_name": .string(model.className),
+      "registered_name": model.isSequential ? nil : "Functional",
+      "config": model.isSequential ? sequentialConfig(model) : functionalConfig(model),
+      "build_config": ["input_shape": model.isSequential ? .batchShape(model.inputs[0].shape) : nil],
+    ]
+  }
+
   static func layerEntry(_ layer: Layer) -> [String: JSONValue] {
+    if let model = layer as? Model { return modelEntry(model) }
     var config = layer.config()
     config["name"] = .string(layer.name)
     if let input = layer as? InputLayer {
@@ -36,48 +44,53 @@ public enum KerasModelWriter {
   }
 
   static func sequentialConfig(_ model: Model) -> JSONValue {
-    let layers = model.nodes.map { layerEntry($0.layer) }
+    let layers = model.topLevelItems.map { item -> [String: JSONValue] in
+      switch item {
+      case .node(let n): return layerEntry(n.layer)
+      case .call(let c): return modelEntry(c.model)
+      }
+    }
     return [
-      "name": .string(model.name), "trainable": true, "dtype": dtypePolicy,
+      "name": .string(model.name), "trainable": .bool(model.trainable), "dtype": dtypePolicy,
       "layers": .array(layers.map { .object($0) }), "build_input_shape": .batchShape(model.inputs[0].shape),
     ]
   }
 
   static func functionalConfig(_ model: Model) -> JSONValue {
-    // Node index of each node within its layer (a shared layer has several).
-    var nodeIndex: [ObjectIdentifier: Int] = [:]
-    var perLayer: [ObjectIdentifier: Int] = [:]
-    for n in model.nodes {
-      let l = ObjectIdentifier(n.layer)
-      nodeIndex[ObjectIdentifier(n)] = perLayer[l, default: 0]
-      perLayer[l, default: 0] += 1
-    }
+    let refs = TopLevelRefs(model)
     func ref(_ t: SymbolicTensor) -> JSONValue {
-      [
+      let r = refs.ref(t)
+      return [
         "class_name": "__keras_tensor__",
         "config": [
           "shape": .batchShape(t.shape), "dtype": "float32",
-          "keras_history": [.string(t.node.layer.name), JSONValue(nodeIndex[ObjectIdentifier(t.node)]!), 0],
+          "keras_history": [.string(r.name), JSONValue(r.node), JSONValue(r.tensor)],
         ],
       ]
     }
     var entries: [JSONValue] = []
-    for layer in model.layers {
+    for layer in model.topLevelLayers {
       var e = layerEntry(layer)
       e["name"] = .string(layer.name)
-      let calls = model.nodes.filter { $0.layer === layer && !$0.inputs.isEmpty }
+      // The calls of this layer (or nested model) at the top level, in order.
+      let calls: [[SymbolicTensor]] = refs.items.compactMap { item in
+        switch item {
+        case .node(let n): return n.layer === layer && !n.inputs.isEmpty ? n.inputs : nil
+        case .call(let c): return c.model === layer ? c.inputs : nil
+        }
+      }
       e["inbound_nodes"] = .array(
-        calls.map { n in
-          let args: JSONValue = n.inputs.count == 1 ? ref(n.inputs[0]) : .array(n.inputs.map(ref))
+        calls.map { inputs in
+          let args: JSONValue = inputs.count == 1 ? ref(inputs[0]) : .array(inputs.map(ref))
           return ["args": [args], "kwargs": [:]]
         })
       entries.append(.object(e))
     }
     func list(_ ts: [SymbolicTensor]) -> JSONValue {
-      .array(ts.map { [.string($0.node.layer.name), JSONValue(nodeIndex[ObjectIdentifier($0.node)]!), 0] })
+      .array(ts.map { t in let r = refs.ref(t); return [.string(r.name), JSONValue(r.node), JSONValue(r.tensor)] })
     }
     return [
-      "name": .string(model.name), "trainable": true, "layers": .array(entries),
+      "name": .string(model.name), "trainable": .bool(model.trainable), "layers": .array(entries),
       "input_layers": list(model.inputs), "output_layers": list(model.outputs),
     ]
   }

@@ -19,9 +19,15 @@ public enum KerasWeightsFile {
     let root = try file.root()
     try root.createGroup("vars").setStringAttribute("name", model.name)
     let layersGroup = try root.createGroup("layers")
-    for (path, layer) in KerasLayerPaths.entries(for: model) {
-      let vars = try layersGroup.createGroup(String(path.dropFirst("layers/".count))).createGroup("vars")
+    // A nested model's group holds its own (empty) vars and a layers group for its layers.
+    for (path, layer) in KerasLayerPaths.tree(for: model) {
+      var group = layersGroup
+      for part in path.split(separator: "/").dropFirst().map(String.init) {
+        group = try group.group(part) ?? group.createGroup(part)
+      }
+      let vars = try group.createGroup("vars")
       try vars.setStringAttribute("name", layer.name)
+      if layer is Model { continue }
       for (i, (spec, value)) in zip(layer.weightSpecs, layer.getWeights()).enumerated() {
         try vars.write(String(i), shape: spec.shape, floats: value.scalars)
       }
@@ -35,13 +41,18 @@ public enum KerasWeightsFile {
   /// order (the layers in `model.layers` order, each layer's weights in order).
   static func trainableVariables(_ model: Model) -> [Range<Int>] {
     KerasLayerPaths.entries(for: model).flatMap { _, layer -> [Range<Int>] in
-      guard layer.trainable, let b = layer.binding else { return [] }
-      return layer.weightSpecs.enumerated().map { i, spec in b.offsets[i]..<(b.offsets[i] + spec.count) }
+      guard model.trains(layer), let b = layer.binding else { return [] }
+      // Not BatchNormalization's moving statistics: non-trainable variables.
+      return layer.weightSpecs.enumerated().filter { $0.element.trainable }.map { i, spec in
+        b.offsets[i]..<(b.offsets[i] + spec.count)
+      }
     }
   }
 
   static func shapes(_ model: Model) -> [[Int]] {
-    KerasLayerPaths.entries(for: model).flatMap { _, layer in layer.trainable ? layer.weightSpecs.map(\.shape) : [] }
+    KerasLayerPaths.entries(for: model).flatMap { _, layer in
+      model.trains(layer) ? layer.weightSpecs.filter(\.trainable).map(\.shape) : []
+    }
   }
 
   static func writeOptimizer(_ o: Optimizer, model: Model, into vars: HDF5Group) throws {
@@ -79,8 +90,9 @@ public enum KerasWeightsFile {
     let root = try file.root()
     let layersGroup = try root.group("layers")
     for (path, layer) in KerasLayerPaths.entries(for: model) {
-      let name = String(path.dropFirst("layers/".count))
-      let vars = try layersGroup?.group(name)?.group("vars")
+      var group = layersGroup
+      for part in path.split(separator: "/").dropFirst() { group = try group?.group(String(part)) }
+      let vars = try group?.group("vars")
       let names = try vars?.childNames() ?? []
       guard names.count == layer.weightSpecs.count else {
         throw DLPError.data(

@@ -32,6 +32,17 @@ public enum LayerRegistry {
     },
     "Add": { c in Add(name: c.name) },
     "Reshape": { c in try Reshape(config: c) },
+    // The vision chapter.
+    "BatchNormalization": { c in try BatchNormalization(config: c) },
+    "Rescaling": { c in try Rescaling(config: c) },
+    "Resizing": { c in try Resizing(config: c) },
+    "RandomFlip": { c in try RandomFlip(config: c) },
+    "RandomRotation": { c in try RandomRotation(config: c) },
+    "RandomZoom": { c in try RandomZoom(config: c) },
+    "RandomTranslation": { c in try RandomTranslation(config: c) },
+    "RandomContrast": { c in try RandomContrast(config: c) },
+    "SeparableConv2D": { c in try SeparableConv2D(config: c) },
+    "Conv2DTranspose": { c in try Conv2DTranspose(config: c) },
   ]
 
   /// Registers (or replaces) the factory for a Keras class name.

@@ -109,6 +109,12 @@ public enum Trainer {
           let hi = Swift.min(lo + options.batchSize, trainCount)
           var batchLogs: [String: Double] = [:]
           try callbackList.onTrainBatchBegin(state.batch, logs: &batchLogs)
+          // A backend that loads batches itself (decoding images) starts on the next one now.
+          if let prefetching = backend as? BatchPrefetching, hi < trainCount {
+            state.order.withUnsafeBufferPointer { o in
+              prefetching.prefetch(rows: UnsafeBufferPointer(rebasing: o[hi..<Swift.min(hi + options.batchSize, trainCount)]))
+            }
+          }
           try state.order.withUnsafeBufferPointer { o in
             try state.stats.withUnsafeMutableBufferPointer { st in
               try backend.trainStep(

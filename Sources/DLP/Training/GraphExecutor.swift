@@ -16,9 +16,14 @@ public final class GraphExecutor {
   private var owned: [UnsafeMutablePointer<Float>] = []
   private let heads: [OutputHead]
 
-  /// - Parameter inputGradients: also compute gradients with respect to the model inputs.
-  public init(model: Model, capacity: Int, inputGradients: Bool = false) {
+  /// - Parameters:
+  ///   - inputGradients: also compute gradients with respect to the model inputs (and so
+  ///     every node downstream of them).
+  ///   - weightGradients: false to skip every weight gradient (looking inside a model:
+  ///     gradients with respect to inputs or inner layers only).
+  public init(model: Model, capacity: Int, inputGradients: Bool = false, weightGradients: Bool = true) {
     self.model = model
+    self.weightGradients = weightGradients
     self.capacity = Swift.max(capacity, 1)
     let nodes = model.nodes
     let index = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { (ObjectIdentifier($1), $0) })
@@ -31,7 +36,7 @@ public final class GraphExecutor {
     for (k, n) in nodes.enumerated() {
       needs[k] = n.layer is InputLayer
         ? inputGradients
-        : (n.layer.trainable && n.layer.parameterCount > 0) || n.inputs.contains { needs[index[ObjectIdentifier($0.node)]!] }
+        : (weightGradients && model.trains(n.layer) && n.layer.trainableWeightCount > 0) || n.inputs.contains { needs[index[ObjectIdentifier($0.node)]!] }
     }
     needsGrad = needs
 
@@ -105,6 +110,9 @@ public final class GraphExecutor {
   /// Node k is the applicationOfNode[k]-th application of its layer (in execution order).
   let applicationOfNode: [Int]
   let fusedNode: [Bool]
+  let weightGradients: Bool
+  /// The mode of the last forward, which the next backward differentiates.
+  private var lastForwardTraining = false
   let metricInputs: [UnsafePointer<Float>]
   private var remaining: [Int]
   private var written: [Bool]
@@ -142,7 +150,13 @@ public final class GraphExecutor {
   /// Runs every node forward for `batch` loaded samples.
   /// `trainStep` (training steps before this one in this fit) and `rowOffset` (the first row's
   /// place in the global batch) key the training randomness (`StepRandomness`).
-  public func forward(batch: Int, training: Bool, trainStep: UInt64 = 0, rowOffset: Int = 0) {
+  /// `replicas` joins the other data-parallel replicas of this step for layers that need
+  /// statistics of the global batch (BatchNormalization); nil in-process.
+  public func forward(
+    batch: Int, training: Bool, trainStep: UInt64 = 0, rowOffset: Int = 0,
+    replicas: ReplicaReduction? = nil
+  ) {
+    lastForwardTraining = training
     var random = StepRandomness(trainStep: trainStep, rowOffset: rowOffset)
     for (k, n) in model.nodes.enumerated() where !(n.layer is InputLayer) {
       random.application = applicationOfNode[k]
@@ -150,7 +164,7 @@ public final class GraphExecutor {
       n.layer.forward(
         ForwardPass(
           inputs: inputPointers[k], output: outputs[k], scratch: scratch[k], batch: batch, training: training,
-          deferActivation: fusedNode[k], randomness: random))
+          deferActivation: fusedNode[k], randomness: random, replicas: replicas))
     }
   }
 
@@ -177,7 +191,12 @@ public final class GraphExecutor {
 
   /// Backward over the graph. `gradientReady` is called with each layer's flat-buffer range as
   /// soon as its weight gradients are final (last layer first), so buckets can leave early.
-  public func backward(batch: Int, gradientReady: ((Range<Int>) -> Void)? = nil) {
+  /// `replicas` as in `forward`. `stopAt`: stop once node `stopAt`'s output gradient is
+  /// complete, before its layer runs backward (`gradient(node:)` then holds d/d(its output)).
+  public func backward(
+    batch: Int, gradientReady: ((Range<Int>) -> Void)? = nil, replicas: ReplicaReduction? = nil,
+    stopAt: Int? = nil
+  ) {
     let nodes = model.nodes
     for l in remaining.indices {
       remaining[l] = applications[l]
@@ -192,15 +211,17 @@ public final class GraphExecutor {
         g.update(from: contributorGrads[k][0], count: batch * w)
         for c in contributorGrads[k].dropFirst() { for i in 0..<(batch * w) { g[i] += c[i] } }
       }
+      if k == stopAt { return }
       // An input node has no layer to run, but its contributors still need summing.
       if n.layer is InputLayer { continue }
       let l = layerOfNode[k]
-      let trains = n.layer.trainable && n.layer.parameterCount > 0
+      let trains = weightGradients && model.trains(n.layer) && n.layer.trainableWeightCount > 0
       n.layer.backward(
         BackwardPass(
           inputs: inputPointers[k], output: outputs[k], outputGrad: grads[k], inputGrads: inputGradPointers[k],
           scratch: scratch[k], batch: batch, deferActivation: fusedNode[k],
-          computeWeightGrads: trains, accumulateWeightGrads: written[l]))
+          computeWeightGrads: trains, accumulateWeightGrads: written[l], replicas: replicas,
+          training: lastForwardTraining))
       if trains {
         written[l] = true
         remaining[l] -= 1

@@ -16,6 +16,9 @@ public final class ShardedStep {
   public let collective: StepCollective
   /// The part of the flat parameter buffer this replica regularises and steps.
   public let owned: Range<Int>
+  /// The other replicas, for layers that need global-batch statistics in their forward and
+  /// backward (BatchNormalization); nil in-process.
+  private let replicas: StepReplicas?
 
   /// - Parameter capacity: the most rows this replica holds in one step.
   public init(model: Model, capacity: Int, collective: StepCollective = LocalCollective()) throws {
@@ -24,6 +27,7 @@ public final class ShardedStep {
     self.collective = collective
     executor = GraphExecutor(model: model, capacity: Swift.max(capacity, 1))
     owned = collective.ownedRange(count: model.parameters.count)
+    replicas = collective is LocalCollective ? nil : StepReplicas(collective)
     // The optimizer's slots cover what this replica steps. In-process they already do (and
     // keep their state from an earlier fit, as Keras's do); a new shard starts from zero, or
     // from state a job hands over (`TrainingState.restore`).
@@ -42,9 +46,22 @@ public final class ShardedStep {
   ) throws {
     let n = rows.count
     if n > 0, let data { executor.load(rows: rows, from: data, targets: true) }
-    executor.forward(batch: n, training: true, trainStep: trainStep, rowOffset: rowOffset)
+    try train(
+      loaded: n, globalBatch: globalBatch, rowOffset: rowOffset, trainStep: trainStep, stats: stats)
+  }
+
+  /// `train(rows:...)` for `n` rows already in the executor's input and target buffers (a
+  /// backend that decodes its own batches, such as image streaming).
+  public func train(
+    loaded n: Int, globalBatch: Int, rowOffset: Int, trainStep: UInt64,
+    stats: UnsafeMutablePointer<Double>
+  ) throws {
+    executor.forward(
+      batch: n, training: true, trainStep: trainStep, rowOffset: rowOffset, replicas: replicas)
+    try replicas?.rethrow()
     executor.loss(batch: n, stats: stats, gradScale: 1 / Float(Swift.max(globalBatch, 1)))
-    executor.backward(batch: n)
+    executor.backward(batch: n, replicas: replicas)
+    try replicas?.rethrow()
     let p = model.parameters
     try collective.reduceScatter(p.gradBuffer)
     if model.hasRegularizers {
@@ -57,11 +74,42 @@ public final class ShardedStep {
 
   /// Evaluates `rows` of `data` in inference mode, adding their statistics (penalty included
   /// once per row, as Keras's evaluate reports it) into `stats`.
-  public func evaluate(rows: UnsafeBufferPointer<Int>, of data: ArrayData, stats: UnsafeMutablePointer<Double>) {
+  public func evaluate(
+    rows: UnsafeBufferPointer<Int>, of data: ArrayData, stats: UnsafeMutablePointer<Double>
+  ) {
     let n = rows.count
     if n > 0 { executor.load(rows: rows, from: data, targets: true) }
+    evaluate(loaded: n, stats: stats)
+  }
+
+  /// `evaluate(rows:...)` for `n` rows already in the executor's buffers.
+  public func evaluate(loaded n: Int, stats: UnsafeMutablePointer<Double>) {
     executor.forward(batch: n, training: false)
     executor.loss(batch: n, stats: stats, gradScale: nil)
-    if model.hasRegularizers { stats[0] += model.applyRegularization(addGradients: false) * Double(n) }
+    if model.hasRegularizers {
+      stats[0] += model.applyRegularization(addGradients: false) * Double(n)
+    }
+  }
+}
+
+/// The step's collective as the layers see it: layers cannot throw, so the first failure is
+/// kept (later sums are skipped: the collective is broken) and thrown by the step after the
+/// pass.
+private final class StepReplicas: ReplicaReduction {
+  let collective: StepCollective
+  private var failure: Error?
+
+  init(_ collective: StepCollective) { self.collective = collective }
+
+  func sumAcrossReplicas(_ values: UnsafeMutableBufferPointer<Double>) {
+    guard failure == nil else { return }
+    do { try collective.sumAcrossReplicas(values) } catch { failure = error }
+  }
+
+  func rethrow() throws {
+    if let e = failure {
+      failure = nil
+      throw e
+    }
   }
 }

@@ -54,7 +54,7 @@ extension Model {
           if lo >= hi { continue }
         }
         total += reg.penalty(layer.weight(i) + lo, count: hi - lo)
-        if addGradients && layer.trainable {
+        if addGradients && spec.trainable && trains(layer) {
           reg.addGradient(layer.weight(i) + lo, into: layer.weightGrad(i) + lo, count: hi - lo)
         }
       }

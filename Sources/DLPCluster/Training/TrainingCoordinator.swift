@@ -160,7 +160,7 @@ public final class TrainingCoordinator: TrainingBackend {
     job.heartbeatPort = Endpoint.port(of: control.watchdog.endpoint) ?? 0
     job.heartbeatTimeout = options.heartbeat.timeout
     job.collectiveTimeout = options.collectiveTimeout
-    job.generatorSeeds = model.generatorSeeds
+    job.generatorSeeds = model.layerGeneratorSeeds
     self.description = job
     spec = JobSpecMessage(
       jobID: control.jobID, modelJSON: model.toJSON(), fitJSON: job.encoded(), datasetName: data.datasetName,
