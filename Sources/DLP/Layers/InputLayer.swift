@@ -1,9 +1,13 @@
 /// A model input: holds the batch the executor copies in; no weights, no computation.
 public final class InputLayer: Layer {
   public let shape: [Int]
+  /// int32 for integer ids (Keras's `Input(shape, dtype="int32")`): the executor stores their
+  /// bits as they are.
+  public let dtype: DType
 
-  public init(shape: [Int], name: String? = nil) {
+  public init(shape: [Int], dtype: DType = .float32, name: String? = nil) {
     self.shape = shape
+    self.dtype = dtype
     super.init(name: name, defaultPrefix: "input_layer")
     inputShapes = []
     outputShape = shape

@@ -20,8 +20,7 @@ public enum KerasModelWriter {
     var config = layer.config()
     config["name"] = .string(layer.name)
     if let input = layer as? InputLayer {
-      config["dtype"] = "float32"
-      _ = input
+      config["dtype"] = .string(input.dtype.rawValue)
     } else {
       config["trainable"] = .bool(layer.trainable)
       config["dtype"] = dtypePolicy
@@ -57,7 +56,7 @@ public enum KerasModelWriter {
       [
         "class_name": "__keras_tensor__",
         "config": [
-          "shape": .batchShape(t.shape), "dtype": "float32",
+          "shape": .batchShape(t.shape), "dtype": .string(t.dtype.rawValue),
           "keras_history": [.string(t.node.layer.name), JSONValue(nodeIndex[ObjectIdentifier(t.node)]!), 0],
         ],
       ]

@@ -32,6 +32,12 @@ public enum LayerRegistry {
     },
     "Add": { c in Add(name: c.name) },
     "Reshape": { c in try Reshape(config: c) },
+    // Sequence models (the book's chapters on text and timeseries).
+    "Embedding": { c in try Embedding(config: c) },
+    "SimpleRNN": { c in try SimpleRNN(config: c) },
+    "LSTM": { c in try LSTM(config: c) },
+    "GRU": { c in try GRU(config: c) },
+    "Bidirectional": { c in try Bidirectional(config: c) },
   ]
 
   /// Registers (or replaces) the factory for a Keras class name.

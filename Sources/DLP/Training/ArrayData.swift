@@ -36,6 +36,7 @@ public struct ArrayData {
       throw DLPError.shape(
         "input '\(i.node.layer.name)' expects samples of shape \(describeShapes([i.shape])), the data has samples of shape \(describeShapes([Array(t.shape.dropFirst())]))")
     }
+    try Embedding.validateIds(self, for: model)
     guard needTargets else { return }
     let c = try model.requireCompiled()
     guard targets.count == c.heads.count else {

@@ -32,6 +32,7 @@ extension Model {
   public func compile(
     optimizer: Optimizer, losses: [any Loss], metrics: [String] = [], lossWeights: [Float]? = nil
   ) throws {
+    try MaskPlan.validate(self)
     let perOutput = losses.count == 1 ? Array(repeating: losses[0], count: outputs.count) : losses
     guard perOutput.count == outputs.count else {
       throw DLPError.config("the model has \(outputs.count) outputs but \(losses.count) losses were given")

@@ -90,8 +90,19 @@ public final class GraphExecutor {
     remaining = applications
     written = [Bool](repeating: false, count: model.layers.count)
     fusedNode = nodes.indices.map { k in heads.contains { $0.fused && $0.nodeIndex == k } }
+    // Keras's masks (sequence models): a buffer per node that produces one, shared by the
+    // nodes it passes through (see `MaskPlan`).
+    let plan = MaskPlan(model)
+    let maskBuffers = plan.producedWidth.map { w in w.map { alloc(cap * $0) } }
+    outputMaskPointers = maskBuffers
+    inputMaskPointers = nodes.map { n in
+      n.inputs.map { input in plan.source[nodeIndex[ObjectIdentifier(input.node)]!].map { UnsafePointer(maskBuffers[$0]!) } }
+    }
     self.owned = owned
   }
+
+  let inputMaskPointers: [[UnsafePointer<Float>?]]
+  let outputMaskPointers: [UnsafeMutablePointer<Float>?]
 
   let inputPointers: [[UnsafePointer<Float>]]
   let inputGradPointers: [[UnsafeMutablePointer<Float>?]]
@@ -113,7 +124,13 @@ public final class GraphExecutor {
   /// Copies rows `ids` of `data` into the input (and target) buffers.
   public func load(rows ids: UnsafeBufferPointer<Int>, from data: ArrayData, targets withTargets: Bool) {
     precondition(ids.count <= capacity)
-    for (k, nodeIndex) in inputNodeIndices.enumerated() { copyRows(ids, from: data.inputs[k], to: outputs[nodeIndex]) }
+    for (k, nodeIndex) in inputNodeIndices.enumerated() {
+      if (model.nodes[nodeIndex].layer as? InputLayer)?.dtype == .int32 {
+        copyIntegerRows(ids, from: data.inputs[k], to: outputs[nodeIndex])
+      } else {
+        copyRows(ids, from: data.inputs[k], to: outputs[nodeIndex])
+      }
+    }
     if withTargets {
       for (k, t) in data.targets.enumerated() where k < targets.count { copyRows(ids, from: t, to: targets[k]) }
     }
@@ -130,6 +147,23 @@ public final class GraphExecutor {
     }
   }
 
+  /// An int32 input's rows: each id stored as the Int32 bit pattern its layer reads.
+  /// (ArrayData holds Float tensors; ids are whole numbers, exact in Float below 2^24.)
+  private func copyIntegerRows(_ ids: UnsafeBufferPointer<Int>, from t: Tensor, to dst: UnsafeMutablePointer<Float>) {
+    let w = t.rowWidth
+    t.scalars.withUnsafeBufferPointer { src in
+      dst.withMemoryRebound(to: Int32.self, capacity: ids.count * w) { out in
+        for (j, id) in ids.enumerated() {
+          let row = src.baseAddress! + id * w
+          for i in 0..<w {
+            let v = row[i]
+            out[j * w + i] = v.isFinite && abs(v) < 2_147_483_520 ? Int32(v) : -1
+          }
+        }
+      }
+    }
+  }
+
   /// Runs every node forward for `batch` loaded samples.
   /// `trainStep` (training steps before this one in this fit) and `rowOffset` (the first row's
   /// place in the global batch) key the training randomness (`StepRandomness`).
@@ -141,7 +175,8 @@ public final class GraphExecutor {
       n.layer.forward(
         ForwardPass(
           inputs: inputPointers[k], output: outputs[k], scratch: scratch[k], batch: batch, training: training,
-          deferActivation: fusedNode[k], randomness: random))
+          deferActivation: fusedNode[k], randomness: random, inputMasks: inputMaskPointers[k],
+          outputMask: outputMaskPointers[k]))
     }
   }
 
@@ -191,7 +226,7 @@ public final class GraphExecutor {
         BackwardPass(
           inputs: inputPointers[k], output: outputs[k], outputGrad: grads[k], inputGrads: inputGradPointers[k],
           scratch: scratch[k], batch: batch, deferActivation: fusedNode[k],
-          computeWeightGrads: trains, accumulateWeightGrads: written[l]))
+          computeWeightGrads: trains, accumulateWeightGrads: written[l], inputMasks: inputMaskPointers[k]))
       if trains {
         written[l] = true
         remaining[l] -= 1
