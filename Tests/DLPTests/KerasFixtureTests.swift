@@ -22,8 +22,9 @@ final class KerasFixtureTests: XCTestCase {
   struct Fixture {
     let name: String
     let expected: JSONValue
+    var folder: URL = KerasFixtureTests.folder
     func path(_ suffix: String) -> String {
-      KerasFixtureTests.folder.appendingPathComponent(name + suffix).path
+      folder.appendingPathComponent(name + suffix).path
     }
   }
 
@@ -53,7 +54,7 @@ final class KerasFixtureTests: XCTestCase {
     var checked: [String] = []
     for f in all {
       do {
-        try check(f)
+        try Self.check(f)
         checked.append(f.name)
       } catch {
         if let reason = Self.knownGaps[f.name] {
@@ -74,10 +75,10 @@ final class KerasFixtureTests: XCTestCase {
       $0.name.hasPrefix("conv") || $0.name == "mnist_convnet" || $0.name.hasPrefix("functional")
     }
     XCTAssertGreaterThanOrEqual(conv.count, 6, "expected the conv and functional fixtures")
-    for f in conv { XCTAssertNoThrow(try check(f), f.name) }
+    for f in conv { XCTAssertNoThrow(try Self.check(f), f.name) }
   }
 
-  func check(_ f: Fixture) throws {
+  static func check(_ f: Fixture) throws {
     let (model, compile) = try KerasModelReader.read(path: f.path(".json"))
     let e = f.expected
     func fail(_ m: String) -> DLPError { .data("\(f.name): \(m)") }

@@ -23,24 +23,26 @@ public final class Bidirectional: Layer {
     var forward = layer.settings
     forward.zeroOutputForMask = forward.returnSequences
     forwardLayer = try layer.recreated(name: "forward_" + stripped(layer.name, "forward_"), settings: forward)
+    // Keras re-creates the backward layer with go_backwards=True (a layer that already goes
+    // backwards is refused below, as Keras refuses it).
+    var backward = forward
+    backward.goBackwards = true
+    if let given = backwardLayer { backward = given.settings }
+    guard backward.goBackwards != layer.settings.goBackwards else {
+      throw DLPError.config(
+        "Bidirectional: Forward layer and backward layer should have different `go_backwards` value. Received: forward_layer.go_backwards \(layer.settings.goBackwards), backward_layer.go_backwards=\(backward.goBackwards)")
+    }
+    for (what, a, b) in [
+      ("return_sequences", layer.settings.returnSequences, backward.returnSequences),
+      ("return_state", layer.settings.returnState, backward.returnState),
+    ] where a != b {
+      throw DLPError.config(
+        "Bidirectional: Forward layer and backward layer are expected to have the same value for attribute \"\(what)\", got \"\(a)\" for forward layer and \"\(b)\" for backward layer")
+    }
+    backward.zeroOutputForMask = backward.returnSequences
     if let given = backwardLayer {
-      guard given.settings.goBackwards != layer.settings.goBackwards else {
-        throw DLPError.config(
-          "Bidirectional: Forward layer and backward layer should have different `go_backwards` value. Received: forward_layer.go_backwards \(layer.settings.goBackwards), backward_layer.go_backwards=\(given.settings.goBackwards)")
-      }
-      for (what, a, b) in [
-        ("return_sequences", layer.settings.returnSequences, given.settings.returnSequences),
-        ("return_state", layer.settings.returnState, given.settings.returnState),
-      ] where a != b {
-        throw DLPError.config(
-          "Bidirectional: Forward layer and backward layer are expected to have the same value for attribute \"\(what)\", got \"\(a)\" for forward layer and \"\(b)\" for backward layer")
-      }
-      var backward = given.settings
-      backward.zeroOutputForMask = backward.returnSequences
       self.backwardLayer = try given.recreated(name: given.name, settings: backward)
     } else {
-      var backward = forward
-      backward.goBackwards = !forward.goBackwards
       self.backwardLayer = try layer.recreated(name: "backward_" + stripped(layer.name, "backward_"), settings: backward)
     }
     givenBackward = backwardLayer != nil

@@ -1,0 +1,76 @@
+import Foundation
+import XCTest
+
+@testable import DLP
+
+/// Sequence models written and trained by real Keras 3 (Tests/Fixtures/keras-sequences, made by
+/// scripts/peers/make_sequence_fixtures.py):
+/// - `model` fixtures load with Keras's parameter counts and give Keras's outputs and evaluation
+///   from Keras's weights (the checks of `KerasFixtureTests`);
+/// - `fit` fixtures, trained by DLP from Keras's initial weights without shuffling, end at the
+///   weights Keras's `fit` ended at, with Keras's per-epoch losses.
+final class SequenceFixtureTests: XCTestCase {
+  static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/keras-sequences")
+
+  func fixtures(kind: String) throws -> [KerasFixtureTests.Fixture] {
+    let manifestURL = Self.folder.appendingPathComponent("manifest.json")
+    guard let data = FileManager.default.contents(atPath: manifestURL.path) else {
+      throw XCTSkip("no fixtures at \(Self.folder.path) (scripts/peers/make_sequence_fixtures.py makes them)")
+    }
+    let manifest = try JSONValue.parse(data, source: manifestURL.path)
+    return try (manifest["fixtures"]?.array ?? []).compactMap { entry in
+      guard let name = entry["name"]?.string, entry["kind"]?.string == kind else { return nil }
+      let path = Self.folder.appendingPathComponent(name + ".expected.json").path
+      let text = try XCTUnwrap(FileManager.default.contents(atPath: path), "missing \(path)")
+      return KerasFixtureTests.Fixture(name: name, expected: try JSONValue.parse(text, source: path), folder: Self.folder)
+    }
+  }
+
+  func testModelsGiveKerasOutputs() throws {
+    let all = try fixtures(kind: "model")
+    XCTAssertGreaterThanOrEqual(all.count, 6)
+    for f in all { XCTAssertNoThrow(try KerasFixtureTests.check(f), f.name) }
+  }
+
+  func testFitEndsWhereKerasFitEnds() throws {
+    let all = try fixtures(kind: "fit")
+    XCTAssertGreaterThanOrEqual(all.count, 5)
+    for f in all {
+      // Keras fitted the model model_from_json rebuilt after set_random_seed(seed): the same
+      // default seeds for its seed generators.
+      let seed = UInt64(try XCTUnwrap(f.expected["seed"]?.int, f.name))
+      let (model, compile) = try KerasModelReader.read(path: f.path(".json"), seed: seed)
+      let c = try XCTUnwrap(compile, f.name)
+      try model.compile(
+        optimizer: KerasObjects.parseOptimizer(c.optimizer), losses: c.losses.map(Losses.named), metrics: c.metrics)
+      try WeightsFile.load(model, from: f.path(".weights.npz"))
+      let data = try WeightsFile.read(f.path(".data.npz"))
+      let x = try XCTUnwrap(data["x_train"])
+      let y = try XCTUnwrap(data["y_train"])
+      let head = model.compiled!.heads[0]
+      let train = try ArrayData(x: x, y: y.reshaped(to: [y.shape[0], head.targetWidth]))
+      let epochs = try XCTUnwrap(f.expected["epochs"]?.int)
+      let history = try model.fit(
+        train, options: FitOptions(epochs: epochs, batchSize: try XCTUnwrap(f.expected["batch_size"]?.int), shuffle: false))
+      // Keras's per-epoch mean loss.
+      let kerasLoss = f.expected["history"]?["loss"]?.array?.compactMap(\.double) ?? []
+      XCTAssertEqual(kerasLoss.count, epochs, f.name)
+      for (e, (mine, theirs)) in zip(history.history["loss"] ?? [], kerasLoss).enumerated() {
+        XCTAssertEqual(mine, theirs, accuracy: 1e-4 * max(1, abs(theirs)), "\(f.name): loss of epoch \(e + 1)")
+      }
+      let final = try WeightsFile.read(f.path(".fit.npz"))
+      var worst = (0.0, "")
+      for (name, value) in model.namedWeights() {
+        let want = try XCTUnwrap(final[name], "\(f.name): no \(name) in the fit weights")
+        XCTAssertEqual(value.shape, want.shape, "\(f.name): \(name)")
+        for (a, b) in zip(value.scalars, want.scalars) {
+          let relative = Double(abs(a - b)) / max(1e-2, Double(abs(b)))
+          if relative > worst.0 { worst = (relative, "\(name): DLP \(a), Keras \(b)") }
+        }
+      }
+      XCTAssertLessThan(worst.0, 1e-4, "\(f.name): weights after fit differ from Keras's; worst \(worst.1)")
+      print("SequenceFixtureTests: \(f.name) ends within \(worst.0) (relative) of Keras's fit")
+    }
+  }
+}
