@@ -103,6 +103,24 @@ final class RecurrentGradientTests: XCTestCase {
       targets: testTensor([4, 2], seed: 5))
   }
 
+  /// Units in multiples of 8 take the cells' vectorised backward.
+  func testEightUnitsAtATime() throws {
+    let (input, x) = sequences()
+    try check(
+      [LSTM(8, returnSequences: true, recurrentDropout: 0.3), GRU(8, returnSequences: true), SimpleRNN(8), Dense(2)],
+      input: input, x: x, targets: testTensor([4, 2], seed: 5))
+    var s = RecurrentSettings()
+    (s.returnSequences, s.activation) = (true, .elu)
+    let (i2, x2) = sequences()
+    try check(
+      [GRU(16, settings: s, resetAfter: false), LSTM(8, goBackwards: true), Dense(2)], input: i2, x: x2,
+      targets: testTensor([4, 2], seed: 6))
+    let (i3, x3) = ids()
+    try check(
+      [embedding(9, 3), Bidirectional(LSTM(8, returnSequences: true)), Bidirectional(GRU(8)), Dense(1)], input: i3,
+      x: x3, targets: testTensor([4, 1], seed: 5))
+  }
+
   func testBidirectionalEveryMergeMode() throws {
     for mode in Bidirectional.MergeMode.allCases {
       let (input, x) = sequences()

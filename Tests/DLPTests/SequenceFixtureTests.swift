@@ -33,6 +33,23 @@ final class SequenceFixtureTests: XCTestCase {
     for f in all { XCTAssertNoThrow(try KerasFixtureTests.check(f), f.name) }
   }
 
+  /// DLP's `toJSON` of each Keras model reads back as the same model (Keras's config keys,
+  /// Bidirectional's inner layers, references to a layer's state outputs).
+  func testModelsRoundTripThroughDLPJSON() throws {
+    for f in try fixtures(kind: "model") {
+      let (model, _) = try KerasModelReader.read(path: f.path(".json"))
+      try WeightsFile.load(model, from: f.path(".weights.npz"))
+      let (again, _) = try KerasModelReader.read(JSONValue.parse(Data(model.toJSON().utf8)))
+      XCTAssertEqual(again.parameterCount, model.parameterCount, f.name)
+      XCTAssertEqual(again.layers.map(\.className), model.layers.map(\.className), f.name)
+      XCTAssertEqual(again.toJSON(), model.toJSON(), f.name)
+      try again.loadNamedWeights(Dictionary(uniqueKeysWithValues: model.namedWeights()), source: f.name)
+      let x = try XCTUnwrap(try WeightsFile.read(f.path(".io.npz"))["x"])
+      let input = try x.reshaped(to: [x.shape[0]] + model.inputs[0].shape)
+      XCTAssertEqual(try again.predict([input])[0], try model.predict([input])[0], f.name)
+    }
+  }
+
   func testFitEndsWhereKerasFitEnds() throws {
     let all = try fixtures(kind: "fit")
     XCTAssertGreaterThanOrEqual(all.count, 5)

@@ -252,6 +252,21 @@ def model_fixtures():
                  m, ids(6, 8, 20, PADS, phase=4), np.array([[1], [0], [1], [1], [0], [0]], np.float32))
 
 
+    fresh()
+    inp = keras.Input((8,), dtype="int32")
+    e = layers.Embedding(20, 4, mask_zero=True)(inp)
+    seq, h, c = layers.LSTM(3, return_sequences=True, return_state=True)(e)
+    y2, fh, bh = layers.Bidirectional(layers.GRU(2, return_state=True), merge_mode="sum")(seq)
+    out = layers.Dense(1)(layers.Concatenate()([h, c, y2, fh, bh]))
+    m = keras.Model(inp, out)
+    m.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])
+    record_model("seq_return_state",
+                 "Functional: Embedding(mask_zero) -> LSTM(3, return_sequences, return_state) -> (seq, h, c); "
+                 "Bidirectional(GRU(2, return_state), sum)(seq) -> (y, forward h, backward h); "
+                 "Dense(1)(Concatenate([h, c, y, forward h, backward h])). References to outputs 1 and 2.",
+                 m, ids(6, 8, 20, PADS, phase=5), floats((6, 1), 0.8))
+
+
 # --------------------------------------------------------------------------------------------
 # Training fixtures: Keras's fit from its (rounded) initial weights, shuffle=False
 

@@ -15,15 +15,25 @@ extension Model {
     var counted = Set<ObjectIdentifier>()
     for n in nodes {
       if isSequential && n.layer is InputLayer { continue }
+      // The outputs of a layer with several are listed on its row, as Keras lists them.
+      if n.layer is TensorSlice { continue }
       let shape = n.layer is InputLayer ? (n.layer as! InputLayer).shape : n.layer.outputShape
+      let shapes = (n.layer as? MultiOutputLayer)?.kerasOutputShapes ?? [shape]
       let first = counted.insert(ObjectIdentifier(n.layer)).inserted
       var row = [
-        "\(n.layer.name) (\(n.layer.className))", describeShapes([shape]),
+        "\(n.layer.name) (\(n.layer.className))", describeShapes(shapes),
         Model.grouped(first ? n.layer.parameterCount : 0),
       ]
       if functional {
         row.append(
-          n.inputs.isEmpty ? "-" : n.inputs.map { "\($0.node.layer.name)[\(nodeIndex[ObjectIdentifier($0.node)]!)][0]" }.joined(separator: ", "))
+          n.inputs.isEmpty
+            ? "-"
+            : n.inputs.map { t in
+              guard let slice = t.node.layer as? TensorSlice, let source = t.node.inputs.first else {
+                return "\(t.node.layer.name)[\(nodeIndex[ObjectIdentifier(t.node)]!)][0]"
+              }
+              return "\(source.node.layer.name)[\(nodeIndex[ObjectIdentifier(source.node)]!)][\(slice.index)]"
+            }.joined(separator: ", "))
       }
       rows.append(row)
     }

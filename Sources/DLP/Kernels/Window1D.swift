@@ -35,6 +35,10 @@ public struct Window1D: Sendable, Equatable {
     }
   }
 
+  /// Steps from the first window's first step to the last window's last: the input with its
+  /// padding on both sides.
+  public var paddedSteps: Int { (outSteps - 1) * stride + dilation * (kernel - 1) + 1 }
+
   /// Width of one im2col row: the receptive field (kernel, channels) flattened.
   public var patchWidth: Int { kernel * channels }
   public var inputWidth: Int { steps * channels }

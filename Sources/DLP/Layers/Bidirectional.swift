@@ -6,7 +6,7 @@
 /// Weights: the forward layer's then the backward layer's, named
 /// `forward_NAME/CELL/kernel`, ... Shapes per sample: x (steps, inDim) -> (steps, 2 units) for
 /// concat with return_sequences, (2 units) without; units instead of 2 units for the others.
-public final class Bidirectional: Layer {
+public final class Bidirectional: Layer, MultiOutputLayer {
   public enum MergeMode: String, Sendable, CaseIterable { case concat, sum, mul, ave }
 
   public let forwardLayer: RecurrentLayer
@@ -123,7 +123,16 @@ public final class Bidirectional: Layer {
   }
 
   public override func maskPropagation(inputMasked: [Bool]) -> MaskPropagation {
-    returnSequences && !returnState && inputMasked.first == true ? .passThrough(input: 0) : .none
+    returnSequences && inputMasked.first == true ? .passThrough(input: 0) : .none
+  }
+
+  /// [merged y] and, with `return_state`, the forward layer's states then the backward one's.
+  public var kerasOutputShapes: [[Int]] {
+    let (fu, bu) = (forwardLayer.units, backwardLayer.units)
+    let last = mergeMode == .concat ? fu + bu : fu
+    let y = returnSequences ? [inputShapes[0][0], last] : [last]
+    guard returnState else { return [y] }
+    return [y] + Array(forwardLayer.kerasOutputShapes.dropFirst()) + Array(backwardLayer.kerasOutputShapes.dropFirst())
   }
 
   // MARK: the pass

@@ -67,9 +67,15 @@ public final class Conv1D: Layer, ActivatedLayer {
     if useBias { addWeight("bias", shape: [filters], initializer: biasInitializer, regularizer: biasRegularizer) }
   }
 
-  /// The im2col matrix of the batch (forward), reused for its gradient in backward.
+  /// Stride 1 (the book's convnets): one sgemm per kernel tap (`ConvTaps1D`); otherwise
+  /// an im2col matrix and one sgemm.
+  var usesTaps: Bool { strides == 1 && !(window?.isPointwise ?? true) }
+
+  /// Taps: the padded inputs (then their gradient) and the uncompacted outputs (then the
+  /// padded output gradient). im2col: the column matrix, reused for its gradient in backward.
   public override func scratchWidths() -> [Int] {
     guard let g = window, !g.isPointwise else { return [] }
+    if usesTaps { return [g.paddedSteps == g.steps ? 0 : g.paddedSteps * g.channels, g.paddedSteps * filters] }
     return [g.outSteps * g.patchWidth]
   }
 
@@ -77,6 +83,19 @@ public final class Conv1D: Layer, ActivatedLayer {
     let g = window!
     let rows = p.batch * g.outSteps
     let (k, f, y) = (g.patchWidth, filters, p.output)
+    let bias: UnsafePointer<Float>? = useBias ? UnsafePointer(weight(1)) : nil
+    let relu = activation == .relu && !p.deferActivation
+    if usesTaps {
+      ConvTaps1D.forward(
+        p.inputs[0], batch: p.batch, g, kernel: weight(0), filters: f, padded: p.scratch[0], full: p.scratch[1], into: y)
+      if let bias {
+        Elementwise.addBias(y, rows: rows, width: f, bias: bias, relu: relu)
+      } else if relu {
+        Elementwise.reluForward(y, count: rows * f)
+      }
+      if !relu && !p.deferActivation { activation.apply(y, rows: rows, width: f) }
+      return
+    }
     let cols: UnsafePointer<Float>
     if g.isPointwise {
       cols = p.inputs[0]
@@ -85,8 +104,6 @@ public final class Conv1D: Layer, ActivatedLayer {
       cols = UnsafePointer(p.scratch[0])
     }
     // y = cols W  (rows, filters), then bias and ReLU on each block while it is in cache.
-    let bias: UnsafePointer<Float>? = useBias ? UnsafePointer(weight(1)) : nil
-    let relu = activation == .relu && !p.deferActivation
     BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: f, k: k, a: cols, lda: k, b: weight(0), ldb: f, c: y, ldc: f)
     { rowRange, columns in
       guard bias != nil || relu else { return }
@@ -107,6 +124,13 @@ public final class Conv1D: Layer, ActivatedLayer {
     } else {
       if !p.deferActivation { activation.backward(output: p.output, grad: dz, rows: rows, width: f) }
       if let db = biasGrad { Elementwise.columnSums(dz, rows: rows, width: f, into: db, accumulate: p.accumulateWeightGrads) }
+    }
+    if usesTaps {
+      ConvTaps1D.backward(
+        dz, x: p.inputs[0], batch: p.batch, g, kernel: weight(0), filters: f,
+        kernelGrad: p.computeWeightGrads ? weightGrad(0) : nil, accumulate: p.accumulateWeightGrads,
+        inputGrad: p.inputGrads[0], padded: p.scratch[0], full: p.scratch[1])
+      return
     }
     let cols = g.isPointwise ? UnsafeMutablePointer(mutating: p.inputs[0]) : p.scratch[0]
     if p.computeWeightGrads {

@@ -9,15 +9,19 @@ public final class LSTM: RecurrentLayer {
   public let unitForgetBias: Bool
 
   public init(
-    _ units: Int, settings: RecurrentSettings = RecurrentSettings(), unitForgetBias: Bool = true, name: String? = nil
+    _ units: Int, settings: RecurrentSettings = RecurrentSettings(), unitForgetBias: Bool = true,
+    name: String? = nil
   ) throws {
     self.unitForgetBias = unitForgetBias
-    try super.init(units: units, settings: settings, gates: 4, cellName: "lstm_cell", name: name, defaultPrefix: "lstm")
+    try super.init(
+      units: units, settings: settings, gates: 4, cellName: "lstm_cell", name: name,
+      defaultPrefix: "lstm")
   }
 
   /// `LSTM(32, returnSequences: true, recurrentDropout: 0.25)`.
   public convenience init(
-    _ units: Int, returnSequences: Bool = false, returnState: Bool = false, goBackwards: Bool = false,
+    _ units: Int, returnSequences: Bool = false, returnState: Bool = false,
+    goBackwards: Bool = false,
     dropout: Float = 0, recurrentDropout: Float = 0, name: String? = nil
   ) throws {
     var s = RecurrentSettings()
@@ -36,7 +40,9 @@ public final class LSTM: RecurrentLayer {
 
   /// unit_forget_bias: Keras concatenates bias_initializer(units), ones(units),
   /// bias_initializer(2 units), each drawn from the one default seed.
-  public override func fillWeight(_ i: Int, _ buffer: UnsafeMutableBufferPointer<Float>, kerasSeed: UInt32) {
+  public override func fillWeight(
+    _ i: Int, _ buffer: UnsafeMutableBufferPointer<Float>, kerasSeed: UInt32
+  ) {
     guard i == 2, unitForgetBias, let base = buffer.baseAddress else {
       return super.fillWeight(i, buffer, kerasSeed: kerasSeed)
     }
@@ -53,7 +59,9 @@ public final class LSTM: RecurrentLayer {
   }
 
   /// Where step `s` leaves row `b`'s c: the next step's slot, or finals after the last.
-  @inline(__always) func nextC(_ r: RecurrentRun, _ b: Int, step s: Int) -> UnsafeMutablePointer<Float> {
+  @inline(__always) func nextC(_ r: RecurrentRun, _ b: Int, step s: Int) -> UnsafeMutablePointer<
+    Float
+  > {
     s + 1 < r.steps ? r.at(r.seqA, b, r.position(s + 1)) : r.finals + b * 2 * units + units
   }
 
@@ -61,7 +69,8 @@ public final class LSTM: RecurrentLayer {
     let (t, u, r0) = (r.position(s), units, rows.lowerBound)
     // z[rows] += hPrev R  (rows, 4 units)
     stateProduct(
-      r, rows: rows, a: r.at(r.hPrev, r0, t), lda: r.steps * u, columns: 0..<(4 * u), into: r.gatesAt(r0, t),
+      r, rows: rows, a: r.at(r.hPrev, r0, t), lda: r.steps * u, columns: 0..<(4 * u),
+      into: r.gatesAt(r0, t),
       ldc: r.steps * 4 * u, beta: 1)
     let (sigma, act) = (settings.recurrentActivation, settings.activation)
     for b in rows {
@@ -86,18 +95,26 @@ public final class LSTM: RecurrentLayer {
         nextH.update(from: hp, count: u)
       }
       if let out = r.output(b, step: s) {
-        if keep || !r.zeroOutputForMask { out.update(from: keep ? nextH : hp, count: u) } else { out.update(repeating: 0, count: u) }
+        if keep || !r.zeroOutputForMask {
+          out.update(from: keep ? nextH : hp, count: u)
+        } else {
+          out.update(repeating: 0, count: u)
+        }
       }
     }
   }
 
-  override func stepBackward(_ r: RecurrentRun, rows: Range<Int>, step s: Int, outputGrad dy: UnsafePointer<Float>) {
+  override func stepBackward(
+    _ r: RecurrentRun, rows: Range<Int>, step s: Int, outputGrad dy: UnsafePointer<Float>
+  ) {
     let (t, u, r0) = (r.position(s), units, rows.lowerBound)
     let (sigma, act) = (settings.recurrentActivation, settings.activation)
     for b in rows {
       let (dh, dc) = (r.carryH(b), r.carryC(b))
       let keep = r.keeps(b, step: s)
-      if let g = r.outputGrad(dy, b, step: s), keep || !r.zeroOutputForMask { for j in 0..<u { dh[j] += g[j] } }
+      if let g = r.outputGrad(dy, b, step: s), keep || !r.zeroOutputForMask {
+        for j in 0..<u { dh[j] += g[j] }
+      }
       let z = r.gatesAt(b, t)
       guard keep else {
         // The carries pass a masked step unchanged; it adds nothing to the weights.
@@ -105,6 +122,10 @@ public final class LSTM: RecurrentLayer {
         continue
       }
       let (cp, tc) = (r.at(r.seqA, b, t), r.at(r.seqB, b, t))
+      if u % 8 == 0 {
+        backwardRow(z: z, cp: cp, tc: tc, dh: dh, dc: dc)
+        continue
+      }
       for j in 0..<u {
         let (i, f, g, o) = (z[j], z[u + j], z[2 * u + j], z[3 * u + j])
         // h = o tanh(c): do = dh tanh(c), dc += dh o tanh'(c)
@@ -120,8 +141,32 @@ public final class LSTM: RecurrentLayer {
     }
     // carryH = dz R^T  (rows, units)
     stateBackProduct(
-      r, rows: rows, grads: r.gatesAt(r0, t), ldGrads: r.steps * 4 * u, columns: 0..<(4 * u), into: r.carryH(r0),
+      r, rows: rows, grads: r.gatesAt(r0, t), ldGrads: r.steps * 4 * u, columns: 0..<(4 * u),
+      into: r.carryH(r0),
       ldDst: r.rowTempWidth)
+  }
+
+  /// One row of `stepBackward` eight units at a time (the same formulas).
+  @inline(__always) func backwardRow(
+    z: UnsafeMutablePointer<Float>, cp: UnsafePointer<Float>, tc: UnsafePointer<Float>,
+    dh: UnsafeMutablePointer<Float>,
+    dc: UnsafeMutablePointer<Float>
+  ) {
+    typealias G = GateMath
+    let (u, sigma, act) = (units, settings.recurrentActivation, settings.activation)
+    for j in stride(from: 0, to: u, by: 8) {
+      let (i, f, g, o) = (
+        G.load(z + j), G.load(z + u + j), G.load(z + 2 * u + j), G.load(z + 3 * u + j)
+      )
+      let (t, dhv) = (G.load(tc + j), G.load(dh + j))
+      let dcj = G.load(dc + j) + dhv * o * G.derivative(act, t)
+      G.store(dcj * g * G.derivative(sigma, i), z + j)
+      G.store(dcj * G.load(cp + j) * G.derivative(sigma, f), z + u + j)
+      G.store(dcj * i * G.derivative(act, g), z + 2 * u + j)
+      G.store(dhv * t * G.derivative(sigma, o), z + 3 * u + j)
+      G.store(dcj * f, dc + j)
+      G.store(.zero, dh + j)
+    }
   }
 
   public override func config() -> [String: JSONValue] {
@@ -136,7 +181,8 @@ extension LSTM {
   /// From Keras's config; errors name the layer and the key.
   public convenience init(config c: LayerConfig) throws {
     try self.init(
-      c.int("units"), settings: c.recurrentSettings(), unitForgetBias: c.bool("unit_forget_bias", default: true),
+      c.int("units"), settings: c.recurrentSettings(),
+      unitForgetBias: c.bool("unit_forget_bias", default: true),
       name: c.name)
   }
 }

@@ -34,7 +34,7 @@ public struct RecurrentSettings: Sendable, Equatable {
 /// Shapes per sample: x (steps, inDim) -> y (steps, units) with `returnSequences`, else
 /// (units); with `returnState` the final states follow in the same row: [y, h (units), c
 /// (units, LSTM)] (the functional API splits them, see `TensorSlice`).
-public class RecurrentLayer: Layer {
+public class RecurrentLayer: Layer, MultiOutputLayer {
   public let units: Int
   public let settings: RecurrentSettings
   /// Gate blocks of `units` columns in the kernels: 1 (SimpleRNN), 3 (GRU), 4 (LSTM).
@@ -135,7 +135,7 @@ public class RecurrentLayer: Layer {
   /// The returned sequence keeps the input's mask (Keras's RNN.compute_mask); a last output
   /// has none.
   public override func maskPropagation(inputMasked: [Bool]) -> MaskPropagation {
-    settings.returnSequences && !settings.returnState && inputMasked.first == true ? .passThrough(input: 0) : .none
+    settings.returnSequences && inputMasked.first == true ? .passThrough(input: 0) : .none
   }
 
   /// The first word of the dropout masks' keys.

@@ -53,7 +53,17 @@ public enum KerasModelWriter {
       perLayer[l, default: 0] += 1
     }
     func ref(_ t: SymbolicTensor) -> JSONValue {
-      [
+      // An output of a layer with several is a slice: Keras names the layer and the output.
+      if let slice = t.node.layer as? TensorSlice, let source = t.node.inputs.first {
+        return [
+          "class_name": "__keras_tensor__",
+          "config": [
+            "shape": .batchShape(t.shape), "dtype": "float32",
+            "keras_history": [.string(source.node.layer.name), JSONValue(nodeIndex[ObjectIdentifier(source.node)]!), JSONValue(slice.index)],
+          ],
+        ]
+      }
+      return [
         "class_name": "__keras_tensor__",
         "config": [
           "shape": .batchShape(t.shape), "dtype": .string(t.dtype.rawValue),
@@ -62,7 +72,7 @@ public enum KerasModelWriter {
       ]
     }
     var entries: [JSONValue] = []
-    for layer in model.layers {
+    for layer in model.layers where !(layer is TensorSlice) {
       var e = layerEntry(layer)
       e["name"] = .string(layer.name)
       let calls = model.nodes.filter { $0.layer === layer && !$0.inputs.isEmpty }
@@ -74,7 +84,13 @@ public enum KerasModelWriter {
       entries.append(.object(e))
     }
     func list(_ ts: [SymbolicTensor]) -> JSONValue {
-      .array(ts.map { [.string($0.node.layer.name), JSONValue(nodeIndex[ObjectIdentifier($0.node)]!), 0] })
+      .array(
+        ts.map { t in
+          guard let slice = t.node.layer as? TensorSlice, let source = t.node.inputs.first else {
+            return [.string(t.node.layer.name), JSONValue(nodeIndex[ObjectIdentifier(t.node)]!), 0]
+          }
+          return [.string(source.node.layer.name), JSONValue(nodeIndex[ObjectIdentifier(source.node)]!), JSONValue(slice.index)]
+        })
     }
     return [
       "name": .string(model.name), "trainable": true, "layers": .array(entries),
