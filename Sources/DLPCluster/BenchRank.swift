@@ -314,16 +314,11 @@ public enum ProcessAllReduceBench {
           "bench-\(getpid())-\(r)",
           "--exit-with-parent",
         ]
-        var cargs = args.map { strdup($0) } + [nil]
-        defer { for a in cargs { free(a) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, exe, nil, nil, &cargs, environ)
-        guard rc == 0 else {
-          throw BenchError("cannot start \(exe): \(String(cString: strerror(rc)))")
+        do {
+          pids.append(try ChildProcesses.spawn(exe, Array(args.dropFirst())))
+        } catch {
+          throw BenchError("\(error)")
         }
-        pids.append(pid)
-        // Registered one by one, so a Ctrl-C during start-up still finds every child.
-        ChildProcesses.register(pids)
       }
     }
 
@@ -387,14 +382,7 @@ public enum ProcessAllReduceBench {
     /// The first rank that exited before sending its result, described.
     private func deadRank() -> (rank: Int, description: String)? {
       for (r, pid) in pids.enumerated() where !finished.contains(r) {
-        var info = siginfo_t()
-        guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0,
-          info._sifields._sigchld.si_pid == pid
-        else { continue }
-        let status = info._sifields._sigchld.si_status
-        let how =
-          info.si_code == CLD_EXITED
-          ? "exited with status \(status)" : "was killed by signal \(status)"
+        guard let how = ChildProcesses.exitDescription(pid) else { continue }
         return (r, "rank \(r) (pid \(pid)) \(how)")
       }
       return nil
@@ -405,18 +393,7 @@ public enum ProcessAllReduceBench {
     func finish() {
       guard !reaped else { return }
       reaped = true
-      let grace: Double = finished.count == pids.count ? 5 : 0
-      let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(grace * 1e9)
-      var alive = Set(pids)
-      while !alive.isEmpty && DispatchTime.now().uptimeNanoseconds < deadline {
-        for p in alive where waitpid(p, nil, WNOHANG) == p { alive.remove(p) }
-        if !alive.isEmpty { usleep(10_000) }
-      }
-      for p in alive {
-        kill(p, SIGKILL)
-        while waitpid(p, nil, 0) < 0 && errno == EINTR {}
-      }
-      ChildProcesses.clear()
+      ChildProcesses.stop(pids, grace: finished.count == pids.count ? 5 : 0)
       router.close()
       if config.transport == "ipc" {
         for r in 0..<config.workers {

@@ -1,4 +1,5 @@
 import DLP
+import DLPTransport
 import Foundation
 
 /// What a worker needs besides the model to reproduce the coordinator's data and training
@@ -26,11 +27,20 @@ public struct JobDescription: Codable, Sendable, Equatable {
   public var sharedMemory: Bool = false
   /// Load no test split (a K-fold sweep without `--final`).
   public var skipTest: Bool = false
+  /// Seconds of silence after which the coordinator gives a worker up (and a worker its
+  /// coordinator, after twice as long).
+  public var heartbeatTimeout: Double = 10
+  /// The seeds of the coordinator's model's seed generators (dropout masks), by layer: a
+  /// worker's copy uses them whatever seed it was built with.
+  public var generatorSeeds: [[UInt32]] = []
+
+  /// The collective algorithm `collective` names (checked where the job is made).
+  public var algorithm: CollectiveKind { CollectiveKind(name: collective) ?? .ring }
 
   public init(
     dataset: String, samples: Int?, numWords: Int, targetColumn: String?, normalize: Bool, validationSplit: Double,
     batchSize: Int, seed: UInt64, collective: String, centralPort: Int = 0, heartbeatPort: Int = 0,
-    collectiveTimeout: Double = 10
+    collectiveTimeout: Double = 30
   ) {
     self.dataset = dataset
     self.samples = samples
@@ -85,22 +95,6 @@ enum Endpoint {
 
 /// Process-wide wire settings.
 enum ClusterDefaults {
-  /// How often workers say they are alive, and how long the coordinator tolerates silence.
-  static let heartbeatInterval = 0.5
-  static let heartbeatTimeout = 3.0
-  /// Rows of the dataset per DataShipment message (of the widest array), for --ship-data.
+  /// Bytes of a dataset array per DataShipment message, for --ship-data.
   static let shipmentChunkBytes = 4 << 20
-}
-
-/// Splits `rows` into `parts` contiguous shards, as even as possible (the first shards take the
-/// remainder). A shard may be empty; its worker still joins the all-reduce.
-public func shardRanges(count: Int, parts: Int) -> [Range<Int>] {
-  let base = count / parts
-  let extra = count % parts
-  var lo = 0
-  return (0..<parts).map { p in
-    let n = base + (p < extra ? 1 : 0)
-    defer { lo += n }
-    return lo..<(lo + n)
-  }
 }

@@ -8,14 +8,19 @@ public struct WorkerOptions: Sendable {
   /// The address other workers reach this one at (its ring listener); default: the local
   /// address used to reach the coordinator.
   public var advertiseHost: String?
-  /// Give up if the coordinator says nothing for this long once the job runs.
-  public var idleTimeout: Double
+  /// How long to wait for the coordinator to hand out a job. Once a job runs, the
+  /// coordinator's heartbeats tell when it is gone (twice the job's heartbeat timeout).
+  public var joinTimeout: Double
+  /// Fault injection for tests that run workers on threads: at the training step with this many
+  /// steps before it, the worker vanishes as a host that lost power would (no more heartbeats,
+  /// its sockets closed without a word).
+  public var vanishAtTrainStep: UInt64?
 
-  public init(connect: String, threads: Int = 1, workerID: String, advertiseHost: String? = nil, idleTimeout: Double = 120) {
+  public init(connect: String, threads: Int = 1, workerID: String, advertiseHost: String? = nil, joinTimeout: Double = 600) {
     self.connect = connect
     self.threads = threads
     self.workerID = workerID
     self.advertiseHost = advertiseHost
-    self.idleTimeout = idleTimeout
+    self.joinTimeout = joinTimeout
   }
 }

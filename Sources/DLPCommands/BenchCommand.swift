@@ -29,25 +29,47 @@ struct BenchAllReduceCommand: ParsableCommand {
   var bytes: String
   @Option(help: "Timed iterations.") var iterations: Int = 20
   @Option(help: "Untimed iterations first.") var warmup: Int = 3
-  @Option(help: "Collective: ring, or central (rank 0 is the root and contributes).") var allreduce:
-    String = "ring"
-  @Option(help: "How the ranks talk: tcp (loopback), ipc (Unix domain sockets), or shm (ring only: floats and readiness through POSIX shared memory, set-up over tcp; what same-host workers train with).") var transport:
-    String = "tcp"
+  @Option(help: "Collective: ring, or central (rank 0 is the root and contributes).") var allreduce: String = "ring"
+  @Option(
+    help:
+      "How the ranks talk: auto (as dlp train: shm for the ring, its ranks all being on this host; tcp for central), tcp (loopback, as ranks on separate hosts), ipc (Unix domain sockets), or shm (ring only: floats and readiness through POSIX shared memory, set-up over tcp)."
+  ) var transport: String = "auto"
   @Option(help: "Pieces the buffer is streamed in (default: the collective's, as in training).")
   var chunkBytes: String?
   @Option(help: "Longest wait for any one message, in seconds.") var timeout: Double = 30
   @Option(help: "Write the report JSON here (atomically).") var report: String?
   @Flag(help: "No summary line.") var quiet = false
 
+  /// The transport `--transport auto` runs, as `dlp train` picks it for workers on one host:
+  /// the shared-memory ring, or tcp for the central collective (and a single rank).
+  static func resolve(transport: String, collective: String, workers: Int) -> String {
+    guard transport == "auto" else { return transport }
+    return collective == "ring" && workers > 1 ? "shm" : "tcp"
+  }
+
   func run() throws {
     do {
+      guard ["auto", "tcp", "ipc", "shm"].contains(transport) else {
+        throw BenchError("--transport must be auto, tcp, ipc or shm, got '\(transport)'")
+      }
+      let ran = Self.resolve(transport: transport, collective: allreduce, workers: workers)
       let config = ProcessAllReduceBench.Config(
         workers: workers, bytes: try ProcessAllReduceBench.parseSize(bytes), iterations: iterations,
-        warmup: warmup, collective: allreduce, transport: transport,
+        warmup: warmup, collective: allreduce, transport: ran,
         chunkBytes: try chunkBytes.map(ProcessAllReduceBench.parseSize), timeout: timeout)
       let result = try ProcessAllReduceBench.run(config)
-      if !quiet { printLine(result.summary) }
-      if let report { try writeJSONAtomically(result.json, to: report) }
+      // The report's "transport" is the one that ran; "transport_requested" what was asked.
+      var summary = result.summary
+      var json = result.json
+      if transport != ran {
+        summary = summary.replacingOccurrences(of: " over \(ran),", with: " over \(ran) (\(transport)),")
+      }
+      if case .object(var o) = json {
+        o["transport_requested"] = JSONValue(transport)
+        json = .object(o)
+      }
+      if !quiet { printLine(summary) }
+      if let report { try writeJSONAtomically(json, to: report) }
     } catch let e as BenchError {
       FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
       throw ExitCode(1)

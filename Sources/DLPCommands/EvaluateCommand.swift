@@ -23,7 +23,7 @@ struct EvaluateCommand: ParsableCommand {
       let description = JobDescription(
         dataset: data.dataset ?? preset?.defaultDataset ?? "", samples: data.samples, numWords: data.numWords,
         targetColumn: data.targetColumn, normalize: preset?.normalize ?? false, validationSplit: 0, batchSize: batchSize,
-        seed: job.seed, collective: job.allreduce)
+        seed: job.seed, collective: job.allreduce.description)
       let ev = try ClusterSession.run(
         placement: job.workers == 0 ? .inProcess : .localWorkers(job.workers), model: m, data: prepared,
         roles: try prepared.roles(validationSplit: 0), batchSize: batchSize, run: job, description: description

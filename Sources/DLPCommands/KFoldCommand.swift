@@ -60,6 +60,9 @@ struct KFoldCommand: ParsableCommand {
   )
   var normalize: Bool?
   @Flag(help: "Do not shuffle the training rows each epoch.") var noEpochShuffle = false
+  @Option(help: "Save each finished fold task's result here (atomically), for --resume.") var checkpointDir: String?
+  @Option(help: "Skip the fold tasks whose results are saved in this folder (the same sweep flags required).")
+  var resume: String?
 
   func validate() throws {
     if folds < 2 { throw ValidationError("--folds must be >= 2") }
@@ -69,7 +72,7 @@ struct KFoldCommand: ParsableCommand {
     if let e = finalEpochs, e < 0 { throw ValidationError("--final-epochs must be >= 0") }
     if let b = batchSize, b <= 0 { throw ValidationError("--batch-size must be positive") }
     // A fold group's ring is set up per task over tcp; shared memory is for train and evaluate.
-    if job.transport == "shm" { throw ValidationError("--transport shm is for train and evaluate; K-fold groups use tcp") }
+    if job.transport == .shm { throw ValidationError("--transport shm is for train and evaluate; K-fold groups use tcp") }
   }
 
   func run() throws {
@@ -100,7 +103,7 @@ struct KFoldCommand: ParsableCommand {
         dataset: data.dataset ?? preset?.defaultDataset ?? "", samples: data.samples,
         numWords: data.numWords, targetColumn: data.targetColumn, normalize: false,
         validationSplit: 0, batchSize: options.batchSize, seed: job.seed,
-        collective: job.allreduce)
+        collective: job.allreduce.description)
       workerData.skipTest = !final
       if job.workers > 0 {
         cluster = try FoldCoordinator.launchLocal(
@@ -108,7 +111,8 @@ struct KFoldCommand: ParsableCommand {
           blueprint: blueprint,
           job: FoldJobDescription(
             kfold: .init(normalize: normalize, groupSize: groupSize),
-            data: workerData))
+            data: workerData),
+          options: job.coordinatorOptions(bind: "tcp://127.0.0.1:*", workers: job.workers, shipData: shipData))
       }
       let prepared: PreparedData
       let results: [FoldResult]
@@ -122,7 +126,16 @@ struct KFoldCommand: ParsableCommand {
           repeats > 1
           ? IteratedKFoldPlan(folds: folds, repeats: repeats, seed: job.seed)
           : KFoldPlan(folds: folds, shuffle: shuffle, seed: job.seed)
-        let tasks = try plan.tasks(count: prepared.train.count)
+        let allTasks = try plan.tasks(count: prepared.train.count)
+        let flags = sweepFlags(options: options, normalize: normalize, dataset: data.dataset ?? preset?.defaultDataset)
+        let warn: (String) -> Void = { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
+        let saved = try resume.map { try FoldResultStore(directory: $0).results(for: allTasks, flags: flags, warn: warn) }
+          ?? allTasks.map { _ in nil }
+        let tasks = zip(allTasks, saved).filter { $0.1 == nil }.map(\.0)
+        if resume != nil && !job.quiet {
+          printLine("resuming: \(allTasks.count - tasks.count) of \(allTasks.count) fold tasks already done")
+        }
+        let store = (checkpointDir ?? resume).map(FoldResultStore.init)
         cluster?.data = prepared
         let runner: FoldTaskRunner =
           cluster
@@ -137,9 +150,12 @@ struct KFoldCommand: ParsableCommand {
               + (groupSize > 1 ? " in groups of \(groupSize)" : ""))
         }
         start = Date()
-        results = try runner.run(tasks: tasks, options: options) { r in
+        let fresh = try runner.run(tasks: tasks, options: options) { r in
           if !job.quiet { printLine(foldLine(r)) }
+          do { try store?.write(r, flags: flags) } catch { warn("\(error)") }
         }
+        var next = fresh.makeIterator()
+        results = saved.map { $0 ?? next.next()! }
       } catch {
         cluster?.finish(reason: "the sweep failed: \(error)", failed: true)
         throw error
@@ -188,6 +204,25 @@ struct KFoldCommand: ParsableCommand {
       if let path = job.report { try writeJSONAtomically(.object(report), to: path) }
       if !stopped.isEmpty { throw DLPError.training(stopped.joined(separator: "; ")) }
     }
+  }
+
+  /// The flags that decide the sweep's results (a resumed sweep must give the same).
+  func sweepFlags(options: CrossValidationOptions, normalize: Bool, dataset: String?) -> [String: String] {
+    var f: [String: String] = [
+      "folds": String(folds), "repeats": String(repeats), "shuffle": String(shuffle), "epochs": String(options.epochs),
+      "batch-size": String(options.batchSize), "seed": String(job.seed), "normalize": String(normalize),
+      "epoch-shuffle": String(options.shuffle), "num-words": String(data.numWords),
+    ]
+    f["preset"] = model.preset
+    f["model"] = model.modelPath.flatMap { try? TrainArguments.contentTag($0) }
+    f["optimizer"] = model.optimizer
+    f["learning-rate"] = model.learningRate.map { String($0) }
+    f["loss"] = model.loss
+    f["metrics"] = model.metrics
+    f["dataset"] = dataset
+    f["samples"] = data.samples.map(String.init)
+    f["target-column"] = data.targetColumn
+    return f
   }
 
   /// `fold 2/4: val_loss 9.8765 - val_mae 2.3456 (1.2s)`, with the repeat when iterated.

@@ -18,20 +18,22 @@ struct PredictCommand: ParsableCommand {
       configureEngine(threads: threads)
       let (m, _) = try model.makeModel(seed: 0)
       try WeightsFile.load(m, from: loadWeights)
-      let arrays = try WeightsFile.read(input)
+      // Each array in its own element type: integer ids reach an int32 input bit for bit.
+      let archive = try NPZArchive(contentsOf: URL(fileURLWithPath: input))
       let single = m.inputs.count == 1
-      let xs = try m.inputs.map { i -> Tensor in
+      let xs = try m.inputs.map { i -> SampleArray in
         let name = i.node.layer.name
-        if let t = arrays[name] ?? (single ? arrays["x"] : nil) { return t }
-        throw DLPError.data("\(input) has no array '\(name)'\(single ? " or 'x'" : "") (it has \(arrays.keys.sorted()))")
+        if archive.contains(name) { return try archive.array(name).samples() }
+        if single && archive.contains("x") { return try archive.array("x").samples() }
+        throw DLPError.data("\(input) has no array '\(name)'\(single ? " or 'x'" : "") (it has \(archive.arrayNames.sorted()))")
       }
-      let shaped = try zip(xs, m.inputs).map { x, i -> Tensor in
+      let shaped = try zip(xs, m.inputs).map { x, i -> SampleArray in
         guard x.rowWidth == i.shape.reduce(1, *) else {
           throw DLPError.shape("input '\(i.node.layer.name)' expects samples of shape \(i.shape), \(input) has \(Array(x.shape.dropFirst()))")
         }
-        return try x.reshaped(to: [x.shape[0]] + i.shape)
+        return try x.reshaped(to: [x.rows] + i.shape)
       }
-      let ys = try m.predict(shaped, batchSize: batchSize)
+      let ys = try m.predict(ArrayData(inputs: shaped), batchSize: batchSize)
       var writer = NPZWriter()
       for (y, o) in zip(ys, m.outputs) { try writer.add(m.outputs.count == 1 ? "y" : o.node.layer.name, y) }
       try writer.write(to: URL(fileURLWithPath: output))

@@ -8,6 +8,7 @@ struct TrainArguments: ParsableArguments {
   @OptionGroup var model: ModelOptions
   @OptionGroup var data: DataOptions
   @OptionGroup var job: RunOptions
+  @OptionGroup var checkpoint: CheckpointFlags
 
   @Option(help: "Epochs (default: the preset's, else 1).") var epochs: Int?
   @Option(help: "Global batch size (default: the preset's, else 32).") var batchSize: Int?
@@ -38,13 +39,48 @@ struct TrainArguments: ParsableArguments {
     let description = JobDescription(
       dataset: datasetName ?? "", samples: data.samples, numWords: data.numWords, targetColumn: data.targetColumn,
       normalize: normalize, validationSplit: validationSplit, batchSize: options.batchSize, seed: job.seed,
-      collective: job.allreduce)
-    let session = TrainingSession(
+      collective: job.allreduce.description)
+    let flags = try resultFlags(dataset: datasetName, options: options)
+    var session = TrainingSession(
       model: m, data: prepared, options: options, validationSplit: validationSplit, run: job, placement: placement,
       description: description)
+    session.checkpoints = try checkpoint.store()
+    session.checkpointEvery = checkpoint.checkpointEvery
+    session.flags = flags
+    session.resume = try checkpoint.resumePoint(flags: flags)
     let outcome = try session.execute()
     if let path = saveWeights { try WeightsFile.save(m, to: path) }
     try outcome.finish(report: job.report)
+  }
+}
+
+extension TrainArguments {
+  /// The flags that decide the job's result, as a checkpoint records them: a resumed job must
+  /// give the same (where it runs, on how many workers, and how often it checkpoints may
+  /// change). Files are named by their content, so a moved model file still matches.
+  func resultFlags(dataset: String?, options: FitOptions) throws -> [String: String] {
+    var f: [String: String] = [
+      "epochs": String(options.epochs), "batch-size": String(options.batchSize), "seed": String(job.seed),
+      "validation-split": String(validationSplit), "shuffle": String(options.shuffle),
+      "num-words": String(data.numWords),
+    ]
+    f["preset"] = model.preset
+    f["model"] = try model.modelPath.map(Self.contentTag)
+    f["optimizer"] = model.optimizer
+    f["learning-rate"] = model.learningRate.map { String($0) }
+    f["loss"] = model.loss
+    f["metrics"] = model.metrics
+    f["dataset"] = dataset
+    f["samples"] = data.samples.map(String.init)
+    f["target-column"] = data.targetColumn
+    f["load-weights"] = try loadWeights.map(Self.contentTag)
+    return f
+  }
+
+  /// `xxh64:HEX` of a file's bytes.
+  static func contentTag(_ path: String) throws -> String {
+    let bytes = try FileIO.readBytes(URL(fileURLWithPath: path))
+    return "xxh64:" + String(bytes.withUnsafeBytes { XXH64.hash($0) }, radix: 16)
   }
 }
 
@@ -69,27 +105,4 @@ struct TrainCommand: ParsableCommand {
       try arguments.execute(placement: n == 0 ? .inProcess : .localWorkers(n))
     }
   }
-}
-
-/// Flags about where and how a job runs, shared by train, evaluate and kfold.
-struct RunOptions: ParsableArguments {
-  @Option(help: "Seed for weights, shuffling and dropout.") var seed: UInt64 = 0
-  @Option(help: "Worker processes (0: train in this process).") var workers: Int = 0
-  @Option(help: "BLAS threads per process (default: all cores in-process, 1 per worker).") var threads: Int?
-  @Option(help: "Collective for gradients: central or ring.") var allreduce: String = "ring"
-  @Option(
-    help: "How the ring moves gradients and weights (train, evaluate): auto (shared memory when every worker is on this host, else tcp), tcp, or shm. K-fold groups use tcp.")
-  var transport: String = "auto"
-  @Option(help: "Write the report JSON here (atomically).") var report: String?
-  @Flag(help: "No progress output.") var quiet = false
-
-  func validate() throws {
-    if workers < 0 { throw ValidationError("--workers must be >= 0") }
-    if let t = threads, t < 1 { throw ValidationError("--threads must be >= 1") }
-    if !["central", "ring"].contains(allreduce) { throw ValidationError("--allreduce must be central or ring") }
-    if !["auto", "tcp", "shm"].contains(transport) { throw ValidationError("--transport must be auto, tcp or shm") }
-    if transport == "shm" && allreduce != "ring" { throw ValidationError("--transport shm applies to --allreduce ring") }
-  }
-
-  var progress: ProgressPrinter { ProgressPrinter(mode: quiet ? .silent : nil) }
 }

@@ -12,7 +12,9 @@ public struct WorkerCommand: ParsableCommand {
   @Option(help: "BLAS threads.") var threads: Int = 1
   @Option(help: "This worker's identity (default: HOSTNAME-PID).") var workerID: String?
   @Option(help: "Address other workers reach this one at (default: the route to the coordinator).") var advertise: String?
-  @Option(help: "Exit when the coordinator is silent this many seconds during a job.") var idleTimeout: Double = 120
+  @Option(
+    help: "Exit when no coordinator hands out a job within this many seconds (once a job runs, its heartbeats tell when the coordinator is gone).")
+  var idleTimeout: Double = 600
   @Flag(help: "Exit when the parent process exits (set by dlp train --workers).") var exitWithParent = false
   @Option(help: .hidden) var benchRank: Int?
 
@@ -28,7 +30,7 @@ public struct WorkerCommand: ParsableCommand {
     BLAS.enableFlushToZero(threads: threads)
     let id = workerID ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
     do {
-      try Worker(options: WorkerOptions(connect: connect, threads: threads, workerID: id, advertiseHost: advertise, idleTimeout: idleTimeout)).run()
+      try Worker(options: WorkerOptions(connect: connect, threads: threads, workerID: id, advertiseHost: advertise, joinTimeout: idleTimeout)).run()
     } catch {
       FileHandle.standardError.write(Data("dlp-worker \(id): error: \(error)\n".utf8))
       throw ExitCode(1)

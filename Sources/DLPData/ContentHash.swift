@@ -87,6 +87,19 @@ public struct ContentHasher: Sendable {
     digests.append(tensor.scalars.withUnsafeBytes { XXH64.hash($0) })
   }
 
+  /// Adds a sample array: its shape, its element type (and a uint8 divisor) unless float32, and
+  /// the bytes as stored. Float32 samples hash as the tensor of the same elements does.
+  public mutating func add(_ samples: SampleArray) {
+    let shape = samples.shape.map { Int64($0).littleEndian }
+    digests.append(shape.withUnsafeBytes { XXH64.hash($0) })
+    switch samples.storage {
+    case .float32: break
+    case .uint8(_, let divisor): digests.append(XXH64.hash(Array("uint8/\(divisor.bitPattern)".utf8)))
+    case .int32: digests.append(XXH64.hash(Array("int32".utf8)))
+    }
+    digests.append(samples.withUnsafeBytes { XXH64.hash($0) })
+  }
+
   /// Marks a missing part (a dataset without a test split), so it differs from an empty one.
   public mutating func addAbsent() { digests.append(0xFFFF_FFFF_FFFF_FFFF) }
 

@@ -23,24 +23,28 @@ public struct Normalizer: Sendable, Equatable, Codable {
   /// Fits on `x` of shape `[samples, features...]`. Sums run in Double, as numpy's reductions
   /// of float64 data do, so the statistics do not drift with many samples.
   public init(fitting x: Tensor) throws {
-    let n = x.shape.first ?? 0
+    try self.init(fitting: SampleArray(x))
+  }
+
+  /// Fits on samples of any element type (their values, as a model input would receive them),
+  /// reading one row at a time: no Float copy of the data.
+  public init(fitting x: SampleArray) throws {
+    let n = x.rows
     guard x.rank >= 2, n > 0 else {
       throw DLPError.shape("cannot fit a normalizer on data of shape \(x.shape)")
     }
     let width = x.rowWidth
     var sum = [Double](repeating: 0, count: width)
     var squares = [Double](repeating: 0, count: width)
-    x.scalars.withUnsafeBufferPointer { s in
-      for r in 0..<n {
-        for c in 0..<width { sum[c] += Double(s[r * width + c]) }
-      }
-      for c in 0..<width { sum[c] /= Double(n) }
-      // Two passes (mean, then squared deviations): numerically stable, like numpy's std.
-      for r in 0..<n {
-        for c in 0..<width {
-          let d = Double(s[r * width + c]) - sum[c]
-          squares[c] += d * d
-        }
+    x.forEachRow { _, row in
+      for c in 0..<width { sum[c] += Double(row[c]) }
+    }
+    for c in 0..<width { sum[c] /= Double(n) }
+    // Two passes (mean, then squared deviations): numerically stable, like numpy's std.
+    x.forEachRow { _, row in
+      for c in 0..<width {
+        let d = Double(row[c]) - sum[c]
+        squares[c] += d * d
       }
     }
     try self.init(
@@ -49,18 +53,24 @@ public struct Normalizer: Sendable, Equatable, Codable {
 
   /// `(x - mean) / std` for each feature of each sample.
   public func apply(_ x: Tensor) throws -> Tensor {
+    try apply(SampleArray(x)).tensor()
+  }
+
+  /// `(x - mean) / std` for each feature of each sample, as Float32 samples (the input is
+  /// read a row at a time, whatever its element type).
+  public func apply(_ x: SampleArray) throws -> SampleArray {
     let width = mean.count
     guard x.rank >= 2, x.rowWidth == width else {
       throw DLPError.shape(
         "normalizer fitted on \(width) features cannot transform data of shape \(x.shape)")
     }
-    var out = x.scalars
+    var out = [Float](repeating: 0, count: x.elementCount)
     out.withUnsafeMutableBufferPointer { o in
-      for r in 0..<(x.shape[0]) {
-        for c in 0..<width { o[r * width + c] = (o[r * width + c] - mean[c]) / std[c] }
+      x.forEachRow { r, row in
+        for c in 0..<width { o[r * width + c] = (row[c] - mean[c]) / std[c] }
       }
     }
-    return try makeTensor(x.shape, out)
+    return try SampleArray(shape: x.shape, float32: out)
   }
 }
 
@@ -85,8 +95,14 @@ public func toCategorical(labels: Tensor, numClasses: Int) throws -> Tensor {
 /// The book's `vectorize_sequences`: a multi-hot `[n, dimension]` matrix with a 1 at every word
 /// index a sequence contains. An index outside `0..<dimension` is an error.
 public func vectorizeSequences(_ sequences: [[Int]], dimension: Int) throws -> Tensor {
+  try multiHot(sequences, dimension: dimension).tensor()
+}
+
+/// `vectorizeSequences` held as bytes (a quarter of the memory), as the dataset loaders keep it;
+/// a batch becomes the same 0/1 Float32 values when it is gathered.
+public func multiHot(_ sequences: [[Int]], dimension: Int) throws -> SampleArray {
   guard dimension > 0 else { throw DLPError.data("dimension must be positive, got \(dimension)") }
-  var out = [Float](repeating: 0, count: sequences.count * dimension)
+  var out = [UInt8](repeating: 0, count: sequences.count * dimension)
   try out.withUnsafeMutableBufferPointer { o in
     for (i, sequence) in sequences.enumerated() {
       let row = i * dimension
@@ -99,7 +115,7 @@ public func vectorizeSequences(_ sequences: [[Int]], dimension: Int) throws -> T
       }
     }
   }
-  return try makeTensor([sequences.count, dimension], out)
+  return try SampleArray(shape: [sequences.count, dimension], uint8: out)
 }
 
 /// Where `padSequences` pads or truncates.

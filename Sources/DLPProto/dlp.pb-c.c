@@ -727,6 +727,186 @@ void   dlp__task_result__free_unpacked
   assert(message->base.descriptor == &dlp__task_result__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   dlp__regroup__init
+                     (Dlp__Regroup         *message)
+{
+  static const Dlp__Regroup init_value = DLP__REGROUP__INIT;
+  *message = init_value;
+}
+size_t dlp__regroup__get_packed_size
+                     (const Dlp__Regroup *message)
+{
+  assert(message->base.descriptor == &dlp__regroup__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t dlp__regroup__pack
+                     (const Dlp__Regroup *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &dlp__regroup__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t dlp__regroup__pack_to_buffer
+                     (const Dlp__Regroup *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &dlp__regroup__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Dlp__Regroup *
+       dlp__regroup__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Dlp__Regroup *)
+     protobuf_c_message_unpack (&dlp__regroup__descriptor,
+                                allocator, len, data);
+}
+void   dlp__regroup__free_unpacked
+                     (Dlp__Regroup *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &dlp__regroup__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   dlp__regroup_ready__init
+                     (Dlp__RegroupReady         *message)
+{
+  static const Dlp__RegroupReady init_value = DLP__REGROUP_READY__INIT;
+  *message = init_value;
+}
+size_t dlp__regroup_ready__get_packed_size
+                     (const Dlp__RegroupReady *message)
+{
+  assert(message->base.descriptor == &dlp__regroup_ready__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t dlp__regroup_ready__pack
+                     (const Dlp__RegroupReady *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &dlp__regroup_ready__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t dlp__regroup_ready__pack_to_buffer
+                     (const Dlp__RegroupReady *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &dlp__regroup_ready__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Dlp__RegroupReady *
+       dlp__regroup_ready__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Dlp__RegroupReady *)
+     protobuf_c_message_unpack (&dlp__regroup_ready__descriptor,
+                                allocator, len, data);
+}
+void   dlp__regroup_ready__free_unpacked
+                     (Dlp__RegroupReady *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &dlp__regroup_ready__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   dlp__reconfigure__init
+                     (Dlp__Reconfigure         *message)
+{
+  static const Dlp__Reconfigure init_value = DLP__RECONFIGURE__INIT;
+  *message = init_value;
+}
+size_t dlp__reconfigure__get_packed_size
+                     (const Dlp__Reconfigure *message)
+{
+  assert(message->base.descriptor == &dlp__reconfigure__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t dlp__reconfigure__pack
+                     (const Dlp__Reconfigure *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &dlp__reconfigure__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t dlp__reconfigure__pack_to_buffer
+                     (const Dlp__Reconfigure *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &dlp__reconfigure__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Dlp__Reconfigure *
+       dlp__reconfigure__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Dlp__Reconfigure *)
+     protobuf_c_message_unpack (&dlp__reconfigure__descriptor,
+                                allocator, len, data);
+}
+void   dlp__reconfigure__free_unpacked
+                     (Dlp__Reconfigure *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &dlp__reconfigure__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   dlp__commit_report__init
+                     (Dlp__CommitReport         *message)
+{
+  static const Dlp__CommitReport init_value = DLP__COMMIT_REPORT__INIT;
+  *message = init_value;
+}
+size_t dlp__commit_report__get_packed_size
+                     (const Dlp__CommitReport *message)
+{
+  assert(message->base.descriptor == &dlp__commit_report__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t dlp__commit_report__pack
+                     (const Dlp__CommitReport *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &dlp__commit_report__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t dlp__commit_report__pack_to_buffer
+                     (const Dlp__CommitReport *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &dlp__commit_report__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Dlp__CommitReport *
+       dlp__commit_report__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Dlp__CommitReport *)
+     protobuf_c_message_unpack (&dlp__commit_report__descriptor,
+                                allocator, len, data);
+}
+void   dlp__commit_report__free_unpacked
+                     (Dlp__CommitReport *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &dlp__commit_report__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor dlp__header__field_descriptors[9] =
 {
   {
@@ -1333,7 +1513,7 @@ const ProtobufCMessageDescriptor dlp__job_spec__descriptor =
   (ProtobufCMessageInit) dlp__job_spec__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor dlp__step_command__field_descriptors[8] =
+static const ProtobufCFieldDescriptor dlp__step_command__field_descriptors[9] =
 {
   {
     "epoch",
@@ -1431,9 +1611,22 @@ static const ProtobufCFieldDescriptor dlp__step_command__field_descriptors[8] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "generation",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__StepCommand, generation),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned dlp__step_command__field_indices_by_name[] = {
   0,   /* field[0] = epoch */
+  8,   /* field[8] = generation */
   4,   /* field[4] = global_batch_size */
   6,   /* field[6] = phase */
   5,   /* field[5] = sample_indices */
@@ -1445,7 +1638,7 @@ static const unsigned dlp__step_command__field_indices_by_name[] = {
 static const ProtobufCIntRange dlp__step_command__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor dlp__step_command__descriptor =
 {
@@ -1455,7 +1648,7 @@ const ProtobufCMessageDescriptor dlp__step_command__descriptor =
   "Dlp__StepCommand",
   "dlp",
   sizeof(Dlp__StepCommand),
-  8,
+  9,
   dlp__step_command__field_descriptors,
   dlp__step_command__field_indices_by_name,
   1,  dlp__step_command__number_ranges,
@@ -1564,7 +1757,7 @@ const ProtobufCMessageDescriptor dlp__weight_chunk__descriptor =
   (ProtobufCMessageInit) dlp__weight_chunk__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor dlp__metrics_report__field_descriptors[6] =
+static const ProtobufCFieldDescriptor dlp__metrics_report__field_descriptors[7] =
 {
   {
     "step",
@@ -1638,9 +1831,22 @@ static const ProtobufCFieldDescriptor dlp__metrics_report__field_descriptors[6] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "generation",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__MetricsReport, generation),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned dlp__metrics_report__field_indices_by_name[] = {
   4,   /* field[4] = epoch */
+  6,   /* field[6] = generation */
   1,   /* field[1] = loss_sum */
   3,   /* field[3] = metric_state */
   5,   /* field[5] = phase */
@@ -1650,7 +1856,7 @@ static const unsigned dlp__metrics_report__field_indices_by_name[] = {
 static const ProtobufCIntRange dlp__metrics_report__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor dlp__metrics_report__descriptor =
 {
@@ -1660,14 +1866,14 @@ const ProtobufCMessageDescriptor dlp__metrics_report__descriptor =
   "Dlp__MetricsReport",
   "dlp",
   sizeof(Dlp__MetricsReport),
-  6,
+  7,
   dlp__metrics_report__field_descriptors,
   dlp__metrics_report__field_indices_by_name,
   1,  dlp__metrics_report__number_ranges,
   (ProtobufCMessageInit) dlp__metrics_report__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor dlp__heartbeat__field_descriptors[2] =
+static const ProtobufCFieldDescriptor dlp__heartbeat__field_descriptors[3] =
 {
   {
     "sequence",
@@ -1693,15 +1899,28 @@ static const ProtobufCFieldDescriptor dlp__heartbeat__field_descriptors[2] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "generation",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__Heartbeat, generation),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned dlp__heartbeat__field_indices_by_name[] = {
+  2,   /* field[2] = generation */
   1,   /* field[1] = sent_unix_nanos */
   0,   /* field[0] = sequence */
 };
 static const ProtobufCIntRange dlp__heartbeat__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor dlp__heartbeat__descriptor =
 {
@@ -1711,7 +1930,7 @@ const ProtobufCMessageDescriptor dlp__heartbeat__descriptor =
   "Dlp__Heartbeat",
   "dlp",
   sizeof(Dlp__Heartbeat),
-  2,
+  3,
   dlp__heartbeat__field_descriptors,
   dlp__heartbeat__field_indices_by_name,
   1,  dlp__heartbeat__number_ranges,
@@ -1820,7 +2039,7 @@ const ProtobufCMessageDescriptor dlp__shutdown__descriptor =
   (ProtobufCMessageInit) dlp__shutdown__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor dlp__data_shipment__field_descriptors[5] =
+static const ProtobufCFieldDescriptor dlp__data_shipment__field_descriptors[7] =
 {
   {
     "array_name",
@@ -1882,10 +2101,36 @@ static const ProtobufCFieldDescriptor dlp__data_shipment__field_descriptors[5] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "dtype",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__DataShipment, dtype),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "divisor",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__DataShipment, divisor),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned dlp__data_shipment__field_indices_by_name[] = {
   0,   /* field[0] = array_name */
   2,   /* field[2] = chunk_offset */
+  6,   /* field[6] = divisor */
+  5,   /* field[5] = dtype */
   4,   /* field[4] = last */
   1,   /* field[1] = shape */
   3,   /* field[3] = total_elements */
@@ -1893,7 +2138,7 @@ static const unsigned dlp__data_shipment__field_indices_by_name[] = {
 static const ProtobufCIntRange dlp__data_shipment__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor dlp__data_shipment__descriptor =
 {
@@ -1903,7 +2148,7 @@ const ProtobufCMessageDescriptor dlp__data_shipment__descriptor =
   "Dlp__DataShipment",
   "dlp",
   sizeof(Dlp__DataShipment),
-  5,
+  7,
   dlp__data_shipment__field_descriptors,
   dlp__data_shipment__field_indices_by_name,
   1,  dlp__data_shipment__number_ranges,
@@ -2128,13 +2373,373 @@ const ProtobufCMessageDescriptor dlp__task_result__descriptor =
   (ProtobufCMessageInit) dlp__task_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor dlp__regroup__field_descriptors[1] =
+{
+  {
+    "generation",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__Regroup, generation),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned dlp__regroup__field_indices_by_name[] = {
+  0,   /* field[0] = generation */
+};
+static const ProtobufCIntRange dlp__regroup__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor dlp__regroup__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "dlp.Regroup",
+  "Regroup",
+  "Dlp__Regroup",
+  "dlp",
+  sizeof(Dlp__Regroup),
+  1,
+  dlp__regroup__field_descriptors,
+  dlp__regroup__field_indices_by_name,
+  1,  dlp__regroup__number_ranges,
+  (ProtobufCMessageInit) dlp__regroup__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor dlp__regroup_ready__field_descriptors[3] =
+{
+  {
+    "generation",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__RegroupReady, generation),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ring_endpoint",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__RegroupReady, ring_endpoint),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "host_identity",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__RegroupReady, host_identity),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned dlp__regroup_ready__field_indices_by_name[] = {
+  0,   /* field[0] = generation */
+  2,   /* field[2] = host_identity */
+  1,   /* field[1] = ring_endpoint */
+};
+static const ProtobufCIntRange dlp__regroup_ready__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor dlp__regroup_ready__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "dlp.RegroupReady",
+  "RegroupReady",
+  "Dlp__RegroupReady",
+  "dlp",
+  sizeof(Dlp__RegroupReady),
+  3,
+  dlp__regroup_ready__field_descriptors,
+  dlp__regroup_ready__field_indices_by_name,
+  1,  dlp__regroup_ready__number_ranges,
+  (ProtobufCMessageInit) dlp__regroup_ready__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor dlp__reconfigure__field_descriptors[10] =
+{
+  {
+    "generation",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__Reconfigure, generation),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rank",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__Reconfigure, rank),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "world_size",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__Reconfigure, world_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "peer_endpoints",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Dlp__Reconfigure, n_peer_endpoints),
+    offsetof(Dlp__Reconfigure, peer_endpoints),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shared_memory",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__Reconfigure, shared_memory),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "central_port",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__Reconfigure, central_port),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "iterations",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__Reconfigure, iterations),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "parameter_count",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__Reconfigure, parameter_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "slot_count",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__Reconfigure, slot_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "learning_rate",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__Reconfigure, learning_rate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned dlp__reconfigure__field_indices_by_name[] = {
+  5,   /* field[5] = central_port */
+  0,   /* field[0] = generation */
+  6,   /* field[6] = iterations */
+  9,   /* field[9] = learning_rate */
+  7,   /* field[7] = parameter_count */
+  3,   /* field[3] = peer_endpoints */
+  1,   /* field[1] = rank */
+  4,   /* field[4] = shared_memory */
+  8,   /* field[8] = slot_count */
+  2,   /* field[2] = world_size */
+};
+static const ProtobufCIntRange dlp__reconfigure__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 10 }
+};
+const ProtobufCMessageDescriptor dlp__reconfigure__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "dlp.Reconfigure",
+  "Reconfigure",
+  "Dlp__Reconfigure",
+  "dlp",
+  sizeof(Dlp__Reconfigure),
+  10,
+  dlp__reconfigure__field_descriptors,
+  dlp__reconfigure__field_indices_by_name,
+  1,  dlp__reconfigure__number_ranges,
+  (ProtobufCMessageInit) dlp__reconfigure__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor dlp__commit_report__field_descriptors[6] =
+{
+  {
+    "step",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__CommitReport, step),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "generation",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__CommitReport, generation),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "iterations",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__CommitReport, iterations),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "owned_offset",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__CommitReport, owned_offset),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "owned_length",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__CommitReport, owned_length),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "slot_count",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__CommitReport, slot_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned dlp__commit_report__field_indices_by_name[] = {
+  1,   /* field[1] = generation */
+  2,   /* field[2] = iterations */
+  4,   /* field[4] = owned_length */
+  3,   /* field[3] = owned_offset */
+  5,   /* field[5] = slot_count */
+  0,   /* field[0] = step */
+};
+static const ProtobufCIntRange dlp__commit_report__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor dlp__commit_report__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "dlp.CommitReport",
+  "CommitReport",
+  "Dlp__CommitReport",
+  "dlp",
+  sizeof(Dlp__CommitReport),
+  6,
+  dlp__commit_report__field_descriptors,
+  dlp__commit_report__field_indices_by_name,
+  1,  dlp__commit_report__number_ranges,
+  (ProtobufCMessageInit) dlp__commit_report__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue dlp__protocol__enum_values_by_number[2] =
 {
   { "PROTOCOL_UNSPECIFIED", "DLP__PROTOCOL__PROTOCOL_UNSPECIFIED", 0 },
-  { "PROTOCOL_VERSION", "DLP__PROTOCOL__PROTOCOL_VERSION", 4 },
+  { "PROTOCOL_VERSION", "DLP__PROTOCOL__PROTOCOL_VERSION", 5 },
 };
 static const ProtobufCIntRange dlp__protocol__value_ranges[] = {
-{0, 0},{4, 1},{0, 2}
+{0, 0},{5, 1},{0, 2}
 };
 static const ProtobufCEnumValueIndex dlp__protocol__enum_values_by_name[2] =
 {
@@ -2156,7 +2761,7 @@ const ProtobufCEnumDescriptor dlp__protocol__descriptor =
   dlp__protocol__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue dlp__message_kind__enum_values_by_number[23] =
+static const ProtobufCEnumValue dlp__message_kind__enum_values_by_number[27] =
 {
   { "MESSAGE_KIND_UNSPECIFIED", "DLP__MESSAGE_KIND__MESSAGE_KIND_UNSPECIFIED", 0 },
   { "MESSAGE_KIND_HELLO", "DLP__MESSAGE_KIND__MESSAGE_KIND_HELLO", 1 },
@@ -2181,14 +2786,19 @@ static const ProtobufCEnumValue dlp__message_kind__enum_values_by_number[23] =
   { "MESSAGE_KIND_SHARED_ATTACHED", "DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_ATTACHED", 20 },
   { "MESSAGE_KIND_SHARED_REDUCE_READY", "DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_REDUCE_READY", 21 },
   { "MESSAGE_KIND_SHARED_GATHER_READY", "DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_GATHER_READY", 22 },
+  { "MESSAGE_KIND_REGROUP", "DLP__MESSAGE_KIND__MESSAGE_KIND_REGROUP", 24 },
+  { "MESSAGE_KIND_REGROUP_READY", "DLP__MESSAGE_KIND__MESSAGE_KIND_REGROUP_READY", 25 },
+  { "MESSAGE_KIND_RECONFIGURE", "DLP__MESSAGE_KIND__MESSAGE_KIND_RECONFIGURE", 26 },
+  { "MESSAGE_KIND_COMMIT_REPORT", "DLP__MESSAGE_KIND__MESSAGE_KIND_COMMIT_REPORT", 27 },
 };
 static const ProtobufCIntRange dlp__message_kind__value_ranges[] = {
-{0, 0},{0, 23}
+{0, 0},{24, 23},{0, 27}
 };
-static const ProtobufCEnumValueIndex dlp__message_kind__enum_values_by_name[23] =
+static const ProtobufCEnumValueIndex dlp__message_kind__enum_values_by_name[27] =
 {
   { "MESSAGE_KIND_ALL_GATHER_CHUNK", 14 },
   { "MESSAGE_KIND_BROADCAST_CHUNK", 16 },
+  { "MESSAGE_KIND_COMMIT_REPORT", 26 },
   { "MESSAGE_KIND_DATA_SHIPMENT", 12 },
   { "MESSAGE_KIND_ERROR_REPORT", 10 },
   { "MESSAGE_KIND_GRADIENT_CHUNK", 6 },
@@ -2196,8 +2806,11 @@ static const ProtobufCEnumValueIndex dlp__message_kind__enum_values_by_name[23] 
   { "MESSAGE_KIND_HELLO", 1 },
   { "MESSAGE_KIND_JOB_SPEC", 4 },
   { "MESSAGE_KIND_METRICS_REPORT", 8 },
+  { "MESSAGE_KIND_RECONFIGURE", 25 },
   { "MESSAGE_KIND_REDUCE_CHUNK", 15 },
   { "MESSAGE_KIND_REDUCE_SCATTER_CHUNK", 13 },
+  { "MESSAGE_KIND_REGROUP", 23 },
+  { "MESSAGE_KIND_REGROUP_READY", 24 },
   { "MESSAGE_KIND_REJECT", 3 },
   { "MESSAGE_KIND_SHARED_ATTACHED", 20 },
   { "MESSAGE_KIND_SHARED_GATHER_READY", 22 },
@@ -2218,11 +2831,11 @@ const ProtobufCEnumDescriptor dlp__message_kind__descriptor =
   "MessageKind",
   "Dlp__MessageKind",
   "dlp",
-  23,
+  27,
   dlp__message_kind__enum_values_by_number,
-  23,
+  27,
   dlp__message_kind__enum_values_by_name,
-  1,
+  2,
   dlp__message_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
@@ -2256,19 +2869,21 @@ const ProtobufCEnumDescriptor dlp__collective__descriptor =
   dlp__collective__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue dlp__phase__enum_values_by_number[5] =
+static const ProtobufCEnumValue dlp__phase__enum_values_by_number[6] =
 {
   { "PHASE_UNSPECIFIED", "DLP__PHASE__PHASE_UNSPECIFIED", 0 },
   { "PHASE_TRAIN", "DLP__PHASE__PHASE_TRAIN", 1 },
   { "PHASE_VALIDATE", "DLP__PHASE__PHASE_VALIDATE", 2 },
   { "PHASE_EVALUATE", "DLP__PHASE__PHASE_EVALUATE", 3 },
   { "PHASE_PREDICT", "DLP__PHASE__PHASE_PREDICT", 4 },
+  { "PHASE_COMMIT", "DLP__PHASE__PHASE_COMMIT", 5 },
 };
 static const ProtobufCIntRange dlp__phase__value_ranges[] = {
-{0, 0},{0, 5}
+{0, 0},{0, 6}
 };
-static const ProtobufCEnumValueIndex dlp__phase__enum_values_by_name[5] =
+static const ProtobufCEnumValueIndex dlp__phase__enum_values_by_name[6] =
 {
+  { "PHASE_COMMIT", 5 },
   { "PHASE_EVALUATE", 3 },
   { "PHASE_PREDICT", 4 },
   { "PHASE_TRAIN", 1 },
@@ -2282,9 +2897,9 @@ const ProtobufCEnumDescriptor dlp__phase__descriptor =
   "Phase",
   "Dlp__Phase",
   "dlp",
-  5,
+  6,
   dlp__phase__enum_values_by_number,
-  5,
+  6,
   dlp__phase__enum_values_by_name,
   1,
   dlp__phase__value_ranges,

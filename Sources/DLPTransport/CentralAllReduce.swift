@@ -164,6 +164,67 @@ public final class CentralAllReduce: AllReduceCollective, @unchecked Sendable {
     }
   }
 
+  /// Every rank's slot of `buffer` (rank r's is `ShardPlan(count: buffer.count, parts:
+  /// worldSize).range(r)`) copied bit for bit into every rank's buffer: the leaves send their
+  /// slots to the root, which broadcasts the whole buffer. For values that must not go through
+  /// float arithmetic (Doubles carried as raw bytes, summed by the caller in rank order).
+  public func gather(
+    _ buffer: UnsafeMutableBufferPointer<Float>, step: UInt64, tensorID: UInt32 = 0
+  ) throws {
+    let plan = ShardPlan(count: buffer.count, parts: worldSize)
+    try guarded {
+      if rank == 0 {
+        try rootGather(buffer, plan: plan, step: step, tensorID: tensorID)
+      } else {
+        let chunks = Chunks(range: plan.range(rank), size: chunkElements)
+        for j in 0..<chunks.count {
+          try wire.send(
+            buffer, chunks[j], on: socket!, kind: .reduceChunk, step: step, tensorID: tensorID)
+        }
+        try leafReceive(buffer, step: step, tensorID: tensorID)
+      }
+    }
+    if worldSize > 1 && rank == 0 {
+      try broadcast(buffer, step: step, tensorID: tensorID)
+    }
+  }
+
+  /// The root's half of `gather`: copies each leaf's chunks into its slot.
+  private func rootGather(
+    _ buffer: UnsafeMutableBufferPointer<Float>, plan: ShardPlan, step: UInt64, tensorID: UInt32
+  ) throws {
+    let n = worldSize
+    let chunks = (0..<n).map { Chunks(range: plan.range($0), size: chunkElements) }
+    var nextChunk = [Int](repeating: 0, count: n)
+    var remaining = (1..<n).reduce(0) { $0 + chunks[$1].count }
+    let slot = ZMQMessage()
+    defer { slot.reset() }
+    while remaining > 0 {
+      let header: MessageHeader
+      let q: Int
+      do {
+        let (h, sender) = try wire.receive(
+          from: socket!, into: slot, kind: .reduceChunk, step: step, tensorID: tensorID, peer: nil,
+          operation: "central gather (root)",
+          routingRank: { Self.rank(routingID: $0, worldSize: n) })
+        header = h
+        q = sender!
+      } catch is ChunkWire.Stranger {
+        continue
+      }
+      let c = nextChunk[q]
+      guard c < chunks[q].count else {
+        throw TransportError.malformed(peer: q, "sent more than its slot of this gather")
+      }
+      let range = chunks[q][c]
+      try wire.expect(header, from: q, range: range)
+      FloatKernels.copy(slot.bytes.baseAddress!, into: buffer.baseAddress! + range.lowerBound, count: range.count)
+      slot.reset()
+      nextChunk[q] += 1
+      remaining -= 1
+    }
+  }
+
   private var leaves: [(Int, [UInt8])] {
     (1..<max(1, worldSize)).map { ($0, Self.routingID(rank: $0)) }
   }

@@ -4,7 +4,7 @@ import DLPProto
 public enum DLPProtocol {
   /// Mirrors `PROTOCOL_VERSION` in Proto/dlp.proto; carried in every `Header`. A test checks
   /// that the two agree.
-  public static let version: UInt32 = 4
+  public static let version: UInt32 = 5
 
   /// The value protoc-c generated, to check the mirror against.
   static let generatedVersion = UInt32(DLP__PROTOCOL__PROTOCOL_VERSION.rawValue)
@@ -37,6 +37,10 @@ public enum MessageKind: Int32, Sendable, CaseIterable, CustomStringConvertible 
   case sharedAttached = 20
   case sharedReduceReady = 21
   case sharedGatherReady = 22
+  case regroup = 24
+  case regroupReady = 25
+  case reconfigure = 26
+  case commitReport = 27
 
   public var description: String {
     switch self {
@@ -62,6 +66,10 @@ public enum MessageKind: Int32, Sendable, CaseIterable, CustomStringConvertible 
     case .sharedAttached: return "SharedAttached"
     case .sharedReduceReady: return "SharedReduceReady"
     case .sharedGatherReady: return "SharedGatherReady"
+    case .regroup: return "Regroup"
+    case .regroupReady: return "RegroupReady"
+    case .reconfigure: return "Reconfigure"
+    case .commitReport: return "CommitReport"
     }
   }
 
@@ -99,4 +107,6 @@ public enum Phase: Int32, Sendable, CaseIterable {
   case validate = 2
   case evaluate = 3
   case predict = 4
+  /// Send the coordinator this worker's share of the model state (`CommitReportMessage`).
+  case commit = 5
 }

@@ -15,6 +15,10 @@ public enum Message: Sendable, Equatable {
   case taskAssignment(TaskAssignmentMessage)
   case taskResult(TaskResultMessage)
   case taskRequest(TaskRequestMessage)
+  case regroup(RegroupMessage)
+  case regroupReady(RegroupReadyMessage)
+  case reconfigure(ReconfigureMessage)
+  case commitReport(CommitReportMessage)
   /// A collective's data frame (reduce-scatter, all-gather, reduce, broadcast chunk): the body
   /// is empty and the header describes the payload.
   case collectiveChunk(MessageKind)
@@ -37,6 +41,10 @@ public enum Message: Sendable, Equatable {
     case .taskAssignment: return .taskAssignment
     case .taskResult: return .taskResult
     case .taskRequest: return .taskRequest
+    case .regroup: return .regroup
+    case .regroupReady: return .regroupReady
+    case .reconfigure: return .reconfigure
+    case .commitReport: return .commitReport
     case .collectiveChunk(let k): return k
     }
   }
@@ -59,6 +67,10 @@ public enum Message: Sendable, Equatable {
     case .taskAssignment(let m): m.pack(into: &out)
     case .taskResult(let m): m.pack(into: &out)
     case .taskRequest(let m): m.pack(into: &out)
+    case .regroup(let m): m.pack(into: &out)
+    case .regroupReady(let m): m.pack(into: &out)
+    case .reconfigure(let m): m.pack(into: &out)
+    case .commitReport(let m): m.pack(into: &out)
     case .collectiveChunk: out.removeAll(keepingCapacity: true)
     }
   }
@@ -84,6 +96,10 @@ public enum Message: Sendable, Equatable {
       return .taskAssignment(try TaskAssignmentMessage(packed: body, arena: arena))
     case .taskResult: return .taskResult(try TaskResultMessage(packed: body, arena: arena))
     case .taskRequest: return .taskRequest(try TaskRequestMessage(packed: body, arena: arena))
+    case .regroup: return .regroup(try RegroupMessage(packed: body, arena: arena))
+    case .regroupReady: return .regroupReady(try RegroupReadyMessage(packed: body, arena: arena))
+    case .reconfigure: return .reconfigure(try ReconfigureMessage(packed: body, arena: arena))
+    case .commitReport: return .commitReport(try CommitReportMessage(packed: body, arena: arena))
     case .reduceScatterChunk, .allGatherChunk, .reduceChunk, .broadcastChunk, .sharedAttached,
       .sharedReduceReady, .sharedGatherReady:
       guard body.isEmpty else {

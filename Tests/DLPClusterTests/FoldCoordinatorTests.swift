@@ -49,7 +49,7 @@ final class FoldCoordinatorTests: XCTestCase {
     (0..<n).map { i in
       let t = Thread {
         let w = try? Worker(
-          options: WorkerOptions(connect: connect, workerID: "thread-\(i)", idleTimeout: 60))
+          options: WorkerOptions(connect: connect, workerID: "thread-\(i)", joinTimeout: 60))
         try? w?.run()
       }
       t.start()
@@ -101,7 +101,8 @@ final class FoldCoordinatorTests: XCTestCase {
 
     let c = try FoldCoordinator(
       options: CoordinatorOptions(
-        bind: "tcp://127.0.0.1:*", expectWorkers: 2, shipData: true, acceptTimeout: 30),
+        bind: "tcp://127.0.0.1:*", expectWorkers: 2, shipData: true, acceptTimeout: 30,
+        heartbeat: HeartbeatSettings(timeout: 3)),
       blueprint: blueprint, job: sweepJob(normalize: false), data: data)
     // The silent one joins first and says ready at once, so it surely gets a task.
     let context = try ZMQContext()
@@ -132,7 +133,8 @@ final class FoldCoordinatorTests: XCTestCase {
       }
     }
     fakeThread.start()
-    usleep(300_000)
+    // The fake is admitted first (explicitly, before the real workers start).
+    try c.control.accept(count: 1)
     _ = startWorkers(1, connect: c.controlEndpoint)
 
     let start = Date()
@@ -281,7 +283,7 @@ final class FoldCoordinatorTests: XCTestCase {
       try? codec.send(
         HelloMessage.local(workerID: "idle", blasThreads: 1, ringEndpoint: "tcp://127.0.0.1:1"),
         on: fake)
-      var heartbeat: HeartbeatSender?
+      var heartbeat: HeartbeatLink?
       defer { heartbeat?.stop() }
       while !stop.isSet {
         guard let env = try? codec.receive(from: fake, timeout: 0.2) else { continue }
@@ -289,9 +291,9 @@ final class FoldCoordinatorTests: XCTestCase {
         case .jobSpec(let s):
           codec.jobID = s.jobID
           let port = (try? FoldJobDescription.sweep(in: s.fitJSON))??.data.heartbeatPort ?? 0
-          heartbeat = try? HeartbeatSender(
+          heartbeat = try? HeartbeatLink(
             context: context, endpoint: "tcp://127.0.0.1:\(port)", identity: "hb-idle",
-            jobID: s.jobID, rank: s.rank)
+            jobID: s.jobID, rank: s.rank, settings: HeartbeatSettings())
         case .dataShipment(let m) where m.last:
           try? codec.send(
             TaskRequestMessage(datasetHash: 0x5EED, ringEndpoint: "tcp://127.0.0.1:1"), on: fake)
@@ -303,7 +305,8 @@ final class FoldCoordinatorTests: XCTestCase {
       }
     }
     fakeThread.start()
-    usleep(300_000)
+    // The fake is admitted first (explicitly, before the real workers start).
+    try c.control.accept(count: 1)
     _ = startWorkers(2, connect: c.controlEndpoint)
     let results = try c.run(tasks: tasks, options: options, onResult: nil)
     stop.set()
@@ -313,7 +316,6 @@ final class FoldCoordinatorTests: XCTestCase {
     XCTAssertEqual(c.losses, [])
     XCTAssertEqual(c.requeues.count, 1, "\(c.requeues)")
     XCTAssertTrue(c.requeues.first?.contains("ring failed") == true, "\(c.requeues)")
-    usleep(300_000)
     fake.close()
   }
 

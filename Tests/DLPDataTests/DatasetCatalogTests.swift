@@ -15,13 +15,13 @@ final class DatasetCatalogTests: XCTestCase {
     let keras = try KerasDatasets.imdb(
       try NPZArchive(contentsOf: TestFiles.fixture("imdb.npz")),
       options: KerasSequenceOptions(numWords: 40))
-    XCTAssertEqual(splits.train.x, try vectorizeSequences(keras.trainX, dimension: 40))
-    XCTAssertEqual(splits.train.y.scalars, keras.trainY.map(Float.init))
+    XCTAssertEqual(splits.train.x.tensor(), try vectorizeSequences(keras.trainX, dimension: 40))
+    XCTAssertEqual(splits.train.y.floats(), keras.trainY.map(Float.init))
     XCTAssertEqual(splits.test?.x.shape, [keras.testX.count, 40])
     let few = try DatasetCatalog.load(
       path, options: DatasetOptions(numWords: 40, samples: 5), locator: locator)
     XCTAssertEqual(few.train.x.shape, [5, 40])
-    XCTAssertEqual(few.train.y.scalars, Array(splits.train.y.scalars.prefix(5)))
+    XCTAssertEqual(few.train.y.floats(), Array(splits.train.y.floats().prefix(5)))
     XCTAssertNotEqual(few.contentHash, splits.contentHash)
   }
 
@@ -33,7 +33,7 @@ final class DatasetCatalogTests: XCTestCase {
     XCTAssertEqual(splits.train.x.shape, [24, 50])
     XCTAssertEqual(splits.test?.x.shape, [7, 50])
     let expected = (TestFiles.expected["reuters"] as! [[String: Any]])[0]
-    XCTAssertEqual(splits.train.y.scalars, ints(expected["y_train"]).map(Float.init))
+    XCTAssertEqual(splits.train.y.floats(), ints(expected["y_train"]).map(Float.init))
   }
 
   func testBostonHousingByName() throws {
@@ -45,7 +45,7 @@ final class DatasetCatalogTests: XCTestCase {
       "boston_housing", options: DatasetOptions(), locator: shared)
     XCTAssertEqual(splits.train.x.shape, [404, 13])
     XCTAssertEqual(splits.test?.x.shape, [102, 13])
-    XCTAssertEqual(splits.train.y.scalars[0], 15.2)
+    XCTAssertEqual(splits.train.y.floats()[0], 15.2)
     XCTAssertNil(splits.numClasses)
     // Two loads (two processes, in practice) agree on the hash.
     XCTAssertEqual(
@@ -59,8 +59,8 @@ final class DatasetCatalogTests: XCTestCase {
     try Data("rooms,price,age\n3,100,20\n4,150,5\n".utf8).write(to: url)
     let splits = try DatasetCatalog.load(
       url.path, options: DatasetOptions(targetColumn: "price"), locator: locator)
-    XCTAssertEqual(splits.train.x, try Tensor(shape: [2, 2], scalars: [3, 20, 4, 5]))
-    XCTAssertEqual(splits.train.y, Tensor([100, 150]))
+    XCTAssertEqual(splits.train.x.tensor(), try Tensor(shape: [2, 2], scalars: [3, 20, 4, 5]))
+    XCTAssertEqual(splits.train.y.tensor(), Tensor([100, 150]))
     XCTAssertNil(splits.test)
     XCTAssertNil(splits.numClasses)
   }
@@ -81,7 +81,7 @@ final class DatasetCatalogTests: XCTestCase {
     // The Keras shuffle of 10 rows with seed 113, as numpy gives it.
     var rng = NumpyRandomState(seed: 113)
     let order = rng.shuffledIndices(10)
-    XCTAssertEqual(splits.train.x.scalars[0..<2], [Float(order[0] * 2), Float(order[0] * 2 + 1)])
+    XCTAssertEqual(splits.train.x.floats()[0..<2], [Float(order[0] * 2), Float(order[0] * 2 + 1)])
 
     var images = NPZWriter()
     try images.add(
@@ -91,7 +91,7 @@ final class DatasetCatalogTests: XCTestCase {
     try images.write(to: imagesURL)
     let pictures = try DatasetCatalog.load(
       imagesURL.path, options: DatasetOptions(), locator: locator)
-    XCTAssertEqual(pictures.train.x.scalars, [0, 1, 0.2, 0.4])
+    XCTAssertEqual(pictures.train.x.floats(), [0, 1, 0.2, 0.4])
     XCTAssertNil(pictures.test)
     XCTAssertNil(pictures.numClasses)
 
@@ -118,9 +118,11 @@ final class DatasetCatalogTests: XCTestCase {
       "fashion_mnist via the catalog: \(String(format: "%.3f", Date().timeIntervalSince(start))) s")
     XCTAssertEqual(splits.name, "fashion_mnist")
     XCTAssertEqual(splits.train.x.shape, [1000, 28, 28])
+    XCTAssertEqual(splits.train.x.dtype, .uint8)
+    XCTAssertEqual(splits.test?.x.dtype, .uint8)
     XCTAssertEqual(splits.test?.x.shape, [10000, 28, 28])
     XCTAssertEqual(splits.numClasses, 10)
-    XCTAssertEqual(splits.train.x.scalars.max(), 1)
-    XCTAssertEqual(splits.train.x.scalars.min(), 0)
+    XCTAssertEqual(splits.train.x.floats().max(), 1)
+    XCTAssertEqual(splits.train.x.floats().min(), 0)
   }
 }

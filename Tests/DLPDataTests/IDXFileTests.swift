@@ -42,14 +42,14 @@ final class IDXFileTests: XCTestCase {
     let whole = try KerasDatasets.mnist(idxFolder: folder, pixelDivisor: 255)
     let part = try KerasDatasets.mnist(idxFolder: folder, pixelDivisor: 255, maxTrain: 1000)
     XCTAssertEqual(part.train.x.shape, [1000, 28, 28])
-    XCTAssertEqual(part.train.x.scalars, Array(whole.train.x.scalars.prefix(1000 * 784)))
-    XCTAssertEqual(part.train.y.scalars, Array(whole.train.y.scalars.prefix(1000)))
+    XCTAssertEqual(part.train.x.floats(), Array(whole.train.x.floats().prefix(1000 * 784)))
+    XCTAssertEqual(part.train.y.floats(), Array(whole.train.y.floats().prefix(1000)))
     XCTAssertEqual(part.test?.x.shape, [10000, 28, 28])
     // A K-fold sweep without --final asks for no test split.
     let sweep = try DatasetCatalog.load("fashion_mnist", options: DatasetOptions(samples: 100, skipTest: true))
     XCTAssertNil(sweep.test)
     XCTAssertEqual(sweep.train.x.shape.first, 100)
-    XCTAssertEqual(sweep.train.x.scalars, Array(whole.train.x.scalars.prefix(100 * 784)))
+    XCTAssertEqual(sweep.train.x.floats(), Array(whole.train.x.floats().prefix(100 * 784)))
   }
 
   func testOtherElementTypes() throws {
@@ -112,12 +112,16 @@ final class IDXFileTests: XCTestCase {
     XCTAssertEqual(data.train.x.shape, [60000, 28, 28])
     XCTAssertEqual(data.train.y.shape, [60000])
     XCTAssertEqual(data.test?.x.shape, [10000, 28, 28])
+    // The images stay the file's bytes (a quarter of Float32), divided when a batch is gathered.
+    XCTAssertEqual(data.train.x.dtype, .uint8)
+    guard case .uint8(_, let divisor) = data.train.x.storage else { return XCTFail("not bytes") }
+    XCTAssertEqual(divisor, 255)
     // Fashion-MNIST is balanced: 6000 training and 1000 test images per class.
     var trainCounts = [Int](repeating: 0, count: 10)
-    for label in data.train.y.scalars { trainCounts[Int(label)] += 1 }
+    for label in data.train.y.floats() { trainCounts[Int(label)] += 1 }
     XCTAssertEqual(trainCounts, [Int](repeating: 6000, count: 10))
     var testCounts = [Int](repeating: 0, count: 10)
-    for label in data.test!.y.scalars { testCounts[Int(label)] += 1 }
+    for label in data.test!.y.floats() { testCounts[Int(label)] += 1 }
     XCTAssertEqual(testCounts, [Int](repeating: 1000, count: 10))
     print("Fashion-MNIST loaded in \(String(format: "%.3f", seconds)) s")
   }

@@ -56,8 +56,8 @@ final class KerasDatasetsTests: XCTestCase {
     XCTAssertEqual(train.x.shape, [404, 13])
     XCTAssertEqual(train.y.shape, [404])
     XCTAssertEqual(test.x.shape, [102, 13])
-    XCTAssertEqual(train.y.scalars.first, 15.2)
-    XCTAssertEqual(Array(train.y.scalars.prefix(5)), [15.2, 42.3, 50, 21.1, 17.7])
+    XCTAssertEqual(train.y.floats().first, 15.2)
+    XCTAssertEqual(Array(train.y.floats().prefix(5)), [15.2, 42.3, 50, 21.1, 17.7])
   }
 
   func testSplitIndexIsPythonsInt() {
@@ -81,9 +81,9 @@ final class KerasDatasetsTests: XCTestCase {
     try writer.write(to: url)
     let data = try KerasDatasets.mnist(npz: try NPZArchive(contentsOf: url), pixelDivisor: 255)
     XCTAssertEqual(data.train.x.shape, [2, 2, 3])
-    XCTAssertEqual(data.train.x.scalars, pixels.map { Float($0) / 255 })
-    XCTAssertEqual(data.train.y.scalars, [4, 9])
-    XCTAssertEqual(data.test.y.scalars, [1])
+    XCTAssertEqual(data.train.x.floats(), pixels.map { Float($0) / 255 })
+    XCTAssertEqual(data.train.y.floats(), [4, 9])
+    XCTAssertEqual(data.test.y.floats(), [1])
   }
 
   func testMNISTFromIDXFolder() throws {
@@ -109,7 +109,7 @@ final class KerasDatasetsTests: XCTestCase {
     let both = try KerasDatasets.mnist(idxFolder: folder, pixelDivisor: 255)
     XCTAssertEqual(both.test?.x, both.train.x)
     XCTAssertEqual(
-      both.train.y.scalars,
+      both.train.y.floats(),
       ints(((TestFiles.expected["idx"]) as! [String: Any])["labels"]).map(Float.init))
   }
 

@@ -54,26 +54,3 @@ final class TensorTests: XCTestCase {
     XCTAssertNotEqual(KeyedRandom.uniform(k, 5), KeyedRandom.uniform(KeyedRandom.key(1, 2, 4), 5))
   }
 }
-
-final class BLASKernelChoiceTests: XCTestCase {
-  func testAutoUpgradesOnlyAVX2FallbacksOnAVX512CPUs() {
-    XCTAssertEqual(BLASKernelChoice.preferredCoreType(environment: [:], coreName: "Haswell", cpuRunsSkylakeX: true), "SkylakeX")
-    XCTAssertEqual(
-      BLASKernelChoice.preferredCoreType(environment: ["OPENBLAS_CORETYPE": "Haswell"], coreName: "Haswell", cpuRunsSkylakeX: true),
-      "SkylakeX")
-    XCTAssertNil(BLASKernelChoice.preferredCoreType(environment: [:], coreName: "Haswell", cpuRunsSkylakeX: false))
-    XCTAssertNil(BLASKernelChoice.preferredCoreType(environment: [:], coreName: "SkylakeX", cpuRunsSkylakeX: true))
-    XCTAssertNil(BLASKernelChoice.preferredCoreType(environment: [:], coreName: "Sandybridge", cpuRunsSkylakeX: true))
-  }
-
-  func testUserChoiceWins() {
-    XCTAssertNil(BLASKernelChoice.preferredCoreType(environment: ["DLP_BLAS_CORETYPE": "keep"], coreName: "Haswell", cpuRunsSkylakeX: true))
-    XCTAssertEqual(
-      BLASKernelChoice.preferredCoreType(environment: ["DLP_BLAS_CORETYPE": "Zen"], coreName: "Haswell", cpuRunsSkylakeX: true), "Zen")
-    XCTAssertNil(BLASKernelChoice.preferredCoreType(environment: ["DLP_BLAS_CORETYPE": "haswell"], coreName: "Haswell", cpuRunsSkylakeX: true))
-  }
-
-  func testLoadedKernelHasAName() {
-    XCTAssertFalse(BLASKernelChoice.coreName.isEmpty)
-  }
-}

@@ -64,7 +64,8 @@ final class Conv1DGradientTests: XCTestCase {
     let table = try Embedding(inputDim: 5, outputDim: 1, maskZero: true)
     let model = try Sequential([ids, table, GlobalAveragePooling1D()])
     try table.setWeights([Tensor(uncheckedShape: [5, 1], scalars: [7, 1, 2, 3, 4])])
-    let y = try model.predict(try Tensor(rows: [[0, 0, 1, 3], [2, 0, 4, 4], [1, 2, 3, 4]]))
+    let words: [Int32] = [0, 0, 1, 3, 2, 0, 4, 4, 1, 2, 3, 4]
+    let y = try model.predict(ArrayData(inputs: [SampleArray(shape: [3, 4], int32: words)]))[0]
     XCTAssertEqual(y.scalars, [2, 10.0 / 3, 2.5])
   }
 }

@@ -50,7 +50,7 @@ final class ConvBenchmarkTests: XCTestCase {
         BLAS.threads))
 
     // Layer by layer, on the backend's executor buffers.
-    let ex = backend.executor
+    let ex = backend.step.executor
     for (k, n) in model.nodes.enumerated() where !(n.layer is InputLayer) {
       let f = ForwardPass(
         inputs: ex.inputPointers[k], output: ex.outputs[k], scratch: ex.scratch[k], batch: batch,

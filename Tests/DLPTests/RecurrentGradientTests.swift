@@ -6,12 +6,12 @@ import XCTest
 /// inputs) of small models, in training mode so the dropout masks are those of one step.
 final class RecurrentGradientTests: XCTestCase {
   func check(
-    _ layers: [Layer], input: InputLayer, x: Tensor, targets: Tensor, loss: any Loss = MeanSquaredError(),
+    _ layers: [Layer], input: InputLayer, x: SampleArray, targets: Tensor, loss: any Loss = MeanSquaredError(),
     file: StaticString = #filePath, line: UInt = #line
   ) throws {
     let model = try Sequential([input] + layers, seed: 3)
     try model.compile(optimizer: SGD(), losses: [loss])
-    let data = try ArrayData(x: x, y: targets)
+    let data = try ArrayData(x: x, y: SampleArray(targets))
     // Steps of 1e-2: the layers are smooth (tanh, sigmoid), and float32 rounding in the forward
     // of a recurrence would swamp the central difference of smaller steps.
     var checker = GradientChecker(model: model, data: data)
@@ -20,14 +20,14 @@ final class RecurrentGradientTests: XCTestCase {
   }
 
   /// Sequences of 5 steps of 3 features.
-  func sequences(_ batch: Int = 4) -> (InputLayer, Tensor) {
-    (InputLayer(shape: [5, 3]), testTensor([batch, 5, 3], seed: 11))
+  func sequences(_ batch: Int = 4) -> (InputLayer, SampleArray) {
+    (InputLayer(shape: [5, 3]), SampleArray(testTensor([batch, 5, 3], seed: 11)))
   }
 
   /// Ids in 1..<9 with padding (0) at the start of some sequences and inside one.
-  func ids() -> (InputLayer, Tensor) {
-    let rows: [[Float]] = [[0, 0, 3, 4, 5], [1, 2, 3, 4, 8], [0, 7, 0, 2, 6], [0, 0, 0, 0, 5]]
-    return (InputLayer(shape: [5], dtype: .int32), try! Tensor(rows: rows))
+  func ids() -> (InputLayer, SampleArray) {
+    let rows: [Int32] = [0, 0, 3, 4, 5, 1, 2, 3, 4, 8, 0, 7, 0, 2, 6, 0, 0, 0, 0, 5]
+    return (InputLayer(shape: [5], dtype: .int32), try! SampleArray(shape: [4, 5], int32: rows))
   }
 
   /// Embeddings in [-1, 1] (not Keras's +-0.05) so the gradients behind them are not tiny.

@@ -44,9 +44,9 @@ final class SequenceFixtureTests: XCTestCase {
       XCTAssertEqual(again.layers.map(\.className), model.layers.map(\.className), f.name)
       XCTAssertEqual(again.toJSON(), model.toJSON(), f.name)
       try again.loadNamedWeights(Dictionary(uniqueKeysWithValues: model.namedWeights()), source: f.name)
-      let x = try XCTUnwrap(try WeightsFile.read(f.path(".io.npz"))["x"])
-      let input = try x.reshaped(to: [x.shape[0]] + model.inputs[0].shape)
-      XCTAssertEqual(try again.predict([input])[0], try model.predict([input])[0], f.name)
+      let x = try NPZArchive(contentsOf: URL(fileURLWithPath: f.path(".io.npz"))).array("x").samples()
+      let input = try ArrayData(inputs: [x.reshaped(to: [x.rows] + model.inputs[0].shape)])
+      XCTAssertEqual(try again.predict(input)[0], try model.predict(input)[0], f.name)
     }
   }
 
@@ -62,11 +62,12 @@ final class SequenceFixtureTests: XCTestCase {
       try model.compile(
         optimizer: KerasObjects.parseOptimizer(c.optimizer), losses: c.losses.map(Losses.named), metrics: c.metrics)
       try WeightsFile.load(model, from: f.path(".weights.npz"))
-      let data = try WeightsFile.read(f.path(".data.npz"))
-      let x = try XCTUnwrap(data["x_train"])
-      let y = try XCTUnwrap(data["y_train"])
+      let data = try NPZArchive(contentsOf: URL(fileURLWithPath: f.path(".data.npz")))
+      let x = try data.array("x_train").samples()
+      let y = try data.array("y_train").samples()
       let head = model.compiled!.heads[0]
-      let train = try ArrayData(x: x, y: y.reshaped(to: [y.shape[0], head.targetWidth]))
+      let train = try ArrayData(
+        x: x.reshaped(to: [x.rows] + model.inputs[0].shape), y: y.reshaped(to: [y.rows, head.targetWidth]))
       let epochs = try XCTUnwrap(f.expected["epochs"]?.int)
       let history = try model.fit(
         train, options: FitOptions(epochs: epochs, batchSize: try XCTUnwrap(f.expected["batch_size"]?.int), shuffle: false))

@@ -51,17 +51,17 @@ final class ValidationCrossValidationTests: XCTestCase {
     var data = try regression(40, seed: 1)
     let task = try KFoldPlan(folds: 4).tasks(count: 40)[1]
     // Make the validation rows wildly different: statistics that saw them would be far off.
-    var x = data.inputs[0].scalars
+    var x = data.inputs[0].floats()
     for i in task.validationIndices { for c in 0..<4 { x[i * 4 + c] = x[i * 4 + c] * 50 + 1000 } }
-    data.inputs[0] = try Tensor(shape: [40, 4], scalars: x)
+    data.inputs[0] = SampleArray(try Tensor(shape: [40, 4], scalars: x))
 
     let parts = try CrossValidation.partitions(task: task, data: data, normalize: true)
-    let trainStats = columnStats(parts.train.inputs[0])
+    let trainStats = columnStats(parts.train.inputs[0].tensor())
     for c in 0..<4 {
       XCTAssertEqual(trainStats.mean[c], 0, accuracy: 1e-5, "training rows normalised to mean 0")
       XCTAssertEqual(trainStats.std[c], 1, accuracy: 1e-4, "training rows normalised to std 1")
     }
-    let raw = columnStats(try data.gather(task.trainIndices).inputs[0])
+    let raw = columnStats(try data.gather(task.trainIndices).inputs[0].tensor())
     XCTAssertEqual(parts.normalizers.count, 1)
     for c in 0..<4 {
       XCTAssertEqual(
@@ -69,7 +69,7 @@ final class ValidationCrossValidationTests: XCTestCase {
       )
     }
     // Validation rows: transformed with the training statistics, not their own.
-    let v = parts.validation.inputs[0].scalars
+    let v = parts.validation.inputs[0].floats()
     for (k, i) in task.validationIndices.enumerated() {
       for c in 0..<4 {
         let expected = (x[i * 4 + c] - Float(raw.mean[c])) / Float(raw.std[c])
@@ -77,8 +77,8 @@ final class ValidationCrossValidationTests: XCTestCase {
       }
     }
     XCTAssertEqual(
-      parts.validation.targets[0].scalars,
-      try data.gather(task.validationIndices).targets[0].scalars)
+      parts.validation.targets[0].floats(),
+      try data.gather(task.validationIndices).targets[0].floats())
   }
 
   func testValidationRowsDoNotInfluenceTraining() throws {
@@ -87,9 +87,9 @@ final class ValidationCrossValidationTests: XCTestCase {
     let data = try regression(60, seed: 2)
     var altered = data
     let task = try KFoldPlan(folds: 3, shuffle: true, seed: 4).tasks(count: 60)[2]
-    var x = data.inputs[0].scalars
+    var x = data.inputs[0].floats()
     for i in task.validationIndices { for c in 0..<4 { x[i * 4 + c] += 500 } }
-    altered.inputs[0] = try Tensor(shape: [60, 4], scalars: x)
+    altered.inputs[0] = SampleArray(try Tensor(shape: [60, 4], scalars: x))
     let options = CrossValidationOptions(epochs: 3, batchSize: 8)
     let a = try CrossValidation.run(
       task: task, data: data, makeModel: makeMLP, options: options, normalize: true)

@@ -42,6 +42,10 @@ final class MessageCodecTests: XCTestCase {
       DataShipmentMessage(
         arrayName: "x_train", shape: [60000, 28, 28], chunkOffset: 1 << 20,
         totalElements: 47_040_000, last: false)),
+    .dataShipment(
+      DataShipmentMessage(
+        arrayName: "train_x", shape: [60000, 28, 28], chunkOffset: 4 << 20,
+        totalElements: 47_040_000, last: true, dtype: "uint8", divisor: 255)),
     .taskAssignment(
       TaskAssignmentMessage(
         taskID: 7, taskJSON: "{\"repeat\":1,\"fold\":2}", optionsJSON: "{\"epochs\":3}",
@@ -54,6 +58,24 @@ final class MessageCodecTests: XCTestCase {
         datasetHash: 1, ringEndpoint: "tcp://10.0.0.3:5003", abandonedGroup: 0xDEAD_0000_0002)),
     .collectiveChunk(.reduceScatterChunk),
     .collectiveChunk(.broadcastChunk),
+    .stepCommand(
+      StepCommandMessage(
+        epoch: 3, step: 99, shardStart: 0, shardCount: 0, globalBatchSize: 0, sampleIndices: [],
+        phase: .commit, trainStep: 1 << 33, generation: 7)),
+    .metricsReport(MetricsReportMessage(step: 5, lossSum: 1, sampleCount: 2, generation: 1 << 40)),
+    .heartbeat(HeartbeatMessage(sequence: 1, sentUnixNanos: 2, generation: 3)),
+    .regroup(RegroupMessage(generation: 12)),
+    .regroupReady(
+      RegroupReadyMessage(generation: 12, ringEndpoint: "tcp://10.0.0.9:4000", hostIdentity: "boot|dev|ns|0")),
+    .regroupReady(RegroupReadyMessage(generation: 0, ringEndpoint: "", hostIdentity: "")),
+    .reconfigure(
+      ReconfigureMessage(
+        generation: 12, rank: 2, worldSize: 3, peerEndpoints: ["tcp://a:1", "tcp://b:2", "tcp://c:3"],
+        sharedMemory: true, centralPort: 5555, iterations: 1 << 35, parameterCount: 407_050, slotCount: 2,
+        learningRate: 1e-3)),
+    .commitReport(
+      CommitReportMessage(
+        step: 44, generation: 12, iterations: 900, ownedOffset: 135_684, ownedLength: 135_683, slotCount: 1)),
   ]
 
   func testProtocolVersionMirrorsTheProto() {

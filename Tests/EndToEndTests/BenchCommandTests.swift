@@ -116,13 +116,42 @@ final class BenchCommandTests: XCTestCase {
     XCTAssertEqual(stale, [], "ipc socket files left in \(NSTemporaryDirectory())")
   }
 
+  /// Without --transport the ranks talk as `dlp train`'s workers on one host do (auto): the
+  /// ring through shared memory, central over tcp; the report and the line say which ran.
+  func testTransportDefaultsToAutoAsTrainDoes() throws {
+    let dir = Harness.folder()
+    for (workers, collective, ran) in [(2, "ring", "shm"), (2, "central", "tcp"), (1, "ring", "tcp")] {
+      let label = "\(workers) workers, \(collective)"
+      let report = "\(dir)/auto-\(workers)-\(collective).json"
+      let r = try bench([
+        "--workers", String(workers), "--bytes", "64KiB", "--iterations", "3", "--warmup", "1", "--allreduce",
+        collective, "--report", report,
+      ])
+      XCTAssertEqual(r.status, 0, "\(label): \(r.stderr)")
+      XCTAssertTrue(r.stdout.contains("all-reduce \(collective) over \(ran) (auto),"), "\(label): \(r.stdout)")
+      let json = try Harness.report(report)
+      XCTAssertEqual(json["transport"]?.string, ran, label)
+      XCTAssertEqual(json["transport_requested"]?.string, "auto", label)
+      XCTAssertEqual(json["verified"]?.bool, true, label)
+      assertNoOrphans(r.pid)
+    }
+    // An explicit transport is what runs, and what the report says was asked.
+    let report = "\(dir)/tcp.json"
+    let r = try bench(["--workers", "2", "--bytes", "64KiB", "--iterations", "3", "--transport", "tcp", "--report", report])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertTrue(r.stdout.contains("all-reduce ring over tcp, 2 workers"), r.stdout)
+    let json = try Harness.report(report)
+    XCTAssertEqual(json["transport"]?.string, "tcp")
+    XCTAssertEqual(json["transport_requested"]?.string, "tcp")
+  }
+
   func testBadArgumentsAreRefused() throws {
     let cases: [([String], String)] = [
       (["--workers", "2", "--bytes", "12XB"], "cannot read the size '12XB'"),
       (["--workers", "2", "--bytes", "1001"], "multiple of 4"),
       (["--workers", "0", "--bytes", "4KB"], "--workers"),
       (["--workers", "2", "--bytes", "4KB", "--allreduce", "tree"], "central or ring"),
-      (["--workers", "2", "--bytes", "4KB", "--transport", "udp"], "tcp, ipc or shm"),
+      (["--workers", "2", "--bytes", "4KB", "--transport", "udp"], "auto, tcp, ipc or shm"),
       (["--workers", "2", "--bytes", "4KB", "--transport", "shm", "--allreduce", "central"], "use --allreduce ring"),
       (["--workers", "2", "--bytes", "4KB", "--iterations", "0"], "--iterations"),
     ]

@@ -90,41 +90,26 @@ final class KFoldDistributedTests: XCTestCase {
   func testAWorkerKilledMidSweepLosesNoFold() throws {
     let dir = Harness.folder()
     let job = try Harness.makeJob(in: dir, rows: 4000)
-    // Tasks of about 0.3 s (8 of them, 4 per worker), so that the kill lands mid-task: a worker
-    // is without one only for the millisecond between its result and its next assignment.
-    let epochs = 300
+    let epochs = 30
     let reference = try kfold(dir, job, workers: 0, tag: "inprocess", epochs: epochs, repeats: 2).report
     let report = "\(dir)/killed.json"
+    // Worker 1 dies (SIGKILL, by fault injection) holding its second task.
     let run = try Harness.start(
       "dlp",
       [
         "kfold", "--dataset", job.csv, "--model", job.model, "--folds", "4", "--repeats", "2",
         "--epochs", String(epochs), "--batch-size", "32", "--seed", "9", "--workers", "2",
         "--report", report,
-      ])
+      ], environment: ["DLP_FAULT_INJECT": "local-1-:task:2"])
     let tag = "-\(run.process.processIdentifier)"
-    // Mid-sweep: the first fold result is in, so both workers have been running tasks.
-    var seen = ""
-    while !seen.contains(": val_") {
-      let chunk = run.out.fileHandleForReading.availableData
-      if chunk.isEmpty { break }
-      seen += String(decoding: chunk, as: UTF8.self)
-    }
-    usleep(100_000)
-    usleep(100_000)
-    let victim = Harness.processes(matching: "local-1\(tag)").first
-    XCTAssertNotNil(victim, "worker 1 is not running")
-    XCTAssertTrue(run.process.isRunning, "the sweep ended before the kill; make the tasks longer")
-    if let victim { kill(victim, SIGKILL) }
     let result = run.wait(timeout: 120)
     XCTAssertEqual(result?.status, 0, result?.stderr ?? "did not finish")
     let stderr = result?.stderr ?? ""
     XCTAssertTrue(stderr.contains("was killed by signal 9"), stderr)
-    XCTAssertTrue(stderr.contains("goes back on the queue"), "the victim ran no task: \(stderr)")
+    XCTAssertTrue(stderr.contains("goes back on the queue"), "the victim's task was not requeued: \(stderr)")
     let killed = try Harness.report(report)
     assertSameFolds(reference, killed, "a worker killed", tasks: 8)
     XCTAssertEqual(killed["workers"]?.int, 2)
-    usleep(300_000)
     XCTAssertEqual(Harness.processes(matching: tag), [], "orphan worker processes remain")
   }
 
@@ -215,44 +200,29 @@ final class KFoldDistributedTests: XCTestCase {
   /// the same as an undisturbed sweep in groups of 2.
   func testAGroupMemberKilledMidSweepLosesNoFold() throws {
     let dir = Harness.folder()
-    // Tasks of a second or more, so the kill surely lands mid-task, not between two.
     let job = try Harness.makeJob(in: dir, rows: 4000)
-    let epochs = 30
+    let epochs = 10
     let args = [
       "kfold", "--dataset", job.csv, "--model", job.model, "--folds", "4", "--repeats", "3",
       "--epochs", String(epochs), "--batch-size", "32", "--seed", "9", "--group-size", "2",
+      "--collective-timeout", "3",
     ]
-    let start = Date()
     let reference = try kfold(
       dir, job, workers: 2, tag: "undisturbed", epochs: epochs, extra: ["--group-size", "2"]
     ).report
-    let undisturbed = Date().timeIntervalSince(start)
     let report = "\(dir)/killed.json"
-    let run = try Harness.start("dlp", args + ["--workers", "4", "--report", report])
+    // Worker 1 dies (SIGKILL, by fault injection) on receiving its second task: its partner
+    // waits in the group's ring until the collective timeout, then gives the task up.
+    let run = try Harness.start(
+      "dlp", args + ["--workers", "4", "--report", report], environment: ["DLP_FAULT_INJECT": "local-1-:task:2"])
     let tag = "-\(run.process.processIdentifier)"
-    // Mid-sweep: the first fold result is in, so both groups have been running tasks.
-    var seen = ""
-    while !seen.contains(": val_") {
-      let chunk = run.out.fileHandleForReading.availableData
-      if chunk.isEmpty { break }
-      seen += String(decoding: chunk, as: UTF8.self)
-    }
-    usleep(100_000)
-    let victim = Harness.processes(matching: "local-1\(tag)").first
-    XCTAssertNotNil(victim, "worker 1 is not running")
-    XCTAssertTrue(run.process.isRunning, "the sweep ended before the kill; make the tasks longer")
-    if let victim { kill(victim, SIGKILL) }
     let result = run.wait(timeout: 180)
     XCTAssertEqual(result?.status, 0, result?.stderr ?? "did not finish")
     let stderr = result?.stderr ?? ""
     XCTAssertTrue(stderr.contains("was killed by signal 9"), stderr)
-    XCTAssertTrue(stderr.contains("goes back on the queue"), "the victim ran no task: \(stderr)")
+    XCTAssertTrue(stderr.contains("goes back on the queue"), "the victim's task was not requeued: \(stderr)")
     let killed = try Harness.report(report)
     assertSameFolds(reference, killed, "a group member killed")
-    print(
-      "kfold groups of 2: 2 workers undisturbed \(undisturbed) s, 4 with a kill \(Date().timeIntervalSince(start) - undisturbed) s"
-    )
-    usleep(300_000)
     XCTAssertEqual(Harness.processes(matching: tag), [], "orphan worker processes remain")
   }
 

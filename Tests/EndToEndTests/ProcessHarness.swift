@@ -176,6 +176,23 @@ enum Harness {
     }
   }
 
+  /// Waits until `condition` holds (checked every 20 ms), at most `timeout` seconds: for an
+  /// event the test can observe (a file written, a process gone), never a fixed sleep.
+  @discardableResult
+  static func waitUntil(timeout: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while !condition() {
+      if Date() >= deadline { return false }
+      usleep(20_000)
+    }
+    return true
+  }
+
+  /// Files in `dir` whose names end with `suffix`.
+  static func files(in dir: String, endingWith suffix: String) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(suffix) }.sorted()
+  }
+
   /// A free TCP port on loopback.
   static func freePort() -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

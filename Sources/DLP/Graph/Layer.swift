@@ -87,7 +87,7 @@ open class Layer {
   /// Where this layer's weights live once a model has bound them.
   var binding: ParameterBinding? { didSet { bindingsChanged() } }
   /// The element type of each input, fixed on the first call (an Embedding reads integer ids).
-  public internal(set) var inputDTypes: [DType] = []
+  public internal(set) var inputDTypes: [InputLayer.DType] = []
 
   public init(name: String?, defaultPrefix: String) {
     self.name = name ?? LayerNames.unique(defaultPrefix)
@@ -99,6 +99,10 @@ open class Layer {
   /// How many seed generators Keras's constructor of this layer makes without a seed, each
   /// drawing a default seed (see `KerasSeeding`): Dropout's, for one.
   open var kerasSeedGenerators: Int { 0 }
+
+  /// Whether the layer reads its input buffer as Int32 ids (an Embedding): only such layers may
+  /// consume an `InputLayer` of dtype int32, whose buffer holds Int32 bit patterns.
+  open var readsInt32Input: Bool { false }
 
   /// The seeds of this layer's seed generators, given by the model that binds it.
   public internal(set) var generatorSeeds: [UInt32] = [] { didSet { bindingsChanged() } }

@@ -41,6 +41,13 @@ open class Model {
       throw DLPError.config(
         "two different layers are named '\(dup)'; layer names must be unique in a model")
     }
+    for n in nodes where !(n.layer.readsInt32Input) {
+      for i in n.inputs {
+        guard let input = i.node.layer as? InputLayer, input.dtype == .int32 else { continue }
+        throw DLPError.config(
+          "input '\(input.name)' holds integer ids (dtype int32), which only a layer that reads ids (an Embedding) can take; '\(n.layer.name)' (\(n.layer.className)) takes float values. Use dtype float32 for it")
+      }
+    }
     self.layers = layers
     self.parameters = ParameterStore(count: layers.reduce(0) { $0 + $1.parameterCount })
     bindParameters(seed: seed)
@@ -92,6 +99,21 @@ open class Model {
       layer.generatorSeeds = seeds[l].generators
       initialize(layer, seeds: seeds[l].weights)
     }
+  }
+
+  /// Every layer's seed-generator seeds, in layer order: what keys its training randomness
+  /// (dropout masks), drawn when the model was built.
+  public var generatorSeeds: [[UInt32]] {
+    get { layers.map(\.generatorSeeds) }
+  }
+
+  /// Takes another copy's generator seeds (a worker's model built from the job's JSON gets the
+  /// coordinator's, whatever seed each was built with).
+  public func adoptGeneratorSeeds(_ seeds: [[UInt32]]) throws {
+    guard seeds.count == layers.count else {
+      throw DLPError.config("generator seeds for \(seeds.count) layers, the model has \(layers.count)")
+    }
+    for (l, s) in zip(layers, seeds) { l.generatorSeeds = s }
   }
 
   /// Recomputes which ranges the optimizer updates; call after changing `trainable`.

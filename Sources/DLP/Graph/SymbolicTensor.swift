@@ -16,7 +16,7 @@ public final class SymbolicTensor {
   public let node: Node
   public let shape: [Int]
   /// float32, or int32 for a model input of integer ids (what an Embedding reads).
-  public var dtype: DType { (node.layer as? InputLayer)?.dtype ?? .float32 }
+  public var dtype: InputLayer.DType { (node.layer as? InputLayer)?.dtype ?? .float32 }
 
   init(node: Node, shape: [Int]) {
     self.node = node
@@ -24,25 +24,8 @@ public final class SymbolicTensor {
   }
 }
 
-/// `Input(shape: [784])`: a model input; `Input(shape: [200], dtype: .int32)` one of word ids.
-public func Input(shape: [Int], dtype: DType = .float32, name: String? = nil) -> SymbolicTensor {
-  let layer = InputLayer(shape: shape, dtype: dtype, name: name)
+/// `Input(shape: [784])`: a model input; `dtype: .int32` for integer ids (see `InputLayer.DType`).
+public func Input(shape: [Int], name: String? = nil, dtype: InputLayer.DType = .float32) -> SymbolicTensor {
+  let layer = InputLayer(shape: shape, name: name, dtype: dtype)
   return SymbolicTensor(node: Node(layer: layer, inputs: []), shape: shape)
-}
-
-/// The element type of a tensor in the graph. Every buffer is 32-bit; an int32 model input
-/// holds Int32 bit patterns in its Float buffer (no float round trip), which the layers that
-/// take integer ids (Embedding) read as such.
-public enum DType: String, Sendable {
-  case float32, int32
-
-  /// Keras's dtype names: the integer ones are held as int32.
-  public init(keras name: String, context: String) throws {
-    switch name {
-    case "float32", "float64", "float16", "bfloat16": self = .float32
-    case "int32", "int64", "int16", "int8", "uint8", "uint16", "uint32": self = .int32
-    default:
-      throw DLPError.config("\(context): unsupported dtype '\(name)'; expected float32 or an integer type")
-    }
-  }
 }

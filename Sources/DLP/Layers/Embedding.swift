@@ -37,6 +37,9 @@ public final class Embedding: Layer {
 
   public override var className: String { "Embedding" }
 
+  /// An Embedding takes an int32 input's ids bit for bit.
+  public override var readsInt32Input: Bool { true }
+
   public override func computeOutputShape(_ inputShapes: [[Int]]) throws -> [Int] {
     try requireSingleInput(inputShapes)
     return inputShapes[0] + [outputDim]
@@ -145,10 +148,20 @@ extension Embedding {
       guard let limit = limits.min() else { continue }
       let t = data.inputs[k]
       let w = Swift.max(t.rowWidth, 1)
-      for (i, v) in t.scalars.enumerated() where !(v >= 0 && v < Float(limit) && v == v.rounded(.towardZero)) {
-        throw DLPError.data(
+      func refuse(_ i: Int, _ v: String) -> DLPError {
+        .data(
           "input '\(input.node.layer.name)': sample \(i / w) holds id \(v), outside the Embedding's vocabulary 0..<\(limit) (input_dim); use num_words <= \(limit) or a larger input_dim"
         )
+      }
+      switch t.storage {
+      case .int32(let ids):
+        for (i, v) in ids.enumerated() where v < 0 || Int(v) >= limit { throw refuse(i, String(v)) }
+      case .uint8(let ids, _):
+        for (i, v) in ids.enumerated() where Int(v) >= limit { throw refuse(i, String(v)) }
+      case .float32(let values):
+        for (i, v) in values.enumerated() where !(v >= 0 && v < Float(limit) && v == v.rounded(.towardZero)) {
+          throw refuse(i, String(v))
+        }
       }
     }
   }

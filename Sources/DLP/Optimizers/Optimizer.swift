@@ -11,6 +11,9 @@ open class Optimizer {
   /// The flat-buffer range this optimizer's slots cover.
   public private(set) var shard: Range<Int> = 0..<0
   private(set) var slots: [UnsafeMutablePointer<Float>] = []
+  /// Whether `prepare` has sized the slots (an empty shard is a valid one: a worker of the
+  /// central collective steps nothing).
+  public private(set) var isPrepared = false
 
   public init(learningRate: Float) {
     self.learningRate = learningRate
@@ -43,12 +46,12 @@ open class Optimizer {
       return p
     }
     iterations = 0
+    isPrepared = true
   }
 
   /// One optimizer step over the trainable `ranges` (intersected with the shard).
   public func apply(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, ranges: [Range<Int>], total: Int) {
-    if slots.count != slotCount || (shard.isEmpty && total > 0 && slotCount > 0) { prepare(shard: 0..<total) }
-    if shard.isEmpty && slotCount == 0 { shard = 0..<total }
+    if !isPrepared || slots.count != slotCount { prepare(shard: 0..<total) }
     let step = iterations + 1
     for r in ranges {
       let lo = Swift.max(r.lowerBound, shard.lowerBound)
@@ -66,8 +69,31 @@ open class Optimizer {
     iterations = step
   }
 
-  /// The slots as flat arrays (for checkpoints).
+  /// The slots as flat arrays over the shard (for checkpoints).
   public func slotValues() -> [[Float]] { slots.map { Array(UnsafeBufferPointer(start: $0, count: shard.count)) } }
+
+  /// Slot `k` over the shard, in place (a commit copies it out, a reconfiguration in).
+  public func slot(_ k: Int) -> UnsafeMutableBufferPointer<Float> {
+    UnsafeMutableBufferPointer(start: slots[k], count: shard.count)
+  }
+
+  /// Takes over optimizer state: slots sized for `shard` and filled from `full` (each slot over
+  /// the whole flat buffer, or empty for zeros), and the completed step count.
+  public func restore(shard: Range<Int>, slots full: [[Float]], iterations: Int) throws {
+    guard full.isEmpty || full.count == slotCount else {
+      throw DLPError.config("\(kerasClassName) keeps \(slotCount) slots; the saved state has \(full.count)")
+    }
+    for s in full where s.count < shard.upperBound {
+      throw DLPError.config("saved optimizer slots hold \(s.count) values; the shard needs \(shard.upperBound)")
+    }
+    prepare(shard: shard)
+    for (k, s) in full.enumerated() {
+      s.withUnsafeBufferPointer { src in
+        slots[k].update(from: src.baseAddress! + shard.lowerBound, count: shard.count)
+      }
+    }
+    self.iterations = iterations
+  }
 }
 
 public enum Optimizers {

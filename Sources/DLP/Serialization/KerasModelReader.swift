@@ -74,10 +74,8 @@ public enum KerasModelReader {
     guard let shape = try c.shape("batch_shape") ?? c.shape("batch_input_shape") else {
       throw DLPError.config("\(c.context): needs 'batch_shape'")
     }
-    // A plain name, or (as layers write it) a DTypePolicy object.
-    let dtypeName = c.json["dtype"]?.string ?? c.json["dtype"]?["config"]?["name"]?.string
-    let dtype = try dtypeName.map { try DType(keras: $0, context: c.context) } ?? .float32
-    return InputLayer(shape: shape, dtype: dtype, name: c.name)
+    let dtype = try cfg["dtype"]?.string.map { try InputLayer.dtype(keras: $0, context: c.context) } ?? .float32
+    return InputLayer(shape: shape, name: c.name, dtype: dtype)
   }
 
   /// A reference to a layer's output in a functional config: (layer name, node index).

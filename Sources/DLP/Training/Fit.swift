@@ -30,99 +30,155 @@ public typealias EpochCallback = (_ epoch: Int, _ logs: [String: Double]) -> Boo
 
 /// The training loop, independent of where steps run: per-epoch permutation (owned here, drawn
 /// as Keras draws it from the seed, `KerasEpochOrders`, so no worker can repeat an order),
-/// batching, the step count that keys dropout, validation, History,
-/// progress and TerminateOnNaN.
+/// batching, the step count that keys dropout, validation, History, progress, TerminateOnNaN,
+/// and commits: at the points `CommitPolicy` names, the loop saves where it is (`FitProgress`)
+/// beside the backend's `TrainingState`; a backend that had to roll its replicas back to the
+/// last commit throws `TrainingRollback` and the loop continues from that commit's progress; a
+/// fit can also start from a saved commit (`resume`), which ends where the uninterrupted fit
+/// would have.
 public enum Trainer {
   public static func fit(
     model: Model, backend: TrainingBackend, trainCount: Int, validationCount: Int,
     options: FitOptions,
-    progress: ProgressPrinter = ProgressPrinter(mode: .silent), onEpochEnd: EpochCallback? = nil
+    progress: ProgressPrinter = ProgressPrinter(mode: .silent), onEpochEnd: EpochCallback? = nil,
+    commits: CommitPolicy = .never, onCommit: ((FitCommit) throws -> Void)? = nil,
+    resume: FitCommit? = nil
   ) throws -> History {
     try options.validate()
     let c = try model.requireCompiled()
     guard trainCount > 0 else { throw DLPError.data("no training samples") }
     // `trainable` may have changed since the last fit (freeze a base, unfreeze its top, ...).
     model.updateTrainableRanges()
-    var history = History()
-    history.trainSamples = trainCount
-    var stats = [Double](repeating: 0, count: c.layout.size)
     let steps = (trainCount + options.batchSize - 1) / options.batchSize
-    var orders = KerasEpochOrders(seed: options.seed, count: trainCount)
-    var stepsDone: UInt64 = 0
-    epochs: for epoch in options.initialEpoch..<options.epochs {
-      try backend.beginEpoch(epoch)
-      progress.beginEpoch(epoch + 1, of: options.epochs)
-      let order = options.shuffle ? orders.next() : Array(0..<trainCount)
-      for i in stats.indices { stats[i] = 0 }
-      let start = Date()
-      /// TerminateOnNaN: stops the fit when the loss so far is not finite (`batch` nil: at the
-      /// epoch's end, once a backend that runs ahead has added every step).
-      func stoppedOnNaN(batch: Int?, steps done: Int) -> Bool {
-        guard !stats[0].isFinite else { return false }
-        let at = batch.map { ", batch \($0)" } ?? ""
-        history.stoppedReason =
-          "loss became \(stats[0].isNaN ? "NaN" : "infinite") at epoch \(epoch + 1)\(at); training stopped (TerminateOnNaN)"
-        progress.endEpoch(
-          steps: done, elapsed: Date().timeIntervalSince(start),
-          logs: c.layout.logs(stats, heads: c.heads))
-        return true
-      }
-      for s in 0..<steps {
-        let lo = s * options.batchSize
-        let hi = Swift.min(lo + options.batchSize, trainCount)
-        try order.withUnsafeBufferPointer { o in
-          try stats.withUnsafeMutableBufferPointer { st in
-            try backend.trainStep(
-              rows: UnsafeBufferPointer(rebasing: o[lo..<hi]), epoch: epoch, step: stepsDone,
-              stats: st.baseAddress!)
+    var state: FitProgress
+    if let resume {
+      try backend.restore(resume.state)
+      state = try resume.progress.resumed(options: options, trainCount: trainCount, layoutSize: c.layout.size)
+    } else {
+      state = FitProgress(options: options, trainCount: trainCount, layoutSize: c.layout.size)
+    }
+    var last: FitCommit?
+    var lastCommitTime = Date()
+    var stepsSinceCommit = 0
+    func commit() throws {
+      let snapshot = FitCommit(state: try backend.commit(), progress: state)
+      last = snapshot
+      lastCommitTime = Date()
+      stepsSinceCommit = 0
+      try onCommit?(snapshot)
+    }
+    // Something to roll back to from the first step on.
+    if commits.isActive && resume == nil { try commit() }
+    if let resume { last = resume }
+    var epochStart = Date()
+
+    epochs: while state.epoch < options.epochs {
+      do {
+        if state.batch == 0 && !state.orderDrawn {
+          try backend.beginEpoch(state.epoch)
+          progress.beginEpoch(state.epoch + 1, of: options.epochs)
+          state.drawOrder(shuffle: options.shuffle, count: trainCount)
+          for i in state.stats.indices { state.stats[i] = 0 }
+          state.epochSeconds = 0
+        }
+        epochStart = Date().addingTimeInterval(-state.epochSeconds)
+        /// TerminateOnNaN: stops the fit when the loss so far is not finite (`batch` nil: at the
+        /// epoch's end, once a backend that runs ahead has added every step).
+        func stoppedOnNaN(batch: Int?, steps done: Int) -> Bool {
+          guard !state.stats[0].isFinite else { return false }
+          let at = batch.map { ", batch \($0)" } ?? ""
+          state.history.stoppedReason =
+            "loss became \(state.stats[0].isNaN ? "NaN" : "infinite") at epoch \(state.epoch + 1)\(at); training stopped (TerminateOnNaN)"
+          progress.endEpoch(
+            steps: done, elapsed: Date().timeIntervalSince(epochStart),
+            logs: c.layout.logs(state.stats, heads: c.heads))
+          return true
+        }
+        while state.batch < steps {
+          let lo = state.batch * options.batchSize
+          let hi = Swift.min(lo + options.batchSize, trainCount)
+          try state.order.withUnsafeBufferPointer { o in
+            try state.stats.withUnsafeMutableBufferPointer { st in
+              try backend.trainStep(
+                rows: UnsafeBufferPointer(rebasing: o[lo..<hi]), epoch: state.epoch, step: state.stepsDone,
+                stats: st.baseAddress!)
+            }
+          }
+          state.stepsDone += 1
+          state.batch += 1
+          stepsSinceCommit += 1
+          if stoppedOnNaN(batch: state.batch, steps: state.batch) { break epochs }
+          if progress.mode == .bar {
+            progress.step(
+              state.batch, of: steps, elapsed: Date().timeIntervalSince(epochStart),
+              logs: c.layout.logs(state.stats, heads: c.heads))
+          }
+          if state.batch < steps
+            && commits.isDue(stepsDone: state.stepsDone, seconds: Date().timeIntervalSince(lastCommitTime))
+          {
+            state.epochSeconds = Date().timeIntervalSince(epochStart)
+            try state.stats.withUnsafeMutableBufferPointer { try backend.settle(stats: $0.baseAddress!) }
+            try commit()
           }
         }
-        stepsDone += 1
-        if stoppedOnNaN(batch: s + 1, steps: s + 1) { break epochs }
-        if progress.mode == .bar {
-          progress.step(
-            s + 1, of: steps, elapsed: Date().timeIntervalSince(start),
-            logs: c.layout.logs(stats, heads: c.heads))
+        try state.stats.withUnsafeMutableBufferPointer { try backend.settle(stats: $0.baseAddress!) }
+        if stoppedOnNaN(batch: nil, steps: steps) { break epochs }
+        let seconds = Date().timeIntervalSince(epochStart)
+        var logs = c.layout.logs(state.stats, heads: c.heads)
+        if validationCount > 0 {
+          let v = try evaluate(
+            model: model, backend: backend, role: .validation, count: validationCount,
+            batchSize: options.batchSize, retryOnRollback: false)
+          for (k, x) in v { logs["val_" + k] = x }
         }
+        state.history.append(epoch: state.epoch, logs: logs, seconds: seconds)
+        progress.endEpoch(steps: steps, elapsed: seconds, logs: logs)
+        state.nextEpoch()
+        if let cb = onEpochEnd, !cb(state.epoch - 1, logs) { break }
+        if commits.atEpochEnds { try commit() }
+      } catch let rollback as TrainingRollback {
+        guard let last else { throw DLPError.training("\(rollback.reason), before any commit") }
+        state = last.progress
+        stepsSinceCommit = 0
+        lastCommitTime = Date()
+        progress.note(
+          "\(rollback.reason); continuing from epoch \(state.epoch + 1), batch \(state.batch) (step \(state.stepsDone))")
       }
-      try stats.withUnsafeMutableBufferPointer { try backend.endEpoch(stats: $0.baseAddress!) }
-      if stoppedOnNaN(batch: nil, steps: steps) { break epochs }
-      let seconds = Date().timeIntervalSince(start)
-      var logs = c.layout.logs(stats, heads: c.heads)
-      if validationCount > 0 {
-        let v = try evaluate(
-          model: model, backend: backend, role: .validation, count: validationCount,
-          batchSize: options.batchSize)
-        for (k, x) in v { logs["val_" + k] = x }
-      }
-      history.append(epoch: epoch, logs: logs, seconds: seconds)
-      progress.endEpoch(steps: steps, elapsed: seconds, logs: logs)
-      if let cb = onEpochEnd, !cb(epoch, logs) { break }
     }
-    return history
+    return state.history
   }
 
-  /// Evaluates `count` samples of `role` in order, batch by batch.
+  /// Evaluates `count` samples of `role` in order, batch by batch. A backend that re-formed
+  /// its replicas mid-way (`TrainingRollback`) changed no weights: the evaluation starts over.
   public static func evaluate(
-    model: Model, backend: TrainingBackend, role: DataRole, count: Int, batchSize: Int
+    model: Model, backend: TrainingBackend, role: DataRole, count: Int, batchSize: Int,
+    retryOnRollback: Bool = true
   ) throws -> [String: Double] {
     let c = try model.requireCompiled()
     var stats = [Double](repeating: 0, count: c.layout.size)
     let rows = Array(0..<count)
-    var lo = 0
-    while lo < count {
-      let hi = Swift.min(lo + batchSize, count)
-      try rows.withUnsafeBufferPointer { r in
-        try stats.withUnsafeMutableBufferPointer { st in
-          try backend.evaluateStep(
-            rows: UnsafeBufferPointer(rebasing: r[lo..<hi]), role: role, stats: st.baseAddress!)
+    var attempts = 0
+    while true {
+      do {
+        for i in stats.indices { stats[i] = 0 }
+        var lo = 0
+        while lo < count {
+          let hi = Swift.min(lo + batchSize, count)
+          try rows.withUnsafeBufferPointer { r in
+            try stats.withUnsafeMutableBufferPointer { st in
+              try backend.evaluateStep(
+                rows: UnsafeBufferPointer(rebasing: r[lo..<hi]), role: role, stats: st.baseAddress!)
+            }
+          }
+          lo = hi
         }
+        return c.layout.logs(stats, heads: c.heads)
+      } catch let rollback as TrainingRollback where retryOnRollback && attempts < 16 {
+        attempts += 1
+        _ = rollback
       }
-      lo = hi
     }
-    return c.layout.logs(stats, heads: c.heads)
   }
-
 }
 
 extension Model {
@@ -165,7 +221,12 @@ extension Model {
 
   /// Keras's predict: one tensor per output (probabilities for softmax/sigmoid outputs).
   public func predict(_ inputs: [Tensor], batchSize: Int = 32) throws -> [Tensor] {
-    let data = try ArrayData(inputs: inputs)
+    try predict(ArrayData(inputs: inputs), batchSize: batchSize)
+  }
+
+  /// The outputs for `data`'s inputs, which may be stored in any element type (integer ids
+  /// for an int32 input).
+  public func predict(_ data: ArrayData, batchSize: Int = 32) throws -> [Tensor] {
     try data.validate(for: self, needTargets: false)
     if compiled == nil { try compile(optimizer: SGD(), losses: [MeanSquaredError()]) }
     let executor = GraphExecutor(model: self, capacity: batchSize)

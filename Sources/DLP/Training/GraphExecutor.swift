@@ -121,46 +121,27 @@ public final class GraphExecutor {
 
   private lazy var inputNodeIndices: [Int] = model.inputs.map { i in model.nodes.firstIndex { $0 === i.node }! }
 
-  /// Copies rows `ids` of `data` into the input (and target) buffers.
+  /// How each input's buffer is filled: Float32 values, or Int32 ids (`InputLayer.dtype`).
+  private lazy var inputDeliveries: [SampleDelivery] = model.inputs.map { ($0.node.layer as? InputLayer)?.delivery ?? .values }
+
+  /// Copies rows `ids` of `data` into the input (and target) buffers: the samples leave their
+  /// stored element type here (uint8 pixels divided by their divisor, integer ids copied bit
+  /// for bit into an int32 input), and nowhere before.
   public func load(rows ids: UnsafeBufferPointer<Int>, from data: ArrayData, targets withTargets: Bool) {
     precondition(ids.count <= capacity)
     for (k, nodeIndex) in inputNodeIndices.enumerated() {
-      if (model.nodes[nodeIndex].layer as? InputLayer)?.dtype == .int32 {
-        copyIntegerRows(ids, from: data.inputs[k], to: outputs[nodeIndex])
-      } else {
-        copyRows(ids, from: data.inputs[k], to: outputs[nodeIndex])
-      }
+      copyRows(ids, from: data.inputs[k], to: outputs[nodeIndex], delivery: inputDeliveries[k])
     }
     if withTargets {
-      for (k, t) in data.targets.enumerated() where k < targets.count { copyRows(ids, from: t, to: targets[k]) }
+      for (k, t) in data.targets.enumerated() where k < targets.count { copyRows(ids, from: t, to: targets[k], delivery: .values) }
     }
   }
 
-  private func copyRows(_ ids: UnsafeBufferPointer<Int>, from t: Tensor, to dst: UnsafeMutablePointer<Float>) {
+  private func copyRows(_ ids: UnsafeBufferPointer<Int>, from t: SampleArray, to dst: UnsafeMutablePointer<Float>, delivery: SampleDelivery) {
     let w = t.rowWidth
-    t.scalars.withUnsafeBufferPointer { src in
-      // A batch of images is ~400 KB of scattered rows: gathered by the thread team.
-      let base = src.baseAddress!
-      Parallel.forEach(ids.count, minimumPerChunk: Swift.max(1, 16_384 / Swift.max(w, 1))) { _, range in
-        for j in range { (dst + j * w).update(from: base + ids[j] * w, count: w) }
-      }
-    }
-  }
-
-  /// An int32 input's rows: each id stored as the Int32 bit pattern its layer reads.
-  /// (ArrayData holds Float tensors; ids are whole numbers, exact in Float below 2^24.)
-  private func copyIntegerRows(_ ids: UnsafeBufferPointer<Int>, from t: Tensor, to dst: UnsafeMutablePointer<Float>) {
-    let w = t.rowWidth
-    t.scalars.withUnsafeBufferPointer { src in
-      dst.withMemoryRebound(to: Int32.self, capacity: ids.count * w) { out in
-        for (j, id) in ids.enumerated() {
-          let row = src.baseAddress! + id * w
-          for i in 0..<w {
-            let v = row[i]
-            out[j * w + i] = v.isFinite && abs(v) < 2_147_483_520 ? Int32(v) : -1
-          }
-        }
-      }
+    // A batch of images is ~400 KB of scattered rows: gathered by the thread team.
+    Parallel.forEach(ids.count, minimumPerChunk: Swift.max(1, 16_384 / Swift.max(w, 1))) { _, range in
+      t.copyRows(ids, range, to: dst, delivery: delivery)
     }
   }
 

@@ -1,5 +1,5 @@
 /// Keras's History: per-epoch logs (`loss`, metrics, `val_*`).
-public struct History: Sendable {
+public struct History: Sendable, Codable, Equatable {
   public var history: [String: [Double]] = [:]
   public var epochs: [Int] = []
   /// Wall seconds of each epoch's training steps (validation excluded).

@@ -26,17 +26,18 @@ extension PreparedData {
     }
     let inputShape = model.inputs[0].shape
     let head = c.heads[0]
-    func shapeX(_ x: Tensor) throws -> Tensor {
+    // Reshapes are views: the samples keep the memory (and element type) they were loaded in.
+    func shapeX(_ x: SampleArray) throws -> SampleArray {
       guard x.rowWidth == inputShape.reduce(1, *) else {
         throw DLPError.shape(
           "the model's input '\(model.inputs[0].node.layer.name)' expects samples of shape \(inputShape), the dataset '\(splits.name)' has samples of shape \(Array(x.shape.dropFirst()))")
       }
-      return try x.reshaped(to: [x.shape[0]] + inputShape)
+      return try x.reshaped(to: [x.rows] + inputShape)
     }
-    func shapeY(_ y: Tensor) throws -> Tensor {
-      if head.targetWidth == y.rowWidth { return try y.reshaped(to: [y.shape[0], head.targetWidth]) }
+    func shapeY(_ y: SampleArray) throws -> SampleArray {
+      if head.targetWidth == y.rowWidth { return try y.reshaped(to: [y.rows, head.targetWidth]) }
       if y.rowWidth == 1 && head.loss is CategoricalCrossentropy {
-        return try toCategorical(labels: y, numClasses: head.width)
+        return SampleArray(try toCategorical(labels: y.tensor(), numClasses: head.width))
       }
       throw DLPError.shape(
         "output '\(head.name)' with loss \(head.loss.name) expects \(head.targetWidth) target values per sample; dataset '\(splits.name)' has \(y.rowWidth)")

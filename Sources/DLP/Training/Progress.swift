@@ -13,6 +13,12 @@ public final class ProgressPrinter {
 
   func write(_ s: String) { out.write(Data(s.utf8)) }
 
+  /// A line about the run itself (a worker lost, a rollback), on standard error whatever the
+  /// mode, so it shows in logs.
+  public func note(_ text: String) {
+    FileHandle.standardError.write(Data("dlp: \(text)\n".utf8))
+  }
+
   public func beginEpoch(_ epoch: Int, of total: Int) {
     guard mode != .silent else { return }
     write("Epoch \(epoch)/\(total)\n")

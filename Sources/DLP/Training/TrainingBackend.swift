@@ -14,15 +14,20 @@ public protocol TrainingBackend: AnyObject {
   func evaluateStep(rows: UnsafeBufferPointer<Int>, role: DataRole, stats: UnsafeMutablePointer<Double>) throws
   /// Called before each epoch (the coordinator uses it to tell workers the epoch).
   func beginEpoch(_ epoch: Int) throws
-  /// Called after an epoch's last `trainStep`: a backend that runs steps ahead of their
-  /// statistics (the coordinator keeps several steps in flight) adds the outstanding ones into
-  /// `stats` before returning, so the epoch's figures are complete.
-  func endEpoch(stats: UnsafeMutablePointer<Double>) throws
+  /// Called after an epoch's last `trainStep` and before a commit: a backend that runs steps
+  /// ahead of their statistics (the coordinator keeps several steps in flight) adds the
+  /// outstanding ones into `stats` before returning, so the figures are complete.
+  func settle(stats: UnsafeMutablePointer<Double>) throws
+  /// The model's state after the last `trainStep` (every weight and optimizer slot), which the
+  /// backend keeps as the point a later `TrainingRollback` returns its replicas to.
+  func commit() throws -> TrainingState
+  /// Puts a saved state into effect before a resumed fit's first step.
+  func restore(_ state: TrainingState) throws
 }
 
 extension TrainingBackend {
   public func beginEpoch(_ epoch: Int) throws {}
-  public func endEpoch(stats: UnsafeMutablePointer<Double>) throws {}
+  public func settle(stats: UnsafeMutablePointer<Double>) throws {}
 }
 
 extension Model {
@@ -54,38 +59,68 @@ extension Model {
   public var hasRegularizers: Bool { layers.contains { $0.weightSpecs.contains { $0.regularizer != nil } } }
 }
 
-/// Runs steps in this process on one executor.
-public final class LocalBackend: TrainingBackend {
+/// Runs every step in this process: one replica of the model that sees every global batch and
+/// computes its part of it (`partition`: all of it in-process; a member's part in a K-fold
+/// group), through a `ShardedStep` on `collective`. With several replicas, each batch's
+/// statistics are summed across them in replica order, so every replica's `fit` sees the same
+/// figures (and stops on a NaN at the same batch).
+public final class ReplicaBackend: TrainingBackend {
   public let model: Model
   public let data: [DataRole: ArrayData]
-  let executor: GraphExecutor
+  public let step: ShardedStep
+  public let partition: BatchPartition
+  private var local: [Double]
 
-  public init(model: Model, data: [DataRole: ArrayData], batchSize: Int) throws {
+  public init(
+    model: Model, data: [DataRole: ArrayData], batchSize: Int,
+    collective: StepCollective = LocalCollective(), partition: BatchPartition = .whole
+  ) throws {
     let c = try model.requireCompiled()
-    _ = c
     for (role, d) in data { try d.validate(for: model, needTargets: role != .test || !d.targets.isEmpty) }
     self.model = model
     self.data = data
-    executor = GraphExecutor(model: model, capacity: batchSize)
+    self.partition = partition
+    let capacity = partition.part(of: batchSize).count
+    step = try ShardedStep(model: model, capacity: capacity, collective: collective)
+    local = [Double](repeating: 0, count: c.layout.size)
   }
 
-  public func trainStep(rows: UnsafeBufferPointer<Int>, epoch: Int, step: UInt64, stats: UnsafeMutablePointer<Double>) throws {
-    let c = model.compiled!
-    let batch = rows.count
-    executor.load(rows: rows, from: data[.train]!, targets: true)
-    executor.forward(batch: batch, training: true, trainStep: step)
-    executor.loss(batch: batch, stats: stats, gradScale: 1 / Float(batch))
-    executor.backward(batch: batch)
-    let p = model.parameters
-    if model.hasRegularizers { stats[0] += model.applyRegularization(addGradients: true) * Double(batch) }
-    c.optimizer.apply(params: p.values, grads: p.grads, ranges: p.trainableRanges, total: p.count)
+  public func trainStep(rows: UnsafeBufferPointer<Int>, epoch: Int, step trainStep: UInt64, stats: UnsafeMutablePointer<Double>) throws {
+    let part = partition.part(of: rows.count)
+    try withLocalStats(into: stats) { local in
+      try step.train(
+        rows: UnsafeBufferPointer(rebasing: rows[part]), of: data[.train], globalBatch: rows.count,
+        rowOffset: part.lowerBound, trainStep: trainStep, stats: local)
+    }
   }
 
   public func evaluateStep(rows: UnsafeBufferPointer<Int>, role: DataRole, stats: UnsafeMutablePointer<Double>) throws {
     guard let d = data[role] else { throw DLPError.data("no \(role) data was given") }
-    executor.load(rows: rows, from: d, targets: true)
-    executor.forward(batch: rows.count, training: false)
-    executor.loss(batch: rows.count, stats: stats, gradScale: nil)
-    if model.hasRegularizers { stats[0] += model.applyRegularization(addGradients: false) * Double(rows.count) }
+    let part = partition.part(of: rows.count)
+    try withLocalStats(into: stats) { local in
+      step.evaluate(rows: UnsafeBufferPointer(rebasing: rows[part]), of: d, stats: local)
+    }
+  }
+
+  /// The whole state, when this replica owns every weight (in-process). A replica of a group
+  /// owns a shard of the optimizer state only; K-fold groups restart a lost task instead.
+  public func commit() throws -> TrainingState { try TrainingState(capturing: model) }
+
+  public func restore(_ state: TrainingState) throws { try state.restore(into: model, shard: step.owned) }
+
+  /// Runs `body` on this replica's statistics, then adds the replicas' sum into `stats`.
+  private func withLocalStats(
+    into stats: UnsafeMutablePointer<Double>, _ body: (UnsafeMutablePointer<Double>) throws -> Void
+  ) throws {
+    guard partition.replicas > 1 else { return try body(stats) }
+    try local.withUnsafeMutableBufferPointer { l in
+      for i in l.indices { l[i] = 0 }
+      try body(l.baseAddress!)
+      try step.collective.sumAcrossReplicas(l)
+      for i in l.indices { stats[i] += l[i] }
+    }
   }
 }
+
+/// In-process training: a `ReplicaBackend` that holds every row and owns every weight.
+public typealias LocalBackend = ReplicaBackend

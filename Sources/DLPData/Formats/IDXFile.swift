@@ -143,6 +143,44 @@ public struct IDXFile: Sendable {
     try makeTensor(shape, floats(dividingBy: divisor))
   }
 
+  /// The file as samples in its own element type, without a Float copy: uint8 elements are the
+  /// file's bytes themselves (delivered divided by `divisor`), other integers become Int32
+  /// (or Float divided by `divisor` when it is not 1), floats Float32.
+  public func samples(dividingBy divisor: Float = 1) throws -> SampleArray {
+    switch elementType {
+    case .uint8:
+      return try SampleArray(shape: shape, storage: .uint8(payload, divisor: divisor))
+    case .int8, .int16, .int32:
+      // (A `where` after several patterns would guard only the last one.)
+      guard divisor == 1 else { return try SampleArray(shape: shape, float32: floats(dividingBy: divisor)) }
+      let n = count
+      let type = elementType
+      let values = [Int32](unsafeUninitializedCapacity: n) { out, initialized in
+        payload.withUnsafeBytes { src in
+          for i in 0..<n {
+            switch type {
+            case .int8: out[i] = Int32(Int8(bitPattern: src[i]))
+            case .int16:
+              out[i] = Int32(Int16(bitPattern: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).bigEndian))
+            default: out[i] = Int32(bitPattern: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).bigEndian)
+            }
+          }
+        }
+        initialized = n
+      }
+      return try SampleArray(shape: shape, int32: values)
+    case .float32, .float64:
+      return try SampleArray(shape: shape, float32: floats(dividingBy: divisor))
+    }
+  }
+
+  /// Reads an IDX file into samples of its own element type (see `samples(dividingBy:)`).
+  public static func readSamples(_ url: URL, dividingBy divisor: Float = 1, maxItems: Int? = nil) throws
+    -> SampleArray
+  {
+    try IDXFile(contentsOf: url, maxItems: maxItems).samples(dividingBy: divisor)
+  }
+
   /// Reads an IDX file straight into a tensor (at most `maxItems` items along the first axis).
   public static func readTensor(_ url: URL, dividingBy divisor: Float = 1, maxItems: Int? = nil) throws
     -> Tensor

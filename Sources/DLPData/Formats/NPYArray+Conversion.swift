@@ -45,6 +45,60 @@ extension NPYArray {
     try makeTensor(shape, floats(dividingBy: divisor))
   }
 
+  /// The array as samples in its own element type, without a Float copy where it can: uint8
+  /// and bool elements are the file's bytes themselves (delivered divided by `divisor`);
+  /// integers that all fit in Int32 become Int32 (when `divisor` is 1); everything else
+  /// Float32 values divided by `divisor`, as `floats(dividingBy:)` gives them.
+  public func samples(dividingBy divisor: Float = 1) throws -> SampleArray {
+    let shape = self.shape.isEmpty ? [1] : self.shape
+    switch dtype {
+    case .object:
+      throw DLPError.data("an object array (of sequences) cannot be read as numbers")
+    case .bool, .uint8:
+      return try SampleArray(shape: shape, storage: .uint8(data, divisor: divisor))
+    case .int8, .int16, .uint16, .int32, .uint32, .int64, .uint64:
+      // (A `where` after several patterns would guard only the last one.)
+      if divisor == 1, let ids = int32Values() { return try SampleArray(shape: shape, int32: ids) }
+      return try SampleArray(shape: shape, float32: floats(dividingBy: divisor))
+    case .float32, .float64:
+      return try SampleArray(shape: shape, float32: floats(dividingBy: divisor))
+    }
+  }
+
+  /// The integer elements as Int32, or nil when one does not fit (or they are not integers).
+  func int32Values() -> [Int32]? {
+    let n = count
+    let type = dtype
+    var fits = true
+    let values = [Int32](unsafeUninitializedCapacity: n) { out, initialized in
+      data.withUnsafeBytes { src in
+        func copy<T: FixedWidthInteger>(_: T.Type) {
+          for i in 0..<n {
+            let v = T(littleEndian: src.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self))
+            guard let exact = Int32(exactly: v) else {
+              fits = false
+              return
+            }
+            out[i] = exact
+          }
+        }
+        switch type {
+        case .bool, .uint8: copy(UInt8.self)
+        case .int8: copy(Int8.self)
+        case .int16: copy(Int16.self)
+        case .uint16: copy(UInt16.self)
+        case .int32: copy(Int32.self)
+        case .uint32: copy(UInt32.self)
+        case .int64: copy(Int64.self)
+        case .uint64: copy(UInt64.self)
+        case .float32, .float64, .object: fits = false
+        }
+      }
+      initialized = fits ? n : 0
+    }
+    return fits ? values : nil
+  }
+
   /// The elements as integers (labels, word indices). Floating-point elements must be whole
   /// numbers; the error names the first one that is not.
   public func integers() throws -> [Int] {

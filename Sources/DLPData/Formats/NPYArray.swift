@@ -59,8 +59,9 @@ public struct NPYArray: Sendable, Equatable {
 
   public let shape: [Int]
   public let dtype: DType
-  /// Element bytes, little-endian, C order (empty for object arrays).
-  public let data: [UInt8]
+  /// Element bytes, little-endian, C order (empty for object arrays): a slice of the file's
+  /// bytes, so reading an array does not copy it.
+  public let data: ArraySlice<UInt8>
   /// For object arrays: each element as a sequence of integers, in C order.
   public let sequences: [[Int]]?
 
@@ -69,6 +70,12 @@ public struct NPYArray: Sendable, Equatable {
 
   /// A numeric array from little-endian element bytes.
   public init(shape: [Int], dtype: DType, littleEndianData: [UInt8], source: String = "array")
+    throws
+  {
+    try self.init(shape: shape, dtype: dtype, littleEndianSlice: littleEndianData[...], source: source)
+  }
+
+  init(shape: [Int], dtype: DType, littleEndianSlice littleEndianData: ArraySlice<UInt8>, source: String)
     throws
   {
     guard dtype != .object else { throw DLPError.data("\(source): object arrays need elements") }
@@ -104,7 +111,7 @@ public struct NPYArray: Sendable, Equatable {
     self.sequences = nil
     self.data = tensor.scalars.withUnsafeBytes { raw in
       // Float32 is little-endian on every platform Swift supports for this library.
-      [UInt8](raw)
+      [UInt8](raw)[...]
     }
   }
 
@@ -134,9 +141,13 @@ public struct NPYArray: Sendable, Equatable {
         "\(source): truncated: shape \(header.shape) of \(header.descr) needs \(byteCount) bytes, "
           + "\(reader.remaining) present")
     }
-    var payload = Array(bytes[reader.offset..<reader.offset + byteCount])
-    if bigEndian && dtype.size > 1 { NPYArray.swapBytes(&payload, width: dtype.size) }
-    try self.init(shape: header.shape, dtype: dtype, littleEndianData: payload, source: source)
+    var payload = bytes[reader.offset..<reader.offset + byteCount]
+    if bigEndian && dtype.size > 1 {
+      var swapped = Array(payload)
+      NPYArray.swapBytes(&swapped, width: dtype.size)
+      payload = swapped[...]
+    }
+    try self.init(shape: header.shape, dtype: dtype, littleEndianSlice: payload, source: source)
   }
 
   /// The `.npy` file bytes for this array (format 1.0, as `np.save` writes).

@@ -1,18 +1,23 @@
 import DLPTensor
 import Foundation
 
-/// Features and targets of one split.
+/// Features and targets of one split, each in the element type of its file (`SampleArray`).
 public struct LabeledData: Sendable, Equatable {
-  public var x: Tensor
-  public var y: Tensor
+  public var x: SampleArray
+  public var y: SampleArray
 
-  public init(x: Tensor, y: Tensor) {
+  public init(x: SampleArray, y: SampleArray) {
     self.x = x
     self.y = y
   }
 
+  /// Float32 features and targets (shared, not copied).
+  public init(x: Tensor, y: Tensor) {
+    self.init(x: SampleArray(x), y: SampleArray(y))
+  }
+
   /// Number of samples (the first axis).
-  public var count: Int { x.shape.first ?? 0 }
+  public var count: Int { x.rows }
 }
 
 /// The keras.datasets loaders, ported so that the same file gives the same arrays in the same
@@ -32,17 +37,17 @@ public enum KerasDatasets {
     throws -> (train: LabeledData, test: LabeledData)
   {
     try shuffledSplit(
-      x: try archive.array("x").tensor(), y: try archive.array("y").tensor(),
+      x: try archive.array("x").samples(), y: try archive.array("y").samples(),
       testSplit: testSplit, seed: seed, source: archive.source)
   }
 
   /// Shuffles rows of x and y with `RandomState(seed)` and splits them the Keras way.
   public static func shuffledSplit(
-    x: Tensor, y: Tensor, testSplit: Double = 0.2, seed: UInt32 = 113, source: String = "dataset"
+    x: SampleArray, y: SampleArray, testSplit: Double = 0.2, seed: UInt32 = 113, source: String = "dataset"
   ) throws -> (train: LabeledData, test: LabeledData) {
-    let n = x.shape.first ?? 0
-    guard y.shape.first == n else {
-      throw DLPError.data("\(source): x has \(n) rows but y has \(y.shape.first ?? 0)")
+    let n = x.rows
+    guard y.rows == n else {
+      throw DLPError.data("\(source): x has \(n) rows but y has \(y.rows)")
     }
     var rng = NumpyRandomState(seed: seed)
     let order = rng.shuffledIndices(n)
@@ -51,30 +56,17 @@ public enum KerasDatasets {
       throw DLPError.data("test split \(testSplit) is outside 0...1")
     }
     return (
-      LabeledData(x: try gatherRows(x, order[..<split]), y: try gatherRows(y, order[..<split])),
-      LabeledData(x: try gatherRows(x, order[split...]), y: try gatherRows(y, order[split...]))
+      LabeledData(x: try x.gathering(rows: order[..<split]), y: try y.gathering(rows: order[..<split])),
+      LabeledData(x: try x.gathering(rows: order[split...]), y: try y.gathering(rows: order[split...]))
     )
   }
 
-  /// The rows of `t` at `rows`, in that order.
-  public static func gatherRows<C: Collection>(_ t: Tensor, _ rows: C) throws -> Tensor
-  where C.Element == Int {
-    let width = t.rowWidth
-    var out = [Float](repeating: 0, count: rows.count * width)
-    t.scalars.withUnsafeBufferPointer { src in
-      out.withUnsafeMutableBufferPointer { dst in
-        for (k, r) in rows.enumerated() {
-          for c in 0..<width { dst[k * width + c] = src[r * width + c] }
-        }
-      }
-    }
-    return try makeTensor([rows.count] + t.shape.dropFirst(), out)
-  }
-
-  /// The first `count` rows of `t`.
-  public static func prefixRows(_ t: Tensor, _ count: Int) throws -> Tensor {
-    let n = min(count, t.shape.first ?? 0)
-    return try makeTensor([n] + t.shape.dropFirst(), Array(t.scalars[..<(n * t.rowWidth)]))
+  /// The first `count` rows of `t`, in memory of their own when they are a small part of it (a
+  /// view would keep the whole array alive), a view otherwise.
+  public static func prefixRows(_ t: SampleArray, _ count: Int) throws -> SampleArray {
+    let n = min(count, t.rows)
+    let head = try t.rows(0..<n)
+    return n * 2 < t.rows ? head.compacted() : head
   }
 
   /// `keras.datasets.mnist.load_data()` on Keras's `mnist.npz` (x_train, y_train, x_test, y_test
@@ -84,8 +76,8 @@ public enum KerasDatasets {
   {
     func split(_ x: String, _ y: String) throws -> LabeledData {
       let data = LabeledData(
-        x: try archive.array(x).tensor(dividingBy: pixelDivisor),
-        y: try archive.array(y).tensor())
+        x: try archive.array(x).samples(dividingBy: pixelDivisor),
+        y: try archive.array(y).samples())
       try checkImages(data, archive.source)
       return data
     }
@@ -104,10 +96,10 @@ public enum KerasDatasets {
       let labels = IDXFolder.file(in: folder, prefix: prefix, kind: "labels", rank: 1)
       guard let images, let labels else { return nil }
       // The two files are independent: decompress them on two threads.
-      let results = ParallelResults<Tensor>(count: 2)
+      let results = ParallelResults<SampleArray>(count: 2)
       DispatchQueue.concurrentPerform(iterations: 2) { i in
         results[i] = Result {
-          try IDXFile.readTensor(i == 0 ? images : labels, dividingBy: i == 0 ? pixelDivisor : 1, maxItems: limit)
+          try IDXFile.readSamples(i == 0 ? images : labels, dividingBy: i == 0 ? pixelDivisor : 1, maxItems: limit)
         }
       }
       let data = LabeledData(x: try results[0].get(), y: try results[1].get())
@@ -123,9 +115,9 @@ public enum KerasDatasets {
   }
 
   static func checkImages(_ data: LabeledData, _ source: String) throws {
-    guard data.x.shape.first == data.y.shape.first, data.y.rank == 1 else {
+    guard data.x.rows == data.y.rows, data.y.rank == 1 else {
       throw DLPError.data(
-        "\(source): \(data.x.shape.first ?? 0) images but labels of shape \(data.y.shape)")
+        "\(source): \(data.x.rows) images but labels of shape \(data.y.shape)")
     }
   }
 }

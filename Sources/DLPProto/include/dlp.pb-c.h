@@ -31,6 +31,10 @@ typedef struct Dlp__DataShipment Dlp__DataShipment;
 typedef struct Dlp__TaskRequest Dlp__TaskRequest;
 typedef struct Dlp__TaskAssignment Dlp__TaskAssignment;
 typedef struct Dlp__TaskResult Dlp__TaskResult;
+typedef struct Dlp__Regroup Dlp__Regroup;
+typedef struct Dlp__RegroupReady Dlp__RegroupReady;
+typedef struct Dlp__Reconfigure Dlp__Reconfigure;
+typedef struct Dlp__CommitReport Dlp__CommitReport;
 
 
 /* --- enums --- */
@@ -41,9 +45,9 @@ typedef struct Dlp__TaskResult Dlp__TaskResult;
 typedef enum _Dlp__Protocol {
   DLP__PROTOCOL__PROTOCOL_UNSPECIFIED = 0,
   /*
-   * 4: the shared-memory all-reduce dropped its release round (kind 23);
+   * 5: elastic jobs: generations, Regroup / RegroupReady / Reconfigure,
    */
-  DLP__PROTOCOL__PROTOCOL_VERSION = 4
+  DLP__PROTOCOL__PROTOCOL_VERSION = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DLP__PROTOCOL)
 } Dlp__Protocol;
 /*
@@ -95,7 +99,15 @@ typedef enum _Dlp__MessageKind {
   /*
    * the sender's finished shard for an all-gather
    */
-  DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_GATHER_READY = 22
+  DLP__MESSAGE_KIND__MESSAGE_KIND_SHARED_GATHER_READY = 22,
+  /*
+   * Elastic training jobs: the coordinator re-forms the workers' collective after a loss or a
+   * join (a new generation), and collects each worker's share of the model state (a commit).
+   */
+  DLP__MESSAGE_KIND__MESSAGE_KIND_REGROUP = 24,
+  DLP__MESSAGE_KIND__MESSAGE_KIND_REGROUP_READY = 25,
+  DLP__MESSAGE_KIND__MESSAGE_KIND_RECONFIGURE = 26,
+  DLP__MESSAGE_KIND__MESSAGE_KIND_COMMIT_REPORT = 27
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DLP__MESSAGE_KIND)
 } Dlp__MessageKind;
 typedef enum _Dlp__Collective {
@@ -115,7 +127,11 @@ typedef enum _Dlp__Phase {
   DLP__PHASE__PHASE_TRAIN = 1,
   DLP__PHASE__PHASE_VALIDATE = 2,
   DLP__PHASE__PHASE_EVALUATE = 3,
-  DLP__PHASE__PHASE_PREDICT = 4
+  DLP__PHASE__PHASE_PREDICT = 4,
+  /*
+   * "Send me your share of the model state": a CommitReport and its WeightChunks.
+   */
+  DLP__PHASE__PHASE_COMMIT = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DLP__PHASE)
 } Dlp__Phase;
 
@@ -296,10 +312,14 @@ struct  Dlp__StepCommand
    * training steps before this one in this fit (dropout keys)
    */
   uint64_t train_step;
+  /*
+   * the collective this step runs on (see Reconfigure)
+   */
+  uint64_t generation;
 };
 #define DLP__STEP_COMMAND__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&dlp__step_command__descriptor) \
-    , 0, 0, 0, 0, 0, 0,NULL, DLP__PHASE__PHASE_UNSPECIFIED, 0 }
+    , 0, 0, 0, 0, 0, 0,NULL, DLP__PHASE__PHASE_UNSPECIFIED, 0, 0 }
 
 
 /*
@@ -352,21 +372,31 @@ struct  Dlp__MetricsReport
   double *metric_state;
   uint32_t epoch;
   Dlp__Phase phase;
+  /*
+   * the generation of the command it answers
+   */
+  uint64_t generation;
 };
 #define DLP__METRICS_REPORT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&dlp__metrics_report__descriptor) \
-    , 0, 0, 0, 0,NULL, 0, DLP__PHASE__PHASE_UNSPECIFIED }
+    , 0, 0, 0, 0,NULL, 0, DLP__PHASE__PHASE_UNSPECIFIED, 0 }
 
 
+/*
+ * Worker -> coordinator on the heartbeat socket: alive. Coordinator -> worker on the same
+ * socket: alive too (a worker exits when its coordinator falls silent), and the current
+ * generation: a worker still inside a collective of an older one abandons it at once.
+ */
 struct  Dlp__Heartbeat
 {
   ProtobufCMessage base;
   uint64_t sequence;
   uint64_t sent_unix_nanos;
+  uint64_t generation;
 };
 #define DLP__HEARTBEAT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&dlp__heartbeat__descriptor) \
-    , 0, 0 }
+    , 0, 0, 0 }
 
 
 struct  Dlp__ErrorReport
@@ -392,7 +422,9 @@ struct  Dlp__Shutdown
 
 
 /*
- * --ship-data: one chunk of a dataset array; the float32 values are the payload.
+ * --ship-data: one chunk of a dataset array. The payload frame holds the chunk's elements as
+ * stored (little-endian, `dtype`), zero-padded to a whole number of 4-byte words; the chunk has
+ * min(payload bytes / element size, total_elements - chunk_offset) elements.
  */
 struct  Dlp__DataShipment
 {
@@ -409,10 +441,18 @@ struct  Dlp__DataShipment
   uint64_t chunk_offset;
   uint64_t total_elements;
   protobuf_c_boolean last;
+  /*
+   * "float32" (or empty), "uint8", "int32"
+   */
+  char *dtype;
+  /*
+   * uint8 only: values are delivered as byte / divisor
+   */
+  float divisor;
 };
 #define DLP__DATA_SHIPMENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&dlp__data_shipment__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
@@ -495,6 +535,95 @@ struct  Dlp__TaskResult
 #define DLP__TASK_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&dlp__task_result__descriptor) \
     , 0, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Coordinator -> worker: abandon the current collective and get ready for `generation`.
+ */
+struct  Dlp__Regroup
+{
+  ProtobufCMessage base;
+  uint64_t generation;
+};
+#define DLP__REGROUP__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&dlp__regroup__descriptor) \
+    , 0 }
+
+
+/*
+ * Worker -> coordinator: ready for `generation`, listening for its ring predecessor here.
+ */
+struct  Dlp__RegroupReady
+{
+  ProtobufCMessage base;
+  uint64_t generation;
+  char *ring_endpoint;
+  char *host_identity;
+};
+#define DLP__REGROUP_READY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&dlp__regroup_ready__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Coordinator -> worker: the collective of `generation` and the state to continue from.
+ */
+struct  Dlp__Reconfigure
+{
+  ProtobufCMessage base;
+  uint64_t generation;
+  int32_t rank;
+  int32_t world_size;
+  /*
+   * ring listeners by rank (ring)
+   */
+  size_t n_peer_endpoints;
+  char **peer_endpoints;
+  /*
+   * the ring runs through shared memory
+   */
+  protobuf_c_boolean shared_memory;
+  /*
+   * the root's port on the coordinator's host (central)
+   */
+  uint32_t central_port;
+  /*
+   * the optimizer's completed steps
+   */
+  uint64_t iterations;
+  /*
+   * floats of tensor 0
+   */
+  uint64_t parameter_count;
+  /*
+   * optimizer slots that follow (tensors 1 ...)
+   */
+  uint32_t slot_count;
+  double learning_rate;
+};
+#define DLP__RECONFIGURE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&dlp__reconfigure__descriptor) \
+    , 0, 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0 }
+
+
+/*
+ * Worker -> coordinator, answering a PHASE_COMMIT step command: the worker's share of the model
+ * state after the steps before it, as WeightChunks that follow (tensor 0 the weights, tensor
+ * 1 + k optimizer slot k, each over [owned_offset, owned_offset + owned_length)).
+ */
+struct  Dlp__CommitReport
+{
+  ProtobufCMessage base;
+  uint64_t step;
+  uint64_t generation;
+  uint64_t iterations;
+  uint64_t owned_offset;
+  uint64_t owned_length;
+  uint32_t slot_count;
+};
+#define DLP__COMMIT_REPORT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&dlp__commit_report__descriptor) \
+    , 0, 0, 0, 0, 0, 0 }
 
 
 /* Dlp__Header methods */
@@ -801,6 +930,82 @@ Dlp__TaskResult *
 void   dlp__task_result__free_unpacked
                      (Dlp__TaskResult *message,
                       ProtobufCAllocator *allocator);
+/* Dlp__Regroup methods */
+void   dlp__regroup__init
+                     (Dlp__Regroup         *message);
+size_t dlp__regroup__get_packed_size
+                     (const Dlp__Regroup   *message);
+size_t dlp__regroup__pack
+                     (const Dlp__Regroup   *message,
+                      uint8_t             *out);
+size_t dlp__regroup__pack_to_buffer
+                     (const Dlp__Regroup   *message,
+                      ProtobufCBuffer     *buffer);
+Dlp__Regroup *
+       dlp__regroup__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   dlp__regroup__free_unpacked
+                     (Dlp__Regroup *message,
+                      ProtobufCAllocator *allocator);
+/* Dlp__RegroupReady methods */
+void   dlp__regroup_ready__init
+                     (Dlp__RegroupReady         *message);
+size_t dlp__regroup_ready__get_packed_size
+                     (const Dlp__RegroupReady   *message);
+size_t dlp__regroup_ready__pack
+                     (const Dlp__RegroupReady   *message,
+                      uint8_t             *out);
+size_t dlp__regroup_ready__pack_to_buffer
+                     (const Dlp__RegroupReady   *message,
+                      ProtobufCBuffer     *buffer);
+Dlp__RegroupReady *
+       dlp__regroup_ready__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   dlp__regroup_ready__free_unpacked
+                     (Dlp__RegroupReady *message,
+                      ProtobufCAllocator *allocator);
+/* Dlp__Reconfigure methods */
+void   dlp__reconfigure__init
+                     (Dlp__Reconfigure         *message);
+size_t dlp__reconfigure__get_packed_size
+                     (const Dlp__Reconfigure   *message);
+size_t dlp__reconfigure__pack
+                     (const Dlp__Reconfigure   *message,
+                      uint8_t             *out);
+size_t dlp__reconfigure__pack_to_buffer
+                     (const Dlp__Reconfigure   *message,
+                      ProtobufCBuffer     *buffer);
+Dlp__Reconfigure *
+       dlp__reconfigure__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   dlp__reconfigure__free_unpacked
+                     (Dlp__Reconfigure *message,
+                      ProtobufCAllocator *allocator);
+/* Dlp__CommitReport methods */
+void   dlp__commit_report__init
+                     (Dlp__CommitReport         *message);
+size_t dlp__commit_report__get_packed_size
+                     (const Dlp__CommitReport   *message);
+size_t dlp__commit_report__pack
+                     (const Dlp__CommitReport   *message,
+                      uint8_t             *out);
+size_t dlp__commit_report__pack_to_buffer
+                     (const Dlp__CommitReport   *message,
+                      ProtobufCBuffer     *buffer);
+Dlp__CommitReport *
+       dlp__commit_report__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   dlp__commit_report__free_unpacked
+                     (Dlp__CommitReport *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Dlp__Header_Closure)
@@ -851,6 +1056,18 @@ typedef void (*Dlp__TaskAssignment_Closure)
 typedef void (*Dlp__TaskResult_Closure)
                  (const Dlp__TaskResult *message,
                   void *closure_data);
+typedef void (*Dlp__Regroup_Closure)
+                 (const Dlp__Regroup *message,
+                  void *closure_data);
+typedef void (*Dlp__RegroupReady_Closure)
+                 (const Dlp__RegroupReady *message,
+                  void *closure_data);
+typedef void (*Dlp__Reconfigure_Closure)
+                 (const Dlp__Reconfigure *message,
+                  void *closure_data);
+typedef void (*Dlp__CommitReport_Closure)
+                 (const Dlp__CommitReport *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -877,6 +1094,10 @@ extern const ProtobufCMessageDescriptor dlp__data_shipment__descriptor;
 extern const ProtobufCMessageDescriptor dlp__task_request__descriptor;
 extern const ProtobufCMessageDescriptor dlp__task_assignment__descriptor;
 extern const ProtobufCMessageDescriptor dlp__task_result__descriptor;
+extern const ProtobufCMessageDescriptor dlp__regroup__descriptor;
+extern const ProtobufCMessageDescriptor dlp__regroup_ready__descriptor;
+extern const ProtobufCMessageDescriptor dlp__reconfigure__descriptor;
+extern const ProtobufCMessageDescriptor dlp__commit_report__descriptor;
 
 PROTOBUF_C__END_DECLS
 

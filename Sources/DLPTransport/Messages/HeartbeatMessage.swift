@@ -7,8 +7,12 @@ public struct HeartbeatMessage: WireMessage {
   public var sequence: UInt64
   /// The sender's wall clock, for rough latency figures.
   public var sentUnixNanos: UInt64
+  /// From the coordinator: the current collective generation (a worker in an older one
+  /// abandons it).
+  public var generation: UInt64
 
-  public init(sequence: UInt64, sentUnixNanos: UInt64 = 0) {
+  public init(sequence: UInt64, sentUnixNanos: UInt64 = 0, generation: UInt64 = 0) {
+    self.generation = generation
     self.sequence = sequence
     self.sentUnixNanos = sentUnixNanos
   }
@@ -20,6 +24,7 @@ public struct HeartbeatMessage: WireMessage {
     dlp__heartbeat__init(&c)
     c.sequence = sequence
     c.sent_unix_nanos = sentUnixNanos
+    c.generation = generation
     packMessage(&c, into: &out, size: dlp__heartbeat__get_packed_size, pack: dlp__heartbeat__pack)
   }
 
@@ -28,7 +33,9 @@ public struct HeartbeatMessage: WireMessage {
       bytes, arena: arena, name: "Heartbeat", unpack: dlp__heartbeat__unpack,
       free: dlp__heartbeat__free_unpacked
     ) { p in
-      HeartbeatMessage(sequence: p.pointee.sequence, sentUnixNanos: p.pointee.sent_unix_nanos)
+      HeartbeatMessage(
+        sequence: p.pointee.sequence, sentUnixNanos: p.pointee.sent_unix_nanos,
+        generation: p.pointee.generation)
     }
   }
 }

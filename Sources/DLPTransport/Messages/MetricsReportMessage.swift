@@ -12,11 +12,14 @@ public struct MetricsReportMessage: WireMessage {
   public var sampleCount: UInt64
   /// Each metric's accumulator values, in metric order (e.g. correct count for accuracy).
   public var metricState: [Double]
+  /// The generation of the command this report answers.
+  public var generation: UInt64
 
   public init(
     epoch: UInt32 = 0, step: UInt64, phase: Phase = .train, lossSum: Double, sampleCount: UInt64,
-    metricState: [Double] = []
+    metricState: [Double] = [], generation: UInt64 = 0
   ) {
+    self.generation = generation
     self.epoch = epoch
     self.step = step
     self.phase = phase
@@ -35,6 +38,7 @@ public struct MetricsReportMessage: WireMessage {
     c.phase = Dlp__Phase(rawValue: UInt32(phase.rawValue))
     c.loss_sum = lossSum
     c.sample_count = sampleCount
+    c.generation = generation
     metricState.withUnsafeBufferPointer { state in
       c.n_metric_state = state.count
       c.metric_state = UnsafeMutablePointer(mutating: state.baseAddress)
@@ -56,7 +60,7 @@ public struct MetricsReportMessage: WireMessage {
       return MetricsReportMessage(
         epoch: c.epoch, step: c.step, phase: phase, lossSum: c.loss_sum,
         sampleCount: c.sample_count,
-        metricState: swiftArray(c.metric_state, c.n_metric_state))
+        metricState: swiftArray(c.metric_state, c.n_metric_state), generation: c.generation)
     }
   }
 }

@@ -16,11 +16,14 @@ public struct StepCommandMessage: WireMessage {
   public var phase: Phase
   /// Training steps before this one in this fit: with `shardStart`, what keys the dropout masks.
   public var trainStep: UInt64
+  /// The collective generation this step runs on; a worker drops commands of older ones.
+  public var generation: UInt64
 
   public init(
     epoch: UInt32, step: UInt64, shardStart: UInt32, shardCount: UInt32, globalBatchSize: UInt32,
-    sampleIndices: [UInt32], phase: Phase = .train, trainStep: UInt64 = 0
+    sampleIndices: [UInt32], phase: Phase = .train, trainStep: UInt64 = 0, generation: UInt64 = 0
   ) {
+    self.generation = generation
     self.trainStep = trainStep
     self.epoch = epoch
     self.step = step
@@ -43,6 +46,7 @@ public struct StepCommandMessage: WireMessage {
     c.global_batch_size = globalBatchSize
     c.phase = Dlp__Phase(rawValue: UInt32(phase.rawValue))
     c.train_step = trainStep
+    c.generation = generation
     sampleIndices.withUnsafeBufferPointer { indices in
       // protobuf-c only reads the array while packing; the cast drops a const it never needed.
       c.n_sample_indices = indices.count
@@ -66,7 +70,7 @@ public struct StepCommandMessage: WireMessage {
         epoch: c.epoch, step: c.step, shardStart: c.shard_start, shardCount: c.shard_count,
         globalBatchSize: c.global_batch_size,
         sampleIndices: swiftArray(c.sample_indices, c.n_sample_indices),
-        phase: phase, trainStep: c.train_step)
+        phase: phase, trainStep: c.train_step, generation: c.generation)
     }
   }
 }

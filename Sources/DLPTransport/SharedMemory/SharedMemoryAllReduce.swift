@@ -319,7 +319,11 @@ public final class SharedMemoryAllReduce: ShardedCollective, @unchecked Sendable
     } catch {
       let e = error as? TransportError ?? .invalidArgument("\(error)")
       failure = e
-      close()
+      // The peers' segments go now; our own stays mapped until `close()`: the caller's
+      // registered buffers (a model's weights and gradients) live in it and must be copied out
+      // first.
+      for p in peers { p?.close() }
+      peers = peers.map { _ in nil }
       logger.warning("shared-memory all-reduce failed", metadata: ["rank": "\(rank)", "error": "\(e)"])
       throw e
     }

@@ -22,18 +22,18 @@ import Logging
 /// The sweep fails only when fewer than G workers are left, or when a worker reports an error
 /// (a task that fails on one worker would fail on any).
 ///
-/// It reuses the training `Coordinator`'s control plane: its sockets, the Hello handshake
-/// (`accept`), the message filter (`nextMessage`: unknown peers, late joiners, other jobs) and
-/// `shutdown`, with its heartbeat `Watchdog` in tolerant mode.
+/// It runs on the coordinator's `ControlPlane`: its sockets, the Hello handshake (`accept`),
+/// the message filter (`next`: unknown peers, late joiners, other jobs), lost workers
+/// (`losses`) and `shutdown`.
 public final class FoldCoordinator: FoldTaskRunner {
-  let core: Coordinator
+  let control: ControlPlane
+  let options: CoordinatorOptions
   public let blueprint: ModelBlueprint
   public let job: FoldJobDescription
   /// The prepared training data (unnormalised: folds normalise), needed by `run`, and by
   /// `start` with shipData. Workers that load their own copy can start on it (`start`) while
   /// this process loads its own.
   public var data: PreparedData?
-  private let gate: ProbeGate
   private let logger = Logger(label: "dlp.kfold")
   private var started = false
   /// Ranks that are ready for tasks, and ranks given up on.
@@ -77,38 +77,39 @@ public final class FoldCoordinator: FoldTaskRunner {
     guard !job.data.normalize else {
       throw DLPError.config("a K-fold sweep normalises per fold; the data must not be normalised")
     }
-    let gate = ProbeGate()
-    core = try Coordinator(options: options, probe: { gate.deadWorker() })
-    self.gate = gate
+    try options.validate()
+    self.options = options
+    control = try ControlPlane(bind: options.bind, acceptTimeout: options.acceptTimeout, heartbeat: options.heartbeat)
     self.blueprint = blueprint
     self.job = job
     self.data = data
   }
 
-  public var controlEndpoint: String { core.controlEndpoint }
+  public var controlEndpoint: String { control.endpoint }
 
   /// The local worker processes, if this process launched them: a dead one is noticed at once
   /// (remote workers are noticed by their silence).
   public var localCluster: LocalCluster? {
-    get { gate.cluster }
-    set { gate.cluster = newValue }
+    get { control.localCluster }
+    set { control.localCluster = newValue }
   }
 
   /// `dlp kfold --workers N`: a coordinator on loopback and N `dlp-worker` processes with
   /// `threads` BLAS threads each.
   public static func launchLocal(
     workers: Int, threads: Int, shipData: Bool, blueprint: ModelBlueprint, job: FoldJobDescription,
-    data: PreparedData? = nil
+    data: PreparedData? = nil, options: CoordinatorOptions? = nil
   ) throws -> FoldCoordinator {
-    let c = try FoldCoordinator(
-      options: CoordinatorOptions(
-        bind: "tcp://127.0.0.1:*", expectWorkers: workers, shipData: shipData),
-      blueprint: blueprint, job: job, data: data)
+    var o = options ?? CoordinatorOptions(bind: "tcp://127.0.0.1:*", expectWorkers: workers)
+    o.bind = "tcp://127.0.0.1:*"
+    o.expectWorkers = workers
+    o.shipData = shipData
+    let c = try FoldCoordinator(options: o, blueprint: blueprint, job: job, data: data)
     do {
       c.localCluster = try LocalCluster(
         workers: workers, connect: c.controlEndpoint, threads: threads)
     } catch {
-      c.core.shutdown(reason: "could not start the workers")
+      c.control.shutdown(reason: "could not start the workers")
       throw error
     }
     return c
@@ -117,7 +118,7 @@ public final class FoldCoordinator: FoldTaskRunner {
   /// Ends the sweep: tells the workers, closes the sockets, and (local workers) waits for them
   /// to exit, killing any that do not.
   public func finish(reason: String, failed: Bool = false) {
-    core.shutdown(reason: reason)
+    control.shutdown(reason: reason)
     localCluster?.finish(grace: failed ? 1 : 3)
   }
 
@@ -128,17 +129,17 @@ public final class FoldCoordinator: FoldTaskRunner {
   /// `run` starts the sweep if this was not called before.
   public func start() throws {
     guard !started else { return }
-    if core.options.shipData && data == nil {
+    if options.shipData && data == nil {
       throw DLPError.config("the sweep's data must be there before it can be shipped")
     }
     // Until every worker has joined, a local worker that dies fails the sweep at once.
-    try core.accept()
-    gate.joined()
-    core.watchdog.tolerateLosses()
+    try control.accept(count: options.expectWorkers)
     let jobID = UInt64.random(in: 1...UInt64.max)
-    core.jobID = jobID
+    control.jobID = jobID
     var spec = job
-    spec.data.heartbeatPort = Endpoint.port(of: core.watchdog.endpoint) ?? 0
+    spec.data.heartbeatPort = Endpoint.port(of: control.watchdog.endpoint) ?? 0
+    spec.data.heartbeatTimeout = options.heartbeat.timeout
+    spec.data.collectiveTimeout = options.collectiveTimeout
     let fitJSON = spec.encoded()
     let modelJSON = blueprint.document.serialized()
     // Tasks train and validate on the training split only: the test split stays here.
@@ -146,35 +147,27 @@ public final class FoldCoordinator: FoldTaskRunner {
       PreparedData(
         train: $0.train, test: nil, datasetName: $0.datasetName, contentHash: $0.contentHash)
     }
-    for w in core.workers {
+    let world = control.members.count
+    for w in control.members {
       do {
-        core.codec.jobID = 0
-        try core.codec.send(
-          WelcomeMessage(jobID: jobID, rank: Int32(w.rank), worldSize: Int32(core.workers.count)),
-          on: core.control, routingID: w.routingID)
-        core.codec.jobID = jobID
-        try core.codec.send(
+        try control.sendJob(
           JobSpecMessage(
             jobID: jobID, modelJSON: modelJSON, fitJSON: fitJSON,
-            datasetName: data?.datasetName ?? job.data.dataset, shipData: core.options.shipData,
+            datasetName: data?.datasetName ?? job.data.dataset, shipData: options.shipData,
             datasetHash: data?.contentHash ?? 0, seed: job.data.seed,
-            rank: Int32(w.rank), worldSize: Int32(core.workers.count)),
-          on: core.control, routingID: w.routingID)
-        core.watchdog.watch(identity: Self.heartbeatIdentity(w), name: w.name)
-        if core.options.shipData, let shipment {
+            rank: Int32(w.id), worldSize: Int32(world)),
+          to: w, rank: w.id, world: world)
+        if options.shipData, let shipment {
           try DataShipment.send(
-            shipment, codec: core.codec, socket: core.control, to: w.routingID)
+            shipment, codec: control.codec, socket: control.control, to: w.routingID)
         }
       } catch {
-        core.codec.jobID = jobID
         giveUp(on: w, because: "\(w.name) could not be sent the job: \(error)", task: nil)
       }
     }
-    readyDeadline = Date().addingTimeInterval(core.options.acceptTimeout)
+    readyDeadline = Date().addingTimeInterval(options.acceptTimeout)
     started = true
   }
-
-  static func heartbeatIdentity(_ w: WorkerRecord) -> String { "hb-\(w.hello.workerID)" }
 
   // MARK: FoldTaskRunner
 
@@ -207,17 +200,17 @@ public final class FoldCoordinator: FoldTaskRunner {
         logger.warning("\(what)")
       }
     }
-    func lose(_ w: WorkerRecord, _ text: String) {
-      idle.removeAll { $0 == w.rank }
-      let task = groupOf[w.rank].flatMap { groups[$0] }.map { tasks[$0.task] }
-      if let id = groupOf[w.rank] { dissolve(id, because: nil) }
+    func lose(_ w: Member, _ text: String) {
+      idle.removeAll { $0 == w.id }
+      let task = groupOf[w.id].flatMap { groups[$0] }.map { tasks[$0.task] }
+      if let id = groupOf[w.id] { dissolve(id, because: nil) }
       giveUp(on: w, because: text, task: task)
     }
 
     while !queue.isFinished {
       // 1. Workers that are gone: their groups' tasks go back on the queue.
       for (w, text) in findLosses() { lose(w, text) }
-      let alive = core.workers.filter { !lost.contains($0.rank) }
+      let alive = control.members.filter { !lost.contains($0.id) }
       if alive.count < size || alive.isEmpty {
         throw DLPError.training(
           (alive.isEmpty
@@ -227,8 +220,8 @@ public final class FoldCoordinator: FoldTaskRunner {
             + losses.joined(separator: "; "))
       }
       if Date() > readyDeadline {
-        for w in alive where !ready.contains(w.rank) {
-          lose(w, "\(w.name) did not get ready in \(Int(core.options.acceptTimeout)) s")
+        for w in alive where !ready.contains(w.id) {
+          lose(w, "\(w.name) did not get ready in \(Int(self.options.acceptTimeout)) s")
         }
       }
       // 2. Groups of idle workers (longest idle first) pull the next tasks.
@@ -242,7 +235,7 @@ public final class FoldCoordinator: FoldTaskRunner {
         for m in members { groupOf[m] = id }
         let peers = size > 1 ? members.map { ringEndpoints[$0] ?? "" } : []
         for (rank, m) in members.enumerated() {
-          let record = core.workers[m]
+          let record = control.members[m]
           // A member could not be reached: the rest wait for the next group, untold.
           guard groups[id] != nil else {
             groupOf[m] = nil
@@ -250,12 +243,12 @@ public final class FoldCoordinator: FoldTaskRunner {
             continue
           }
           do {
-            try core.codec.send(
+            try control.send(
               TaskAssignmentMessage(
                 taskID: firstID + UInt64(t), taskJSON: FoldWire.encode(tasks[t]),
                 optionsJSON: optionsJSON, groupID: id, groupRank: Int32(rank),
                 peerEndpoints: peers),
-              on: core.control, routingID: record.routingID)
+              to: record)
             heardFrom[m] = Date()
           } catch {
             lose(record, "\(record.name) could not be sent a task: \(error)")
@@ -265,12 +258,11 @@ public final class FoldCoordinator: FoldTaskRunner {
       // 3. Idle workers hear from us now and then (they give up on a silent coordinator).
       for w in idle
       where Date().timeIntervalSince(heardFrom[w] ?? .distantPast) > Self.keepAliveInterval {
-        try? core.codec.send(
-          HeartbeatMessage(sequence: 0), on: core.control, routingID: core.workers[w].routingID)
+        try? control.send(HeartbeatMessage(sequence: 0), to: control.members[w])
         heardFrom[w] = Date()
       }
       // 4. Results and readiness.
-      guard let (env, w) = try core.nextMessage(timeout: 0.1), !lost.contains(w.rank) else {
+      guard case .message(let env, let w)? = try control.next(timeout: 0.1), !lost.contains(w.id) else {
         continue
       }
       switch env.message {
@@ -287,15 +279,15 @@ public final class FoldCoordinator: FoldTaskRunner {
           dissolve(r.abandonedGroup, because: "\(w.name) gave up its task: its group's ring failed")
         }
         // Its part of its group's task is over; a leader that sent no result gave the task up.
-        if let id = groupOf.removeValue(forKey: w.rank), groups[id]?.members.first == w.rank {
+        if let id = groupOf.removeValue(forKey: w.id), groups[id]?.members.first == w.id {
           dissolve(id, because: "\(w.name) led a group and sent no result")
         }
-        guard !idle.contains(w.rank) else { continue }
-        if ready.insert(w.rank).inserted { logger.info("\(w.name) is ready") }
-        ringEndpoints[w.rank] = r.ringEndpoint
-        idle.append(w.rank)
+        guard !idle.contains(w.id) else { continue }
+        if ready.insert(w.id).inserted { logger.info("\(w.name) is ready") }
+        ringEndpoints[w.id] = r.ringEndpoint
+        idle.append(w.id)
       case .taskResult(let r):
-        guard let id = groupOf[w.rank], let g = groups[id], g.members.first == w.rank,
+        guard let id = groupOf[w.id], let g = groups[id], g.members.first == w.id,
           r.taskID == firstID + UInt64(g.task)
         else {
           logger.warning("refused a result for task id \(r.taskID) from \(w.name): not its task")
@@ -327,87 +319,20 @@ public final class FoldCoordinator: FoldTaskRunner {
   // MARK: losses
 
   /// Workers found gone since the last look: exited local processes and silent heartbeats.
-  private func findLosses() -> [(WorkerRecord, String)] {
-    var out: [(WorkerRecord, String)] = []
-    for (identity, text) in core.watchdog.takeLosses() {
-      if let w = core.workers.first(where: { Self.heartbeatIdentity($0) == identity }),
-        !lost.contains(w.rank)
-      {
-        out.append((w, text))
-      }
-    }
-    if let cluster = localCluster {
-      for w in core.workers
-      where !lost.contains(w.rank) && !out.contains(where: { $0.0.rank == w.rank }) {
-        if let how = cluster.exitDescription(pid: w.hello.pid) {
-          out.append((w, "\(w.name) \(how)"))
-        }
-      }
-    }
-    return out
+  private func findLosses() -> [(Member, String)] {
+    control.losses().members.filter { !lost.contains($0.0.id) }
   }
 
   /// Gives up on a worker (its task, if it had one, is already back on the queue).
-  private func giveUp(on w: WorkerRecord, because text: String, task: FoldTask?) {
-    guard lost.insert(w.rank).inserted else { return }
-    ready.remove(w.rank)
-    idle.removeAll { $0 == w.rank }
+  private func giveUp(on w: Member, because text: String, task: FoldTask?) {
+    guard lost.insert(w.id).inserted else { return }
+    ready.remove(w.id)
+    idle.removeAll { $0 == w.id }
     losses.append(text)
-    core.watchdog.unwatch(identity: Self.heartbeatIdentity(w))
     let what = task.map { "its task (repeat \($0.repeat), fold \($0.fold)) goes back on the queue" }
     logger.warning(
-      "\(text); \(what ?? "it ran no task"); \(core.workers.count - lost.count) worker(s) left")
+      "\(text); \(what ?? "it ran no task"); \(control.members.count - lost.count) worker(s) left")
     // It may be alive but cut off: tell it the sweep is over for it.
-    try? core.codec.send(
-      ShutdownMessage(reason: "this worker was given up on: \(text)"), on: core.control,
-      routingID: w.routingID)
-  }
-}
-
-/// The watchdog's process probe: reports a dead local worker only until every worker has
-/// joined (then a death is a loss the sweep survives, found by `findLosses`).
-final class ProbeGate: @unchecked Sendable {
-  private let lock = NSLock()
-  private var _cluster: LocalCluster?
-  private var joining = true
-
-  var cluster: LocalCluster? {
-    get {
-      lock.lock()
-      defer { lock.unlock() }
-      return _cluster
-    }
-    set {
-      lock.lock()
-      _cluster = newValue
-      lock.unlock()
-    }
-  }
-
-  func joined() {
-    lock.lock()
-    joining = false
-    lock.unlock()
-  }
-
-  func deadWorker() -> String? {
-    lock.lock()
-    let c = joining ? _cluster : nil
-    lock.unlock()
-    return c?.deadWorker()
-  }
-}
-
-extension LocalCluster {
-  /// How the worker process `pid` ended, if it is one of ours and has exited (not reaped).
-  func exitDescription(pid: pid_t) -> String? {
-    guard pids.contains(pid) else { return nil }
-    var info = siginfo_t()
-    guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0,
-      info._sifields._sigchld.si_pid == pid
-    else { return nil }
-    let status = info._sifields._sigchld.si_status
-    return info.si_code == CLD_EXITED
-      ? "exited with status \(status)" : "was killed by signal \(status)"
+    control.release(w, reason: "this worker was given up on: \(text)")
   }
 }

@@ -9,26 +9,22 @@ import Logging
 /// with its group over a ring: `GroupBackend`), send the result back (the group's leader) and
 /// ask for the next, until the coordinator says the sweep is over.
 final class FoldWorker {
-  let worker: Worker
+  let client: ControlClient
   let job: JobSpecMessage
   let sweep: FoldJobDescription
   private let logger = Logger(label: "dlp.worker.kfold")
 
-  init(worker: Worker, job: JobSpecMessage, sweep: FoldJobDescription) {
-    self.worker = worker
+  init(client: ControlClient, job: JobSpecMessage, sweep: FoldJobDescription) {
+    self.client = client
     self.job = job
     self.sweep = sweep
   }
 
-  private var codec: MessageCodec { worker.codec }
-  private var name: String { "worker \(worker.options.workerID)" }
+  private var name: String { client.name }
 
   func run() throws {
-    let coordinatorHost = Endpoint.host(of: worker.options.connect) ?? "127.0.0.1"
-    let heartbeat = try HeartbeatSender(
-      context: worker.context, endpoint: Endpoint.tcp(coordinatorHost, sweep.data.heartbeatPort),
-      identity: "hb-\(worker.options.workerID)", jobID: job.jobID, rank: job.rank)
-    defer { heartbeat.stop() }
+    try client.startHeartbeats(
+      port: sweep.data.heartbeatPort, settings: HeartbeatSettings(timeout: sweep.data.heartbeatTimeout))
 
     let blueprint = ModelBlueprint(
       document: try JSONValue.parse(job.modelJSON, source: "the sweep's model"))
@@ -38,20 +34,23 @@ final class FoldWorker {
     // In groups (G > 1) every request carries a fresh ring listener: a task's ring closes its
     // listener, and no chunk of an earlier ring can reach the next one.
     let grouped = sweep.kfold.groupSize > 1
-    var listener = grouped ? try makeListener() : nil
+    var listener = grouped ? try client.makeListener() : nil
     try requestTask(data, listener: listener, abandoned: 0)
+    var tasks = 0
     while true {
-      let env = try receive(timeout: worker.options.idleTimeout)
+      let env = try client.receive()
       switch env.message {
       case .taskAssignment(let a):
-        let abandoned = try runTask(a, data: data, blueprint: blueprint, listener: listener)
+        tasks += 1
+        FaultInjection.task(tasks, worker: client.options.workerID)
+        let abandoned = try runTask(a, data: data, blueprint: blueprint, listener: listener?.listener)
         if a.groupSize > 1 {
-          listener?.socket.close()
-          listener = try makeListener()
+          listener?.listener.socket.close()
+          listener = try client.makeListener()
         }
         try requestTask(data, listener: listener, abandoned: abandoned)
       case .shutdown:
-        listener?.socket.close()
+        listener?.listener.socket.close()
         return
       case .reject(let r):
         throw WorkerExit.rejected(r.reason)
@@ -63,14 +62,12 @@ final class FoldWorker {
     }
   }
 
-  private func requestTask(_ data: PreparedData, listener: CollectiveListener?, abandoned: UInt64)
-    throws
-  {
-    try codec.send(
+  private func requestTask(
+    _ data: PreparedData, listener: (listener: CollectiveListener, endpoint: String)?, abandoned: UInt64
+  ) throws {
+    try client.send(
       TaskRequestMessage(
-        datasetHash: data.contentHash, ringEndpoint: listener.map(advertised) ?? "",
-        abandonedGroup: abandoned),
-      on: worker.control)
+        datasetHash: data.contentHash, ringEndpoint: listener?.endpoint ?? "", abandonedGroup: abandoned))
   }
 
   /// Runs a task (alone, or as rank `a.groupRank` of its group, the leader sending the result).
@@ -90,28 +87,29 @@ final class FoldWorker {
         "malformed task assignment: rank \(rank) of a group of \(g)\(listener == nil ? " (this worker has no ring listener)" : "")"
       )
     }
-    var ring: RingAllReduce?
+    guard g == 1 || a.peerEndpoints.count == Int(g) else {
+      throw DLPError.training("malformed task assignment: \(a.peerEndpoints.count) ring endpoints for a group of \(g)")
+    }
+    var ring: ClusterCollective?
     defer { ring?.close() }
     do {
       var makeBackend: CrossValidation.BackendFactory?
       if g > 1, let listener {
-        let r = try RingAllReduce(
-          context: worker.context, listener: listener,
-          nextEndpoint: a.peerEndpoints[(rank + 1) % g],
-          options: .init(
-            rank: rank, worldSize: g, jobID: a.groupID, timeout: sweep.data.collectiveTimeout))
+        let r = try CollectiveFactory.group(
+          rank: rank, size: Int(g), groupID: a.groupID, endpoints: a.peerEndpoints, listener: listener,
+          context: client.context, timeout: sweep.data.collectiveTimeout)
         ring = r
         makeBackend = { model, roles, batchSize in
-          try GroupBackend(model: model, data: roles, batchSize: batchSize, ring: r)
+          try ReplicaBackend(
+            model: model, data: roles, batchSize: batchSize, collective: r,
+            partition: BatchPartition(replica: rank, of: Int(g)))
         }
       }
       let result = try CrossValidation.run(
         task: task, data: data.train, makeModel: blueprint.make, options: options,
         normalize: sweep.kfold.normalize, makeBackend: makeBackend)
       if rank == 0 {
-        try codec.send(
-          TaskResultMessage(taskID: a.taskID, resultJSON: FoldWire.encode(result)),
-          on: worker.control)
+        try client.send(TaskResultMessage(taskID: a.taskID, resultJSON: FoldWire.encode(result)))
       }
       return 0
     } catch let e as TransportError where g > 1 {
@@ -122,28 +120,12 @@ final class FoldWorker {
     }
   }
 
-  /// A collective listener on the interface that faces the coordinator (where the peers are).
-  private func makeListener() throws -> CollectiveListener {
-    let host = ringHost
-    return try CollectiveListener(
-      context: worker.context, bind: "tcp://\(host == "127.0.0.1" ? host : "0.0.0.0"):*")
-  }
-
-  private var ringHost: String {
-    worker.options.advertiseHost ?? LocalAddress.toward(worker.options.connect) ?? "127.0.0.1"
-  }
-
-  private func advertised(_ l: CollectiveListener) -> String {
-    l.advertisedEndpoint(host: ringHost)
-  }
-
   /// The training data: shipped by the coordinator, or loaded here with the same dataset flags
   /// and checked against the coordinator's content hash (when the job spec has it; else the
   /// coordinator checks the hash of the task request).
   private func loadData(template: Model) throws -> PreparedData {
     if job.shipData {
-      return try DataShipment.receive(
-        codec: codec, socket: worker.control, name: job.datasetName, hash: job.datasetHash)
+      return try DataShipment.receive(name: job.datasetName, hash: job.datasetHash) { try client.receive() }
     }
     let data = try sweep.data.loadData(for: template)
     guard job.datasetHash == 0 || data.contentHash == job.datasetHash else {
@@ -152,28 +134,5 @@ final class FoldWorker {
       )
     }
     return data
-  }
-
-  /// The next message of this sweep; malformed or foreign ones are refused and skipped.
-  private func receive(timeout: Double) throws -> Envelope {
-    while true {
-      do {
-        let env = try codec.receive(from: worker.control, timeout: timeout)
-        guard env.header.jobID == job.jobID else {
-          logger.warning(
-            "refused a \(env.message.kind) for job \(env.header.jobID) (this worker runs job \(job.jobID))"
-          )
-          continue
-        }
-        return env
-      } catch let e as TransportError {
-        if case .timeout = e {
-          throw DLPError.training(
-            "the coordinator at \(worker.options.connect) said nothing for \(Int(timeout)) s; giving up"
-          )
-        }
-        logger.warning("refused a message: \(e)")
-      }
-    }
   }
 }
