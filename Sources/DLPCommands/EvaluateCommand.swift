@@ -15,15 +15,17 @@ struct EvaluateCommand: ParsableCommand {
   func run() throws {
     try reportingErrors {
       configureEngine(threads: job.threads ?? (job.workers == 0 ? nil : 1))
-      let (m, preset) = try model.makeModel(seed: job.seed)
+      let (m, preset) = try model.makeModel(seed: job.seed, sequenceLength: data.sequenceLength)
       try WeightsFile.load(m, from: loadWeights)
-      let splits = try data.load(default: preset?.defaultDataset)
+      let splits = try data.load(default: preset?.defaultDataset, preset: preset)
       let prepared = try PreparedData.prepare(splits, for: m, normalize: preset?.normalize ?? false)
       guard let test = prepared.test else { throw DLPError.data("dataset '\(prepared.datasetName)' has no test split") }
-      let description = JobDescription(
+      var description = JobDescription(
         dataset: data.dataset ?? preset?.defaultDataset ?? "", samples: data.samples, numWords: data.numWords,
         targetColumn: data.targetColumn, normalize: preset?.normalize ?? false, validationSplit: 0, batchSize: batchSize,
         seed: job.seed, collective: job.allreduce.description)
+      let read = data.datasetOptions(preset: preset)
+      (description.sequenceLength, description.timeseries) = (read.sequenceLength, read.timeseries)
       let ev = try ClusterSession.run(
         placement: job.workers == 0 ? .inProcess : .localWorkers(job.workers), model: m, data: prepared,
         roles: try prepared.roles(validationSplit: 0), batchSize: batchSize, run: job, description: description

@@ -86,7 +86,7 @@ struct KFoldCommand: ParsableCommand {
         throw DLPError.config("--ship-data sends the data to workers; it needs --workers N")
       }
       configureEngine(threads: job.threads)
-      let (template, preset) = try model.makeModel(seed: job.seed)
+      let (template, preset) = try model.makeModel(seed: job.seed, sequenceLength: data.sequenceLength)
       // Every task builds its model from this document: stable layer names, same compile settings.
       let blueprint = try ModelBlueprint(template)
       let normalize = self.normalize ?? preset?.normalize ?? false
@@ -105,6 +105,8 @@ struct KFoldCommand: ParsableCommand {
         validationSplit: 0, batchSize: options.batchSize, seed: job.seed,
         collective: job.allreduce.description)
       workerData.skipTest = !final
+      let read = data.datasetOptions(preset: preset)
+      (workerData.sequenceLength, workerData.timeseries) = (read.sequenceLength, read.timeseries)
       if job.workers > 0 {
         cluster = try FoldCoordinator.launchLocal(
           workers: job.workers, threads: job.threads ?? 1, shipData: shipData,
@@ -119,7 +121,7 @@ struct KFoldCommand: ParsableCommand {
       let start: Date
       do {
         if !shipData { try cluster?.start() }
-        let splits = try data.load(default: preset?.defaultDataset, skipTest: !final)
+        let splits = try data.load(default: preset?.defaultDataset, skipTest: !final, preset: preset)
         // Raw features: each fold normalises with its own training rows' statistics.
         prepared = try PreparedData.prepare(splits, for: template, normalize: false)
         let plan: ValidationPlan =

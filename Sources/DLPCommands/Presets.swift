@@ -18,6 +18,8 @@ public struct Preset: Sendable {
   /// maxlen, or its timeseries window), and the model for another length.
   public var sequenceLength: Int? = nil
   public var buildForLength: (@Sendable (_ seed: UInt64, _ length: Int) throws -> Model)? = nil
+  /// A timeseries preset: how its CSV becomes windows unless the flags say otherwise.
+  public var timeseries: TimeseriesOptions? = nil
 
   public static let all: [Preset] = [
     mnistMLP, imdbMLP, reutersMLP, bostonMLP, mnistConvnet, imdbLSTM, imdbGRUBidirectional, imdbConv1D, timeseriesGRU,

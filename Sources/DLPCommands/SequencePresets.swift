@@ -56,7 +56,13 @@ extension Preset {
 
   /// Chollet 2nd ed. 10.4: temperature forecasting on the Jena climate CSV (14 features), 120
   /// steps of one hour, a GRU with recurrent dropout, mse, mae.
-  static let timeseriesGRU = sequence(
+  static let timeseriesGRU: Preset = {
+    var p = timeseriesGRUModel
+    p.timeseries = TimeseriesOptions(target: "T (degC)", sequenceLength: 120, samplingRate: 6)
+    return p
+  }()
+
+  static let timeseriesGRUModel = sequence(
     name: "timeseries-gru", summary: "(120, 14) windows-GRU(32, recurrent_dropout 0.25)-Dropout(0.5)-1, rmsprop, mse, mae",
     length: 120, features: 14, optimizer: "rmsprop", loss: "mse", metrics: ["mae"],
     dataset: "jena_climate_2009_2016.csv", epochs: 10, batchSize: 256

@@ -50,6 +50,38 @@ final class SequenceFixtureTests: XCTestCase {
     }
   }
 
+  /// The book's temperature windows: DLP's CSV reader gives the windows and targets
+  /// keras.utils.timeseries_dataset_from_array gave for the book's processing (normalised
+  /// features, raw targets, start/end indices of a 50/25/25 split), the validation windows held
+  /// out exactly, and the naive baseline's MAE.
+  func testTimeseriesWindowsAreKerass() throws {
+    let expected = try JSONValue.parse(Data(contentsOf: Self.folder.appendingPathComponent("timeseries.expected.json")))
+    let windows = try WeightsFile.read(Self.folder.appendingPathComponent("timeseries.windows.npz").path)
+    var options = TimeseriesOptions(target: "T (degC)", sequenceLength: 12, samplingRate: 2, sequenceStride: 3)
+    XCTAssertEqual(options.resolvedDelay, expected["delay"]?.int)
+    options.trainFraction = 0.5
+    let splits = try DatasetCatalog.load(
+      Self.folder.appendingPathComponent("timeseries.csv").path, options: DatasetOptions(timeseries: options))
+    func close(_ got: SampleArray, _ want: Tensor?, _ what: String) throws {
+      let want = try XCTUnwrap(want, what)
+      XCTAssertEqual(got.shape, want.shape, what)
+      let worst = zip(got.floats(), want.scalars).map { abs($0 - $1) }.max() ?? 0
+      XCTAssertLessThan(worst, 2e-6, "\(what) differs from Keras's by \(worst)")
+    }
+    let (nTrain, nValidation) = (windows["train_x"]!.shape[0], windows["val_x"]!.shape[0])
+    try close(try splits.train.x.rows(0..<nTrain), windows["train_x"], "train windows")
+    try close(try splits.train.y.rows(0..<nTrain), windows["train_y"], "train targets")
+    try close(try splits.train.x.rows(nTrain..<(nTrain + nValidation)), windows["val_x"], "validation windows")
+    try close(try splits.train.y.rows(nTrain..<(nTrain + nValidation)), windows["val_y"], "validation targets")
+    try close(try XCTUnwrap(splits.test).x, windows["test_x"], "test windows")
+    try close(try XCTUnwrap(splits.test).y, windows["test_y"], "test targets")
+    // The hold-out split lands exactly on the validation windows.
+    let split = try XCTUnwrap(splits.validationSplit)
+    XCTAssertEqual(Int(Double(nTrain + nValidation) * (1 - split)), nTrain)
+    XCTAssertEqual(splits.baselines["val_mae"]!, expected["baseline_mae"]!["val"]!.double!, accuracy: 1e-5)
+    XCTAssertEqual(splits.baselines["test_mae"]!, expected["baseline_mae"]!["test"]!.double!, accuracy: 1e-5)
+  }
+
   func testFitEndsWhereKerasFitEnds() throws {
     let all = try fixtures(kind: "fit")
     XCTAssertGreaterThanOrEqual(all.count, 5)

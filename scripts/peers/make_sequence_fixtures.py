@@ -327,6 +327,66 @@ def fit_fixtures():
 
 
 # --------------------------------------------------------------------------------------------
+# The book's temperature-forecasting windows (DLwP 2nd ed. 10.2) on a small synthetic CSV
+
+
+def timeseries_fixture():
+    """timeseries.csv (900 rows: a text "Date Time" column and 4 numeric ones, Jena's layout) and
+    timeseries.windows.npz: the book's processing (features normalised with the first half's
+    mean and std, target "T (degC)" raw) through keras.utils.timeseries_dataset_from_array
+    (format="grain": no tensorflow here) with sequence_length 12, sampling_rate 2,
+    sequence_stride 3, the book's delay sampling_rate * (sequence_length + 24 - 1), and the
+    book's 50/25/25 split; plus the naive forecast's MAE on validation and test."""
+    n, length, rate, stride = 900, 12, 2, 3
+    delay = rate * (length + 24 - 1)
+    t = np.arange(n, dtype=np.float64)
+    columns = ["p (mbar)", "T (degC)", "rh (%)", "wv (m/s)"]
+    values = np.stack([
+        1000 + 5 * np.sin(t / 40.0), 10 + 8 * np.sin(t / 23.0) + 0.5 * np.cos(t / 3.0),
+        60 + 20 * np.cos(t / 31.0), 2 + np.abs(np.sin(t / 7.0))], axis=1)
+    values = np.round(values, 3)
+    lines = [",".join(["Date Time"] + columns)]
+    for i in range(n):
+        stamp = f"{1 + i // 144:02d}.01.2009 {(i % 144) // 6:02d}:{(i % 6) * 10:02d}:00"
+        lines.append(",".join([stamp] + [f"{v:.3f}" for v in values[i]]))
+    with open(os.path.join(ARGS.out, "timeseries.csv"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    # The book's code, from the CSV's lines.
+    raw = np.zeros((n, len(columns)))
+    temperature = np.zeros((n,))
+    for i, line in enumerate(lines[1:]):
+        v = [float(x) for x in line.split(",")[1:]]
+        temperature[i] = v[1]
+        raw[i, :] = v[:]
+    num_train, num_val = int(0.5 * n), int(0.25 * n)
+    mean = raw[:num_train].mean(axis=0)
+    raw -= mean
+    std = raw[:num_train].std(axis=0)
+    raw /= std
+    out = {}
+    maes = {}
+    for split, start, end in (("train", 0, num_train), ("val", num_train, num_train + num_val),
+                              ("test", num_train + num_val, None)):
+        ds = keras.utils.timeseries_dataset_from_array(
+            raw[:-delay], targets=temperature[delay:], sampling_rate=rate, sequence_length=length,
+            sequence_stride=stride, shuffle=False, batch_size=None, start_index=start, end_index=end, format="grain")
+        xs, ys = zip(*[(np.asarray(x), np.asarray(y)) for x, y in ds])
+        out[f"{split}_x"] = np.stack(xs).astype(np.float32)
+        out[f"{split}_y"] = np.asarray(ys).astype(np.float32)
+        preds = np.stack(xs)[:, -1, 1] * std[1] + mean[1]
+        maes[split] = float(np.mean(np.abs(preds - np.asarray(ys))))
+    np.savez_compressed(os.path.join(ARGS.out, "timeseries.windows.npz"), **out)
+    write_json(os.path.join(ARGS.out, "timeseries.expected.json"), {
+        "target": "T (degC)", "sequence_length": length, "sampling_rate": rate, "sequence_stride": stride,
+        "delay": delay, "train_fraction": 0.5, "validation_fraction": 0.25,
+        "windows": {k: int(v.shape[0]) for k, v in out.items() if k.endswith("_x")},
+        "baseline_mae": {"val": maes["val"], "test": maes["test"]},
+    })
+    MANIFEST.append({"name": "timeseries", "kind": "timeseries", "description": timeseries_fixture.__doc__.strip(),
+                     "files": ["timeseries.csv", "timeseries.windows.npz", "timeseries.expected.json"]})
+
+
+# --------------------------------------------------------------------------------------------
 # The presets' parameter counts
 
 
@@ -358,6 +418,7 @@ def main():
     os.makedirs(ARGS.out, exist_ok=True)
     model_fixtures()
     fit_fixtures()
+    timeseries_fixture()
     preset_counts()
     write_json(os.path.join(ARGS.out, "manifest.json"), {
         "generator": "scripts/peers/make_sequence_fixtures.py", "keras_version": keras.__version__,
