@@ -82,6 +82,38 @@ final class SequenceFixtureTests: XCTestCase {
     XCTAssertEqual(splits.baselines["test_mae"]!, expected["baseline_mae"]!["test"]!.double!, accuracy: 1e-5)
   }
 
+  /// `seed: 7` starts a sequence model from the weights Keras 3 on JAX gives it after
+  /// keras.utils.set_random_seed(7): the uniform initialisers bit for bit (which needs every
+  /// layer's default seeds drawn in Keras's order); the orthogonal recurrent kernels, drawn
+  /// from DLP's normal stream, are orthogonal.
+  func testInitialWeightsFollowKerassSeeds() throws {
+    let keras = try WeightsFile.read(Self.folder.appendingPathComponent("init_seed7.npz").path)
+    let model = try Sequential(
+      [
+        InputLayer(shape: [6], dtype: .int32), Embedding(50, 4, maskZero: true),
+        Bidirectional(LSTM(3, returnSequences: true)), SimpleRNN(2, returnSequences: true), Conv1D(3, kernelSize: 2),
+        GRU(2), Dropout(0.3), Dense(1),
+      ], seed: 7)
+    XCTAssertEqual(Set(model.namedWeights().map(\.name)), Set(keras.keys))
+    for (name, value) in model.namedWeights() {
+      let want = try XCTUnwrap(keras[name], name)
+      XCTAssertEqual(value.shape, want.shape, name)
+      if name.hasSuffix("recurrent_kernel") {
+        // Q^T Q = I for the (units, gates * units) kernel's rows: QR of a normal matrix.
+        let (rows, cols) = (value.shape[0], value.shape[1])
+        for i in 0..<rows {
+          for j in 0..<rows {
+            var dot: Float = 0
+            for k in 0..<cols { dot += value.scalars[i * cols + k] * value.scalars[j * cols + k] }
+            XCTAssertEqual(dot, i == j ? 1 : 0, accuracy: 1e-5, "\(name) rows \(i), \(j)")
+          }
+        }
+      } else {
+        XCTAssertEqual(value.scalars, want.scalars, "\(name) is not Keras's initial value")
+      }
+    }
+  }
+
   func testFitEndsWhereKerasFitEnds() throws {
     let all = try fixtures(kind: "fit")
     XCTAssertGreaterThanOrEqual(all.count, 5)

@@ -387,6 +387,29 @@ def timeseries_fixture():
 
 
 # --------------------------------------------------------------------------------------------
+# Initial weights after keras.utils.set_random_seed: the seed-draw order of every sequence layer
+
+
+def initial_weights_fixture():
+    """init_seed7.npz: the exact initial weights of a Sequential built after
+    keras.utils.set_random_seed(7): Input(6, int32) -> Embedding(50, 4, mask_zero) ->
+    Bidirectional(LSTM(3, return_sequences)) -> SimpleRNN(2, return_sequences) -> Conv1D(3, 2)
+    -> GRU(2) -> Dropout(0.3) -> Dense(1). The uniform initialisers (embeddings, glorot kernels)
+    must match DLP's bit for bit, which needs every layer's default seeds drawn in Keras's order
+    (the layer given to Bidirectional draws, then its forward and backward copies; SimpleRNN's
+    seed generator before its initialisers; every cell's generator after them)."""
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(7)
+    m = keras.Sequential([
+        keras.Input((6,), dtype="int32"), layers.Embedding(50, 4, mask_zero=True),
+        layers.Bidirectional(layers.LSTM(3, return_sequences=True)), layers.SimpleRNN(2, return_sequences=True),
+        layers.Conv1D(3, 2), layers.GRU(2), layers.Dropout(0.3), layers.Dense(1)])
+    np.savez_compressed(os.path.join(ARGS.out, "init_seed7.npz"), **weights_dict(m))
+    MANIFEST.append({"name": "init_seed7", "kind": "initial-weights", "description": initial_weights_fixture.__doc__.strip(),
+                     "files": ["init_seed7.npz"]})
+
+
+# --------------------------------------------------------------------------------------------
 # The presets' parameter counts
 
 
@@ -419,6 +442,7 @@ def main():
     model_fixtures()
     fit_fixtures()
     timeseries_fixture()
+    initial_weights_fixture()
     preset_counts()
     write_json(os.path.join(ARGS.out, "manifest.json"), {
         "generator": "scripts/peers/make_sequence_fixtures.py", "keras_version": keras.__version__,
