@@ -90,9 +90,11 @@ final class SequenceFixtureTests: XCTestCase {
     let keras = try WeightsFile.read(Self.folder.appendingPathComponent("init_seed7.npz").path)
     let model = try Sequential(
       [
-        InputLayer(shape: [6], dtype: .int32), Embedding(50, 4, maskZero: true),
-        Bidirectional(LSTM(3, returnSequences: true)), SimpleRNN(2, returnSequences: true), Conv1D(3, kernelSize: 2),
-        GRU(2), Dropout(0.3), Dense(1),
+        // Keras's default names (other tests have used DLP's counters).
+        InputLayer(shape: [6], dtype: .int32), Embedding(50, 4, maskZero: true, name: "embedding"),
+        Bidirectional(LSTM(3, returnSequences: true, name: "lstm"), name: "bidirectional"),
+        SimpleRNN(2, returnSequences: true, name: "simple_rnn"), Conv1D(3, kernelSize: 2, name: "conv1d"),
+        GRU(2, name: "gru"), Dropout(0.3, name: "dropout"), Dense(1, name: "dense"),
       ], seed: 7)
     XCTAssertEqual(Set(model.namedWeights().map(\.name)), Set(keras.keys))
     for (name, value) in model.namedWeights() {

@@ -16,6 +16,10 @@ public final class Conv1D: Layer, ActivatedLayer {
   public let biasRegularizer: Regularizer?
   /// Fixed by `build`.
   public private(set) var window: Window1D?
+  /// The kernel's taps transposed, (filters, in) each, for the input gradient (`ConvTaps1D`).
+  private var transposedKernel = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+
+  deinit { transposedKernel.deallocate() }
 
   public init(
     _ filters: Int, kernelSize: Int, strides: Int = 1, padding: Padding1D = .valid, dilationRate: Int = 1,
@@ -64,6 +68,8 @@ public final class Conv1D: Layer, ActivatedLayer {
     window = g
     addWeight(
       "kernel", shape: [kernelSize, g.channels, filters], initializer: kernelInitializer, regularizer: kernelRegularizer)
+    transposedKernel.deallocate()
+    transposedKernel = .allocate(capacity: kernelSize * g.channels * filters)
     if useBias { addWeight("bias", shape: [filters], initializer: biasInitializer, regularizer: biasRegularizer) }
   }
 
@@ -75,7 +81,9 @@ public final class Conv1D: Layer, ActivatedLayer {
   /// padded output gradient). im2col: the column matrix, reused for its gradient in backward.
   public override func scratchWidths() -> [Int] {
     guard let g = window, !g.isPointwise else { return [] }
-    if usesTaps { return [g.paddedSteps == g.steps ? 0 : g.paddedSteps * g.channels, g.paddedSteps * filters] }
+    if usesTaps {
+      return [g.paddedSteps == g.steps ? 0 : g.paddedSteps * g.channels, ConvTaps1D.fullWidth(g, filters: filters)]
+    }
     return [g.outSteps * g.patchWidth]
   }
 
@@ -87,7 +95,7 @@ public final class Conv1D: Layer, ActivatedLayer {
     let relu = activation == .relu && !p.deferActivation
     if usesTaps {
       ConvTaps1D.forward(
-        p.inputs[0], batch: p.batch, g, kernel: weight(0), filters: f, padded: p.scratch[0], full: p.scratch[1], into: y)
+        p.inputs[0], batch: p.batch, g, kernel: weight(0), filters: f, padded: p.scratch[0], into: y)
       if let bias {
         Elementwise.addBias(y, rows: rows, width: f, bias: bias, relu: relu)
       } else if relu {
@@ -129,7 +137,7 @@ public final class Conv1D: Layer, ActivatedLayer {
       ConvTaps1D.backward(
         dz, x: p.inputs[0], batch: p.batch, g, kernel: weight(0), filters: f,
         kernelGrad: p.computeWeightGrads ? weightGrad(0) : nil, accumulate: p.accumulateWeightGrads,
-        inputGrad: p.inputGrads[0], padded: p.scratch[0], full: p.scratch[1])
+        inputGrad: p.inputGrads[0], padded: p.scratch[0], full: p.scratch[1], transposed: transposedKernel)
       return
     }
     let cols = g.isPointwise ? UnsafeMutablePointer(mutating: p.inputs[0]) : p.scratch[0]
