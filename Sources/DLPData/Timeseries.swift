@@ -18,28 +18,41 @@ public func timeseriesDatasetFromArray(
   let rows = data.count / columns
   if let t = targets, t.count != rows {
     throw DLPError.data(
-      "Expected data and targets to have the same number of time steps (axis=0). Received: data.shape=(\(rows), \(columns)), targets.shape=(\(t.count),)")
+      "Expected data and targets to have the same number of time steps (axis=0). Received: data.shape=(\(rows), \(columns)), targets.shape=(\(t.count),)"
+    )
   }
   guard sequenceLength > 0 else {
-    throw DLPError.config("`sequence_length` must be higher than 0. Received: sequence_length=\(sequenceLength)")
+    throw DLPError.config(
+      "`sequence_length` must be higher than 0. Received: sequence_length=\(sequenceLength)")
   }
   if let s = startIndex, s < 0 || s >= rows {
-    throw DLPError.config("`start_index` must be 0 or greater and lower than the data length \(rows). Received: start_index=\(s)")
+    throw DLPError.config(
+      "`start_index` must be 0 or greater and lower than the data length \(rows). Received: start_index=\(s)"
+    )
   }
   if let e = endIndex {
     if let s = startIndex, s >= e {
-      throw DLPError.config("`end_index` must be higher than `start_index`. Received: start_index=\(s), and end_index=\(e)")
+      throw DLPError.config(
+        "`end_index` must be higher than `start_index`. Received: start_index=\(s), and end_index=\(e)"
+      )
     }
-    if e > rows { throw DLPError.config("`end_index` must be lower than the length of the data (\(rows)). Received: end_index=\(e)") }
-    if e <= 0 { throw DLPError.config("`end_index` must be higher than 0. Received: end_index=\(e)") }
+    if e > rows {
+      throw DLPError.config(
+        "`end_index` must be lower than the length of the data (\(rows)). Received: end_index=\(e)")
+    }
+    if e <= 0 {
+      throw DLPError.config("`end_index` must be higher than 0. Received: end_index=\(e)")
+    }
   }
   guard samplingRate > 0, samplingRate < rows else {
     throw DLPError.config(
-      "`sampling_rate` must be higher than 0 and lower than the length of the data (\(rows)). Received: sampling_rate=\(samplingRate)")
+      "`sampling_rate` must be higher than 0 and lower than the length of the data (\(rows)). Received: sampling_rate=\(samplingRate)"
+    )
   }
   guard sequenceStride > 0, sequenceStride < rows else {
     throw DLPError.config(
-      "`sequence_stride` must be higher than 0 and lower than the length of the data (\(rows)). Received: sequence_stride=\(sequenceStride)")
+      "`sequence_stride` must be higher than 0 and lower than the length of the data (\(rows)). Received: sequence_stride=\(sequenceStride)"
+    )
   }
   let start = startIndex ?? 0
   let end = endIndex ?? rows
@@ -53,7 +66,8 @@ public func timeseriesDatasetFromArray(
 
 /// The windows starting at rows `starts` (rows s, s + rate, ...) and their targets `targets[s]`.
 func timeseriesWindows(
-  _ data: [Float], columns: Int, targets: [Float]?, starts: [Int], sequenceLength: Int, samplingRate: Int
+  _ data: [Float], columns: Int, targets: [Float]?, starts: [Int], sequenceLength: Int,
+  samplingRate: Int
 ) throws -> (x: SampleArray, y: SampleArray?) {
   let width = sequenceLength * columns
   var x = [Float](repeating: 0, count: starts.count * width)
@@ -62,7 +76,8 @@ func timeseriesWindows(
       for (k, s) in starts.enumerated() {
         for step in 0..<sequenceLength {
           let row = s + step * samplingRate
-          (out.baseAddress! + k * width + step * columns).update(from: src.baseAddress! + row * columns, count: columns)
+          (out.baseAddress! + k * width + step * columns).update(
+            from: src.baseAddress! + row * columns, count: columns)
         }
       }
     }
@@ -91,7 +106,8 @@ public struct TimeseriesOptions: Sendable, Equatable, Codable {
   public var validationFraction: Double
 
   public init(
-    target: String, sequenceLength: Int = 120, samplingRate: Int = 1, sequenceStride: Int = 1, delay: Int? = nil,
+    target: String, sequenceLength: Int = 120, samplingRate: Int = 1, sequenceStride: Int = 1,
+    delay: Int? = nil,
     trainFraction: Double = 0.5, validationFraction: Double = 0.25
   ) {
     self.target = target
@@ -123,14 +139,17 @@ public struct TimeseriesSplits {
   /// `trainLimit`: keep only the first N training windows (`--samples`).
   public init(table: CSVTable, options o: TimeseriesOptions, trainLimit: Int? = nil) throws {
     guard let targetIndex = table.columns.firstIndex(of: o.target) else {
-      throw DLPError.data("no target column '\(o.target)' (columns: \(table.columns.joined(separator: ", ")))")
+      throw DLPError.data(
+        "no target column '\(o.target)' (columns: \(table.columns.joined(separator: ", ")))")
     }
     for (name, fraction) in [("train", o.trainFraction), ("validation", o.validationFraction)]
     where !(fraction > 0 && fraction < 1) {
       throw DLPError.config("the \(name) fraction must be in (0, 1). Received: \(fraction)")
     }
     guard o.trainFraction + o.validationFraction < 1 else {
-      throw DLPError.config("the train and validation fractions leave no test rows: \(o.trainFraction) + \(o.validationFraction)")
+      throw DLPError.config(
+        "the train and validation fractions leave no test rows: \(o.trainFraction) + \(o.validationFraction)"
+      )
     }
     let (n, columns) = (table.rowCount, table.columns.count)
     let delay = o.resolvedDelay
@@ -154,7 +173,9 @@ public struct TimeseriesSplits {
       }
       let std = (squares / Double(Swift.max(numTrain, 1))).squareRoot()
       let scale = std > 0 ? std : 1
-      for r in 0..<n { normalized[r * columns + c] = Float((cells[r * columns + c] - mean) / scale) }
+      for r in 0..<n {
+        normalized[r * columns + c] = Float((cells[r * columns + c] - mean) / scale)
+      }
     }
     // data = normalized[:-delay], targets = raw target[delay:] (the book's call).
     let data = Array(normalized[..<((n - delay) * columns)])
@@ -170,13 +191,15 @@ public struct TimeseriesSplits {
       let s = count > 0 ? stride(from: 0, to: count, by: o.sequenceStride).map { start + $0 } : []
       guard !s.isEmpty else {
         throw DLPError.data(
-          "no window of \(o.sequenceLength) steps every \(o.samplingRate) rows fits in rows \(start)..<\(last) of the \(n)-row series (delay \(delay)); shorten the windows or change the fractions")
+          "no window of \(o.sequenceLength) steps every \(o.samplingRate) rows fits in rows \(start)..<\(last) of the \(n)-row series (delay \(delay)); shorten the windows or change the fractions"
+        )
       }
       return s
     }
     guard o.sequenceLength > 0, o.samplingRate > 0, o.sequenceStride > 0 else {
       throw DLPError.config(
-        "sequence_length, sampling_rate and sequence_stride must be positive. Received: \(o.sequenceLength), \(o.samplingRate), \(o.sequenceStride)")
+        "sequence_length, sampling_rate and sequence_stride must be positive. Received: \(o.sequenceLength), \(o.samplingRate), \(o.sequenceStride)"
+      )
     }
     var trainStarts = try starts(0, numTrain)
     if let limit = trainLimit { trainStarts = Array(trainStarts.prefix(Swift.max(limit, 1))) }
@@ -195,7 +218,9 @@ public struct TimeseriesSplits {
     // The last value of the target column in each window (raw), against its target.
     func baseline(_ s: [Int]) -> Double {
       var total = 0.0
-      for start in s { total += Double(abs(raw[start + (o.sequenceLength - 1) * o.samplingRate] - targets[start])) }
+      for start in s {
+        total += Double(abs(raw[start + (o.sequenceLength - 1) * o.samplingRate] - targets[start]))
+      }
       return total / Double(s.count)
     }
     baselineValidationMAE = baseline(validationStarts)

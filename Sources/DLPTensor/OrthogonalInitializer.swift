@@ -8,7 +8,8 @@ extension Initializer {
   /// diagonal by construction; the thin QR with that property is unique). The normal draws come
   /// from DLP's stream, not JAX's, as for the other normal initialisers.
   static func orthogonal(
-    _ buffer: UnsafeMutableBufferPointer<Float>, shape: [Int], gain: Float, rng: inout SeededGenerator
+    _ buffer: UnsafeMutableBufferPointer<Float>, shape: [Int], gain: Float,
+    rng: inout SeededGenerator
   ) {
     guard shape.count >= 2, let cols = shape.last, cols > 0, buffer.count > 0 else {
       // Keras refuses rank < 2; a vector gets normal draws rather than a trap.

@@ -5,33 +5,50 @@ import XCTest
 /// Finite-difference checks of Conv1D, the 1-D pooling layers and the masked mean, and the
 /// output lengths of every padding.
 final class Conv1DGradientTests: XCTestCase {
-  func check(_ layers: [Layer], input: [Int], targets: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+  func check(
+    _ layers: [Layer], input: [Int], targets: Int, file: StaticString = #filePath,
+    line: UInt = #line
+  ) throws {
     let model = try Sequential([InputLayer(shape: input)] + layers, seed: 3)
     try model.compile(optimizer: SGD(), losses: [MeanSquaredError()])
-    let data = try ArrayData(x: testTensor([4] + input, seed: 11), y: testTensor([4, targets], seed: 5))
+    let data = try ArrayData(
+      x: testTensor([4] + input, seed: 11), y: testTensor([4, targets], seed: 5))
     GradientChecker(model: model, data: data).run(file: file, line: line)
   }
 
   func testConv1DEveryPaddingStrideAndDilation() throws {
     for padding in Padding1D.allCases {
       try check(
-        [Conv1D(3, kernelSize: 3, padding: padding, activation: .relu), Conv1D(2, kernelSize: 2, strides: 2, padding: padding), Flatten(), Dense(2)],
+        [
+          Conv1D(3, kernelSize: 3, padding: padding, activation: .relu),
+          Conv1D(2, kernelSize: 2, strides: 2, padding: padding), Flatten(), Dense(2),
+        ],
         input: [9, 2], targets: 2)
       try check(
-        [Conv1D(3, kernelSize: 3, padding: padding, dilationRate: 2, activation: .tanh), Flatten(), Dense(2)],
+        [
+          Conv1D(3, kernelSize: 3, padding: padding, dilationRate: 2, activation: .tanh), Flatten(),
+          Dense(2),
+        ],
         input: [9, 2], targets: 2)
     }
-    try check([Conv1D(3, kernelSize: 1, useBias: false), Flatten(), Dense(2)], input: [5, 2], targets: 2)
+    try check(
+      [Conv1D(3, kernelSize: 1, useBias: false), Flatten(), Dense(2)], input: [5, 2], targets: 2)
   }
 
   func testPooling1D() throws {
     for padding in [Padding.valid, .same] {
       try check(
-        [Conv1D(3, kernelSize: 2, activation: .tanh), MaxPooling1D(2, padding: padding), AveragePooling1D(2, strides: 1, padding: padding), Flatten(), Dense(2)],
+        [
+          Conv1D(3, kernelSize: 2, activation: .tanh), MaxPooling1D(2, padding: padding),
+          AveragePooling1D(2, strides: 1, padding: padding), Flatten(), Dense(2),
+        ],
         input: [9, 2], targets: 2)
     }
-    try check([Conv1D(3, kernelSize: 2), GlobalMaxPooling1D(), Dense(2)], input: [7, 2], targets: 2)
-    try check([Conv1D(3, kernelSize: 2), GlobalAveragePooling1D(keepdims: true), Flatten(), Dense(2)], input: [7, 2], targets: 2)
+    try check(
+      [Conv1D(3, kernelSize: 2), GlobalMaxPooling1D(), Dense(2)], input: [7, 2], targets: 2)
+    try check(
+      [Conv1D(3, kernelSize: 2), GlobalAveragePooling1D(keepdims: true), Flatten(), Dense(2)],
+      input: [7, 2], targets: 2)
   }
 
   func testOutputLengths() throws {
@@ -52,8 +69,12 @@ final class Conv1DGradientTests: XCTestCase {
   }
 
   func testCausalConvolutionSeesNoFutureStep() throws {
-    let model = try Sequential([InputLayer(shape: [6, 1]), Conv1D(1, kernelSize: 3, padding: .causal, dilationRate: 2)])
-    try model.layers[1].setWeights([Tensor(uncheckedShape: [3, 1, 1], scalars: [1, 10, 100]), Tensor([0.5])])
+    let model = try Sequential([
+      InputLayer(shape: [6, 1]), Conv1D(1, kernelSize: 3, padding: .causal, dilationRate: 2),
+    ])
+    try model.layers[1].setWeights([
+      Tensor(uncheckedShape: [3, 1, 1], scalars: [1, 10, 100]), Tensor([0.5]),
+    ])
     let y = try model.predict(Tensor(uncheckedShape: [1, 6, 1], scalars: [1, 2, 3, 4, 5, 6]))
     // y_t = x_{t-4} + 10 x_{t-2} + 100 x_t + 0.5, zeros before the start.
     XCTAssertEqual(y.scalars, [100.5, 200.5, 310.5, 420.5, 531.5, 642.5])

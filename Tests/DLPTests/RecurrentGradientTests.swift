@@ -6,7 +6,8 @@ import XCTest
 /// inputs) of small models, in training mode so the dropout masks are those of one step.
 final class RecurrentGradientTests: XCTestCase {
   func check(
-    _ layers: [Layer], input: InputLayer, x: SampleArray, targets: Tensor, loss: any Loss = MeanSquaredError(),
+    _ layers: [Layer], input: InputLayer, x: SampleArray, targets: Tensor,
+    loss: any Loss = MeanSquaredError(),
     file: StaticString = #filePath, line: UInt = #line
   ) throws {
     let model = try Sequential([input] + layers, seed: 3)
@@ -33,7 +34,8 @@ final class RecurrentGradientTests: XCTestCase {
   /// Embeddings in [-1, 1] (not Keras's +-0.05) so the gradients behind them are not tiny.
   func embedding(_ vocabulary: Int, _ width: Int) throws -> Embedding {
     try Embedding(
-      inputDim: vocabulary, outputDim: width, embeddingsInitializer: .randomUniform(min: -1, max: 1), maskZero: true)
+      inputDim: vocabulary, outputDim: width,
+      embeddingsInitializer: .randomUniform(min: -1, max: 1), maskZero: true)
   }
 
   func testSimpleRNN() throws {
@@ -41,21 +43,26 @@ final class RecurrentGradientTests: XCTestCase {
     try check([SimpleRNN(4), Dense(2)], input: input, x: x, targets: testTensor([4, 2], seed: 5))
     let (i2, x2) = sequences()
     try check(
-      [SimpleRNN(3, activation: .relu, returnSequences: true, goBackwards: true), Flatten(), Dense(2)], input: i2,
+      [
+        SimpleRNN(3, activation: .relu, returnSequences: true, goBackwards: true), Flatten(),
+        Dense(2),
+      ], input: i2,
       x: x2, targets: testTensor([4, 2], seed: 6))
   }
 
   func testStackedLSTM() throws {
     let (input, x) = sequences()
     try check(
-      [LSTM(4, returnSequences: true), LSTM(3), Dense(2)], input: input, x: x, targets: testTensor([4, 2], seed: 5))
+      [LSTM(4, returnSequences: true), LSTM(3), Dense(2)], input: input, x: x,
+      targets: testTensor([4, 2], seed: 5))
   }
 
   func testLSTMBackwardsWithState() throws {
     let (input, x) = sequences()
     // [h (3), h (3), c (3)] per sample: the state outputs get gradients too.
     try check(
-      [LSTM(3, returnState: true, goBackwards: true), Dense(2)], input: input, x: x, targets: testTensor([4, 2], seed: 5))
+      [LSTM(3, returnState: true, goBackwards: true), Dense(2)], input: input, x: x,
+      targets: testTensor([4, 2], seed: 5))
   }
 
   func testGRUBothResetModes() throws {
@@ -64,7 +71,8 @@ final class RecurrentGradientTests: XCTestCase {
       s.returnSequences = true
       let (input, x) = sequences()
       try check(
-        [GRU(3, settings: s, resetAfter: resetAfter), GRU(2, goBackwards: true), Dense(2)], input: input, x: x,
+        [GRU(3, settings: s, resetAfter: resetAfter), GRU(2, goBackwards: true), Dense(2)],
+        input: input, x: x,
         targets: testTensor([4, 2], seed: 7))
     }
   }
@@ -74,7 +82,10 @@ final class RecurrentGradientTests: XCTestCase {
     for (dropout, recurrent) in [(Float(0.3), Float(0)), (0.3, 0.4), (0, 0.4)] {
       let (i1, x1) = sequences()
       try check(
-        [LSTM(4, returnSequences: true, dropout: dropout, recurrentDropout: recurrent), Flatten(), Dense(2)],
+        [
+          LSTM(4, returnSequences: true, dropout: dropout, recurrentDropout: recurrent), Flatten(),
+          Dense(2),
+        ],
         input: i1, x: x1, targets: testTensor([4, 2], seed: 5))
       let (i2, x2) = sequences()
       try check(
@@ -84,7 +95,8 @@ final class RecurrentGradientTests: XCTestCase {
       (s.dropout, s.recurrentDropout, s.goBackwards) = (dropout, recurrent, true)
       let (i3, x3) = sequences()
       try check(
-        [GRU(3, settings: s, resetAfter: false), Dense(2)], input: i3, x: x3, targets: testTensor([4, 2], seed: 5))
+        [GRU(3, settings: s, resetAfter: false), Dense(2)], input: i3, x: x3,
+        targets: testTensor([4, 2], seed: 5))
       let (i4, x4) = sequences()
       try check(
         [SimpleRNN(3, dropout: dropout, recurrentDropout: recurrent), Dense(2)], input: i4, x: x4,
@@ -107,17 +119,24 @@ final class RecurrentGradientTests: XCTestCase {
   func testEightUnitsAtATime() throws {
     let (input, x) = sequences()
     try check(
-      [LSTM(8, returnSequences: true, recurrentDropout: 0.3), GRU(8, returnSequences: true), SimpleRNN(8), Dense(2)],
+      [
+        LSTM(8, returnSequences: true, recurrentDropout: 0.3), GRU(8, returnSequences: true),
+        SimpleRNN(8), Dense(2),
+      ],
       input: input, x: x, targets: testTensor([4, 2], seed: 5))
     var s = RecurrentSettings()
     (s.returnSequences, s.activation) = (true, .elu)
     let (i2, x2) = sequences()
     try check(
-      [GRU(16, settings: s, resetAfter: false), LSTM(8, goBackwards: true), Dense(2)], input: i2, x: x2,
+      [GRU(16, settings: s, resetAfter: false), LSTM(8, goBackwards: true), Dense(2)], input: i2,
+      x: x2,
       targets: testTensor([4, 2], seed: 6))
     let (i3, x3) = ids()
     try check(
-      [embedding(9, 3), Bidirectional(LSTM(8, returnSequences: true)), Bidirectional(GRU(8)), Dense(1)], input: i3,
+      [
+        embedding(9, 3), Bidirectional(LSTM(8, returnSequences: true)), Bidirectional(GRU(8)),
+        Dense(1),
+      ], input: i3,
       x: x3, targets: testTensor([4, 1], seed: 5))
   }
 
@@ -125,7 +144,10 @@ final class RecurrentGradientTests: XCTestCase {
     for mode in Bidirectional.MergeMode.allCases {
       let (input, x) = sequences()
       try check(
-        [Bidirectional(LSTM(3, returnSequences: true), mergeMode: mode), Bidirectional(GRU(2), mergeMode: mode), Dense(2)],
+        [
+          Bidirectional(LSTM(3, returnSequences: true), mergeMode: mode),
+          Bidirectional(GRU(2), mergeMode: mode), Dense(2),
+        ],
         input: input, x: x, targets: testTensor([4, 2], seed: 5))
     }
   }
@@ -133,7 +155,10 @@ final class RecurrentGradientTests: XCTestCase {
   func testBidirectionalWithMaskAndState() throws {
     let (input, x) = ids()
     try check(
-      [embedding(9, 3), Bidirectional(GRU(3, returnSequences: true)), Bidirectional(LSTM(2, returnState: true)), Dense(1)],
+      [
+        embedding(9, 3), Bidirectional(GRU(3, returnSequences: true)),
+        Bidirectional(LSTM(2, returnState: true)), Dense(1),
+      ],
       input: input, x: x, targets: testTensor([4, 1], seed: 5))
   }
 }

@@ -24,7 +24,8 @@ struct MaskPlan {
 
   init(_ model: Model) {
     let nodes = model.nodes
-    let index = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { (ObjectIdentifier($1), $0) })
+    let index = Dictionary(
+      uniqueKeysWithValues: nodes.enumerated().map { (ObjectIdentifier($1), $0) })
     var source = [Int?](repeating: nil, count: nodes.count)
     var produced = [Int?](repeating: nil, count: nodes.count)
     for (k, n) in nodes.enumerated() where !(n.layer is InputLayer) {
@@ -49,7 +50,8 @@ struct MaskPlan {
   static func validate(_ model: Model) throws {
     let plan = MaskPlan(model)
     guard !plan.isEmpty else { return }
-    let index = Dictionary(uniqueKeysWithValues: model.nodes.enumerated().map { (ObjectIdentifier($1), $0) })
+    let index = Dictionary(
+      uniqueKeysWithValues: model.nodes.enumerated().map { (ObjectIdentifier($1), $0) })
     for out in model.outputs where plan.source[index[ObjectIdentifier(out.node)]!] != nil {
       throw DLPError.config(
         "output '\(out.node.layer.name)' carries a mask (from an Embedding with mask_zero=True), which Keras would apply to the loss; DLP does not support masked losses yet: end the masked part with a layer that consumes the mask (an RNN without return_sequences, GlobalAveragePooling1D)"

@@ -13,9 +13,13 @@ public struct Window1D: Sendable, Equatable {
   public let padBefore: Int
   public let outSteps: Int
 
-  public init(input: [Int], kernel: Int, stride: Int, dilation: Int, padding: Padding1D, context: String) throws {
+  public init(
+    input: [Int], kernel: Int, stride: Int, dilation: Int, padding: Padding1D, context: String
+  ) throws {
     guard input.count == 2, input.allSatisfy({ $0 > 0 }) else {
-      throw DLPError.shape("\(context) expects inputs of shape (None, steps, channels); received \(describeShapes([input]))")
+      throw DLPError.shape(
+        "\(context) expects inputs of shape (None, steps, channels); received \(describeShapes([input]))"
+      )
     }
     (steps, channels) = (input[0], input[1])
     (self.kernel, self.stride, self.dilation) = (kernel, stride, dilation)
@@ -24,7 +28,8 @@ public struct Window1D: Sendable, Equatable {
     case .valid:
       guard span <= steps else {
         throw DLPError.shape(
-          "\(context): the window (\(span) steps) is longer than the input (\(steps)) with padding 'valid'; use a smaller kernel or padding 'same'")
+          "\(context): the window (\(span) steps) is longer than the input (\(steps)) with padding 'valid'; use a smaller kernel or padding 'same'"
+        )
       }
       (outSteps, padBefore) = ((steps - span) / stride + 1, 0)
     case .same:
@@ -52,7 +57,8 @@ public enum Padding1D: String, Sendable, CaseIterable {
 
   public init(keras value: String, context: String) throws {
     guard let p = Padding1D(rawValue: value.lowercased()) else {
-      throw DLPError.config("\(context): expected padding 'valid', 'same' or 'causal'. Received: padding=\(value)")
+      throw DLPError.config(
+        "\(context): expected padding 'valid', 'same' or 'causal'. Received: padding=\(value)")
     }
     self = p
   }
@@ -63,7 +69,9 @@ public enum Padding1D: String, Sendable, CaseIterable {
 /// (kernel, in, filters) seen as a (kernel * in, filters) matrix.
 enum Im2Col1D {
   /// cols (batch * outSteps, kernel * channels) <- x (batch, steps, channels).
-  static func im2col(_ x: UnsafePointer<Float>, batch: Int, _ g: Window1D, into cols: UnsafeMutablePointer<Float>) {
+  static func im2col(
+    _ x: UnsafePointer<Float>, batch: Int, _ g: Window1D, into cols: UnsafeMutablePointer<Float>
+  ) {
     let c = g.channels
     Parallel.forEach(batch) { _, samples in
       for n in samples {
@@ -86,7 +94,9 @@ enum Im2Col1D {
   }
 
   /// dx (batch, steps, channels) <- the sum over windows of their column-matrix rows.
-  static func col2im(_ cols: UnsafePointer<Float>, batch: Int, _ g: Window1D, into dx: UnsafeMutablePointer<Float>) {
+  static func col2im(
+    _ cols: UnsafePointer<Float>, batch: Int, _ g: Window1D, into dx: UnsafeMutablePointer<Float>
+  ) {
     let c = g.channels
     Parallel.forEach(batch) { _, samples in
       for n in samples {

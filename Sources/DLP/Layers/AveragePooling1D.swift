@@ -2,9 +2,12 @@
 /// with 'same' padding, windows at the ends average only the steps they cover.
 /// Shapes per sample: x (steps, C), y (outSteps, C).
 public final class AveragePooling1D: Pooling1D {
-  public init(_ poolSize: Int = 2, strides: Int? = nil, padding: Padding = .valid, name: String? = nil) throws {
+  public init(
+    _ poolSize: Int = 2, strides: Int? = nil, padding: Padding = .valid, name: String? = nil
+  ) throws {
     try super.init(
-      poolSize: poolSize, strides: strides, padding: padding, name: name, defaultPrefix: "average_pooling1d",
+      poolSize: poolSize, strides: strides, padding: padding, name: name,
+      defaultPrefix: "average_pooling1d",
       kind: "AveragePooling1D")
   }
 

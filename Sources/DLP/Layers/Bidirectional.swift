@@ -17,12 +17,16 @@ public final class Bidirectional: Layer, MultiOutputLayer {
   let givenBackward: Bool
 
   public init(
-    _ layer: RecurrentLayer, mergeMode: MergeMode = .concat, backwardLayer: RecurrentLayer? = nil, name: String? = nil
+    _ layer: RecurrentLayer, mergeMode: MergeMode = .concat, backwardLayer: RecurrentLayer? = nil,
+    name: String? = nil
   ) throws {
-    func stripped(_ s: String, _ prefix: String) -> String { s.hasPrefix(prefix) ? String(s.dropFirst(prefix.count)) : s }
+    func stripped(_ s: String, _ prefix: String) -> String {
+      s.hasPrefix(prefix) ? String(s.dropFirst(prefix.count)) : s
+    }
     var forward = layer.settings
     forward.zeroOutputForMask = forward.returnSequences
-    forwardLayer = try layer.recreated(name: "forward_" + stripped(layer.name, "forward_"), settings: forward)
+    forwardLayer = try layer.recreated(
+      name: "forward_" + stripped(layer.name, "forward_"), settings: forward)
     // Keras re-creates the backward layer with go_backwards=True (a layer that already goes
     // backwards is refused below, as Keras refuses it).
     var backward = forward
@@ -30,20 +34,23 @@ public final class Bidirectional: Layer, MultiOutputLayer {
     if let given = backwardLayer { backward = given.settings }
     guard backward.goBackwards != layer.settings.goBackwards else {
       throw DLPError.config(
-        "Bidirectional: Forward layer and backward layer should have different `go_backwards` value. Received: forward_layer.go_backwards \(layer.settings.goBackwards), backward_layer.go_backwards=\(backward.goBackwards)")
+        "Bidirectional: Forward layer and backward layer should have different `go_backwards` value. Received: forward_layer.go_backwards \(layer.settings.goBackwards), backward_layer.go_backwards=\(backward.goBackwards)"
+      )
     }
     for (what, a, b) in [
       ("return_sequences", layer.settings.returnSequences, backward.returnSequences),
       ("return_state", layer.settings.returnState, backward.returnState),
     ] where a != b {
       throw DLPError.config(
-        "Bidirectional: Forward layer and backward layer are expected to have the same value for attribute \"\(what)\", got \"\(a)\" for forward layer and \"\(b)\" for backward layer")
+        "Bidirectional: Forward layer and backward layer are expected to have the same value for attribute \"\(what)\", got \"\(a)\" for forward layer and \"\(b)\" for backward layer"
+      )
     }
     backward.zeroOutputForMask = backward.returnSequences
     if let given = backwardLayer {
       self.backwardLayer = try given.recreated(name: given.name, settings: backward)
     } else {
-      self.backwardLayer = try layer.recreated(name: "backward_" + stripped(layer.name, "backward_"), settings: backward)
+      self.backwardLayer = try layer.recreated(
+        name: "backward_" + stripped(layer.name, "backward_"), settings: backward)
     }
     givenBackward = backwardLayer != nil
     self.mergeMode = mergeMode
@@ -60,7 +67,8 @@ public final class Bidirectional: Layer, MultiOutputLayer {
     let (fu, bu) = (forwardLayer.units, backwardLayer.units)
     guard fu == bu || mergeMode == .concat else {
       throw DLPError.shape(
-        "Bidirectional '\(name)': merge mode \(mergeMode.rawValue) needs layers of equal units, got \(fu) and \(bu)")
+        "Bidirectional '\(name)': merge mode \(mergeMode.rawValue) needs layers of equal units, got \(fu) and \(bu)"
+      )
     }
     let last = mergeMode == .concat ? fu + bu : fu
     let y = returnSequences ? [inputShapes[0][0], last] : [last]
@@ -72,7 +80,9 @@ public final class Bidirectional: Layer, MultiOutputLayer {
     for sub in [forwardLayer, backwardLayer] {
       _ = try sub.ensureBuilt(inputShapes)
       for spec in sub.weightSpecs {
-        addWeight("\(sub.name)/\(spec.name)", shape: spec.shape, initializer: spec.initializer, regularizer: spec.regularizer)
+        addWeight(
+          "\(sub.name)/\(spec.name)", shape: spec.shape, initializer: spec.initializer,
+          regularizer: spec.regularizer)
       }
     }
   }
@@ -97,7 +107,9 @@ public final class Bidirectional: Layer, MultiOutputLayer {
     return original + (givenBackward ? backward + forward : forward + backward)
   }
 
-  public override var kerasSeedGenerators: Int { forwardLayer.kerasSeedGenerators + backwardLayer.kerasSeedGenerators }
+  public override var kerasSeedGenerators: Int {
+    forwardLayer.kerasSeedGenerators + backwardLayer.kerasSeedGenerators
+  }
 
   /// The inner layers read their weights and seeds from their part of this layer's.
   public override func bindingsChanged() {
@@ -113,7 +125,9 @@ public final class Bidirectional: Layer, MultiOutputLayer {
     }
   }
 
-  public override func fillWeight(_ i: Int, _ buffer: UnsafeMutableBufferPointer<Float>, kerasSeed: UInt32) {
+  public override func fillWeight(
+    _ i: Int, _ buffer: UnsafeMutableBufferPointer<Float>, kerasSeed: UInt32
+  ) {
     let nf = forwardLayer.weightSpecs.count
     if i < nf {
       forwardLayer.fillWeight(i, buffer, kerasSeed: kerasSeed)
@@ -132,7 +146,8 @@ public final class Bidirectional: Layer, MultiOutputLayer {
     let last = mergeMode == .concat ? fu + bu : fu
     let y = returnSequences ? [inputShapes[0][0], last] : [last]
     guard returnState else { return [y] }
-    return [y] + Array(forwardLayer.kerasOutputShapes.dropFirst()) + Array(backwardLayer.kerasOutputShapes.dropFirst())
+    return [y] + Array(forwardLayer.kerasOutputShapes.dropFirst())
+      + Array(backwardLayer.kerasOutputShapes.dropFirst())
   }
 
   // MARK: the pass
@@ -141,28 +156,34 @@ public final class Bidirectional: Layer, MultiOutputLayer {
   /// gradient.
   public override func scratchWidths() -> [Int] {
     forwardLayer.scratchWidths() + backwardLayer.scratchWidths() + [
-      forwardLayer.outputWidth, backwardLayer.outputWidth, forwardLayer.outputWidth, backwardLayer.outputWidth,
+      forwardLayer.outputWidth, backwardLayer.outputWidth, forwardLayer.outputWidth,
+      backwardLayer.outputWidth,
       inputShapes[0].reduce(1, *),
     ]
   }
 
   private func runs(
-    x: UnsafePointer<Float>, mask: UnsafePointer<Float>?, scratch: [UnsafeMutablePointer<Float>], batch: Int,
+    x: UnsafePointer<Float>, mask: UnsafePointer<Float>?, scratch: [UnsafeMutablePointer<Float>],
+    batch: Int,
     training: Bool
   ) -> (RecurrentRun, RecurrentRun) {
     let n = RecurrentRun.scratchCount
     return (
       RecurrentRun(
-        layer: forwardLayer, x: x, y: scratch[2 * n], mask: mask, scratch: scratch[0..<n], batch: batch,
+        layer: forwardLayer, x: x, y: scratch[2 * n], mask: mask, scratch: scratch[0..<n],
+        batch: batch,
         training: training),
       RecurrentRun(
-        layer: backwardLayer, x: x, y: scratch[2 * n + 1], mask: mask, scratch: scratch[n..<(2 * n)], batch: batch,
+        layer: backwardLayer, x: x, y: scratch[2 * n + 1], mask: mask,
+        scratch: scratch[n..<(2 * n)], batch: batch,
         training: training)
     )
   }
 
   public override func forward(_ p: ForwardPass) {
-    let (f, b) = runs(x: p.inputs[0], mask: p.inputMasks.first ?? nil, scratch: p.scratch, batch: p.batch, training: p.training)
+    let (f, b) = runs(
+      x: p.inputs[0], mask: p.inputMasks.first ?? nil, scratch: p.scratch, batch: p.batch,
+      training: p.training)
     forwardLayer.runForward(f, randomness: p.randomness)
     backwardLayer.runForward(b, randomness: p.randomness)
     let (fu, bu) = (forwardLayer.units, backwardLayer.units)
@@ -194,8 +215,12 @@ public final class Bidirectional: Layer, MultiOutputLayer {
 
   public override func backward(_ p: BackwardPass) {
     let n = RecurrentRun.scratchCount
-    let (f, b) = runs(x: p.inputs[0], mask: p.inputMasks.first ?? nil, scratch: p.scratch, batch: p.batch, training: true)
-    let (fGrad, bGrad, dxBackward) = (p.scratch[2 * n + 2], p.scratch[2 * n + 3], p.scratch[2 * n + 4])
+    let (f, b) = runs(
+      x: p.inputs[0], mask: p.inputMasks.first ?? nil, scratch: p.scratch, batch: p.batch,
+      training: true)
+    let (fGrad, bGrad, dxBackward) = (
+      p.scratch[2 * n + 2], p.scratch[2 * n + 3], p.scratch[2 * n + 4]
+    )
     let (fu, bu) = (forwardLayer.units, backwardLayer.units)
     let steps = returnSequences ? f.steps : 1
     let width = mergeMode == .concat ? fu + bu : fu
@@ -234,9 +259,11 @@ public final class Bidirectional: Layer, MultiOutputLayer {
     }
     let dx = p.inputGrads[0]
     forwardLayer.runBackward(
-      f, outputGrad: fGrad, inputGrad: dx, weightGrads: p.computeWeightGrads, accumulate: p.accumulateWeightGrads)
+      f, outputGrad: fGrad, inputGrad: dx, weightGrads: p.computeWeightGrads,
+      accumulate: p.accumulateWeightGrads)
     backwardLayer.runBackward(
-      b, outputGrad: bGrad, inputGrad: dx == nil ? nil : dxBackward, weightGrads: p.computeWeightGrads,
+      b, outputGrad: bGrad, inputGrad: dx == nil ? nil : dxBackward,
+      weightGrads: p.computeWeightGrads,
       accumulate: p.accumulateWeightGrads)
     if let dx {
       for i in 0..<(p.batch * inputShapes[0].reduce(1, *)) { dx[i] += dxBackward[i] }
@@ -259,7 +286,8 @@ extension Bidirectional {
     let mode = try c.string("merge_mode", default: "concat")
     guard let merge = MergeMode(rawValue: mode) else {
       throw DLPError.config(
-        "\(c.context): merge_mode '\(mode)' is not supported; expected concat, sum, mul or ave (None returns two outputs, which DLP does not support yet)")
+        "\(c.context): merge_mode '\(mode)' is not supported; expected concat, sum, mul or ave (None returns two outputs, which DLP does not support yet)"
+      )
     }
     func recurrent(_ key: String) throws -> RecurrentLayer? {
       guard let entry = c.json[key], !entry.isNull else { return nil }
@@ -268,7 +296,10 @@ extension Bidirectional {
       }
       return layer
     }
-    guard let forward = try recurrent("layer") else { throw c.missing("layer", "a recurrent layer") }
-    try self.init(forward, mergeMode: merge, backwardLayer: recurrent("backward_layer"), name: c.name)
+    guard let forward = try recurrent("layer") else {
+      throw c.missing("layer", "a recurrent layer")
+    }
+    try self.init(
+      forward, mergeMode: merge, backwardLayer: recurrent("backward_layer"), name: c.name)
   }
 }

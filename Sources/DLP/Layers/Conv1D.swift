@@ -22,19 +22,26 @@ public final class Conv1D: Layer, ActivatedLayer {
   deinit { transposedKernel.deallocate() }
 
   public init(
-    _ filters: Int, kernelSize: Int, strides: Int = 1, padding: Padding1D = .valid, dilationRate: Int = 1,
-    activation: Activation = .linear, useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform,
-    biasInitializer: Initializer = .zeros, kernelRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,
+    _ filters: Int, kernelSize: Int, strides: Int = 1, padding: Padding1D = .valid,
+    dilationRate: Int = 1,
+    activation: Activation = .linear, useBias: Bool = true,
+    kernelInitializer: Initializer = .glorotUniform,
+    biasInitializer: Initializer = .zeros, kernelRegularizer: Regularizer? = nil,
+    biasRegularizer: Regularizer? = nil,
     name: String? = nil
   ) throws {
     let context = "Conv1D '\(name ?? "conv1d")'"
-    for (key, v) in [("filters", filters), ("kernel_size", kernelSize), ("strides", strides), ("dilation_rate", dilationRate)]
+    for (key, v) in [
+      ("filters", filters), ("kernel_size", kernelSize), ("strides", strides),
+      ("dilation_rate", dilationRate),
+    ]
     where v <= 0 {
       throw DLPError.config("\(context): expected a positive \(key). Received: \(key)=\(v)")
     }
     if strides > 1 && dilationRate > 1 {
       throw DLPError.config(
-        "\(context): `strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: strides=\(strides) and dilation_rate=\(dilationRate)")
+        "\(context): `strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: strides=\(strides) and dilation_rate=\(dilationRate)"
+      )
     }
     self.filters = filters
     self.kernelSize = kernelSize
@@ -55,7 +62,8 @@ public final class Conv1D: Layer, ActivatedLayer {
   func geometry(_ shapes: [[Int]]) throws -> Window1D {
     try requireSingleInput(shapes)
     return try Window1D(
-      input: shapes[0], kernel: kernelSize, stride: strides, dilation: dilationRate, padding: padding,
+      input: shapes[0], kernel: kernelSize, stride: strides, dilation: dilationRate,
+      padding: padding,
       context: "Conv1D '\(name)'")
   }
 
@@ -67,10 +75,14 @@ public final class Conv1D: Layer, ActivatedLayer {
     let g = try geometry(inputShapes)
     window = g
     addWeight(
-      "kernel", shape: [kernelSize, g.channels, filters], initializer: kernelInitializer, regularizer: kernelRegularizer)
+      "kernel", shape: [kernelSize, g.channels, filters], initializer: kernelInitializer,
+      regularizer: kernelRegularizer)
     transposedKernel.deallocate()
     transposedKernel = .allocate(capacity: kernelSize * g.channels * filters)
-    if useBias { addWeight("bias", shape: [filters], initializer: biasInitializer, regularizer: biasRegularizer) }
+    if useBias {
+      addWeight(
+        "bias", shape: [filters], initializer: biasInitializer, regularizer: biasRegularizer)
+    }
   }
 
   /// Stride 1 (the book's convnets): one sgemm per kernel tap (`ConvTaps1D`); otherwise
@@ -82,7 +94,10 @@ public final class Conv1D: Layer, ActivatedLayer {
   public override func scratchWidths() -> [Int] {
     guard let g = window, !g.isPointwise else { return [] }
     if usesTaps {
-      return [g.paddedSteps == g.steps ? 0 : g.paddedSteps * g.channels, ConvTaps1D.fullWidth(g, filters: filters)]
+      return [
+        g.paddedSteps == g.steps ? 0 : g.paddedSteps * g.channels,
+        ConvTaps1D.fullWidth(g, filters: filters),
+      ]
     }
     return [g.outSteps * g.patchWidth]
   }
@@ -95,7 +110,8 @@ public final class Conv1D: Layer, ActivatedLayer {
     let relu = activation == .relu && !p.deferActivation
     if usesTaps {
       ConvTaps1D.forward(
-        p.inputs[0], batch: p.batch, g, kernel: weight(0), filters: f, padded: p.scratch[0], into: y)
+        p.inputs[0], batch: p.batch, g, kernel: weight(0), filters: f, padded: p.scratch[0], into: y
+      )
       if let bias {
         Elementwise.addBias(y, rows: rows, width: f, bias: bias, relu: relu)
       } else if relu {
@@ -112,8 +128,10 @@ public final class Conv1D: Layer, ActivatedLayer {
       cols = UnsafePointer(p.scratch[0])
     }
     // y = cols W  (rows, filters), then bias and ReLU on each block while it is in cache.
-    BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: f, k: k, a: cols, lda: k, b: weight(0), ldb: f, c: y, ldc: f)
-    { rowRange, columns in
+    BLAS.gemm(
+      transposeA: false, transposeB: false, m: rows, n: f, k: k, a: cols, lda: k, b: weight(0),
+      ldb: f, c: y, ldc: f
+    ) { rowRange, columns in
       guard bias != nil || relu else { return }
       Elementwise.addBias(y, rows: rowRange, columns: columns, width: f, bias: bias, relu: relu)
     }
@@ -128,16 +146,23 @@ public final class Conv1D: Layer, ActivatedLayer {
     // dz = dy * activation'(y), with db = column sums of dz in the same pass for ReLU.
     if activation == .relu && !p.deferActivation {
       Elementwise.reluBackward(
-        output: p.output, grad: dz, rows: rows, width: f, columnSums: biasGrad, accumulate: p.accumulateWeightGrads)
+        output: p.output, grad: dz, rows: rows, width: f, columnSums: biasGrad,
+        accumulate: p.accumulateWeightGrads)
     } else {
-      if !p.deferActivation { activation.backward(output: p.output, grad: dz, rows: rows, width: f) }
-      if let db = biasGrad { Elementwise.columnSums(dz, rows: rows, width: f, into: db, accumulate: p.accumulateWeightGrads) }
+      if !p.deferActivation {
+        activation.backward(output: p.output, grad: dz, rows: rows, width: f)
+      }
+      if let db = biasGrad {
+        Elementwise.columnSums(
+          dz, rows: rows, width: f, into: db, accumulate: p.accumulateWeightGrads)
+      }
     }
     if usesTaps {
       ConvTaps1D.backward(
         dz, x: p.inputs[0], batch: p.batch, g, kernel: weight(0), filters: f,
         kernelGrad: p.computeWeightGrads ? weightGrad(0) : nil, accumulate: p.accumulateWeightGrads,
-        inputGrad: p.inputGrads[0], padded: p.scratch[0], full: p.scratch[1], transposed: transposedKernel)
+        inputGrad: p.inputGrads[0], padded: p.scratch[0], full: p.scratch[1],
+        transposed: transposedKernel)
       return
     }
     let cols = g.isPointwise ? UnsafeMutablePointer(mutating: p.inputs[0]) : p.scratch[0]
@@ -150,14 +175,18 @@ public final class Conv1D: Layer, ActivatedLayer {
     guard let dx = p.inputGrads[0] else { return }
     // dCols = dz W^T over the im2col matrix (the next forward rebuilds it), then back to steps.
     let dCols = g.isPointwise ? dx : cols
-    BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: k, k: f, a: dz, lda: f, b: weight(0), ldb: f, c: dCols, ldc: k)
+    BLAS.gemm(
+      transposeA: false, transposeB: true, m: rows, n: k, k: f, a: dz, lda: f, b: weight(0), ldb: f,
+      c: dCols, ldc: k)
     if !g.isPointwise { Im2Col1D.col2im(cols, batch: p.batch, g, into: dx) }
   }
 
   public override func config() -> [String: JSONValue] {
     [
-      "filters": JSONValue(filters), "kernel_size": [JSONValue(kernelSize)], "strides": [JSONValue(strides)],
-      "padding": .string(padding.rawValue), "data_format": "channels_last", "dilation_rate": [JSONValue(dilationRate)],
+      "filters": JSONValue(filters), "kernel_size": [JSONValue(kernelSize)],
+      "strides": [JSONValue(strides)],
+      "padding": .string(padding.rawValue), "data_format": "channels_last",
+      "dilation_rate": [JSONValue(dilationRate)],
       "groups": 1, "activation": JSONValue(activation.rawValue), "use_bias": .bool(useBias),
       "kernel_initializer": KerasObjects.initializer(kernelInitializer),
       "bias_initializer": KerasObjects.initializer(biasInitializer),
@@ -175,17 +204,21 @@ extension Conv1D {
     try c.refuseUnsupported(["activity_regularizer", "kernel_constraint", "bias_constraint"])
     let groups = c.optionalInt("groups") ?? 1
     guard groups == 1 else {
-      throw DLPError.config("\(c.context): key 'groups' must be 1 (grouped convolutions are not supported), got \(groups)")
+      throw DLPError.config(
+        "\(c.context): key 'groups' must be 1 (grouped convolutions are not supported), got \(groups)"
+      )
     }
     try self.init(
       c.int("filters"), kernelSize: c.ints("kernel_size", count: 1)[0],
       strides: c.ints("strides", count: 1, default: [1])[0],
       padding: Padding1D(keras: c.string("padding", default: "valid"), context: c.context),
-      dilationRate: c.ints("dilation_rate", count: 1, default: [1])[0], activation: c.activation("activation"),
+      dilationRate: c.ints("dilation_rate", count: 1, default: [1])[0],
+      activation: c.activation("activation"),
       useBias: c.bool("use_bias", default: true),
       kernelInitializer: c.initializer("kernel_initializer", default: .glorotUniform),
       biasInitializer: c.initializer("bias_initializer", default: .zeros),
-      kernelRegularizer: c.regularizer("kernel_regularizer"), biasRegularizer: c.regularizer("bias_regularizer"),
+      kernelRegularizer: c.regularizer("kernel_regularizer"),
+      biasRegularizer: c.regularizer("bias_regularizer"),
       name: c.name)
   }
 }

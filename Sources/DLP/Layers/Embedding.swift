@@ -13,14 +13,17 @@ public final class Embedding: Layer {
   public let embeddingsRegularizer: Regularizer?
 
   public init(
-    inputDim: Int, outputDim: Int, embeddingsInitializer: Initializer = .randomUniform(min: -0.05, max: 0.05),
+    inputDim: Int, outputDim: Int,
+    embeddingsInitializer: Initializer = .randomUniform(min: -0.05, max: 0.05),
     embeddingsRegularizer: Regularizer? = nil, maskZero: Bool = false, name: String? = nil
   ) throws {
     guard inputDim > 0 else {
-      throw DLPError.config("Embedding: `input_dim` must be a positive integer. Received: input_dim=\(inputDim)")
+      throw DLPError.config(
+        "Embedding: `input_dim` must be a positive integer. Received: input_dim=\(inputDim)")
     }
     guard outputDim > 0 else {
-      throw DLPError.config("Embedding: `output_dim` must be a positive integer. Received: output_dim=\(outputDim)")
+      throw DLPError.config(
+        "Embedding: `output_dim` must be a positive integer. Received: output_dim=\(outputDim)")
     }
     self.inputDim = inputDim
     self.outputDim = outputDim
@@ -31,7 +34,9 @@ public final class Embedding: Layer {
   }
 
   /// `Embedding(10000, 32)`: Keras's positional form.
-  public convenience init(_ inputDim: Int, _ outputDim: Int, maskZero: Bool = false, name: String? = nil) throws {
+  public convenience init(
+    _ inputDim: Int, _ outputDim: Int, maskZero: Bool = false, name: String? = nil
+  ) throws {
     try self.init(inputDim: inputDim, outputDim: outputDim, maskZero: maskZero, name: name)
   }
 
@@ -128,7 +133,9 @@ public final class Embedding: Layer {
 extension Embedding {
   /// From Keras's config; errors name the layer and the key.
   public convenience init(config c: LayerConfig) throws {
-    try c.refuseUnsupported(["activity_regularizer", "embeddings_constraint", "lora_rank", "quantization_config"])
+    try c.refuseUnsupported([
+      "activity_regularizer", "embeddings_constraint", "lora_rank", "quantization_config",
+    ])
     try self.init(
       inputDim: c.int("input_dim"), outputDim: c.int("output_dim"),
       embeddingsInitializer: c.initializer(
@@ -159,7 +166,8 @@ extension Embedding {
       case .uint8(let ids, _):
         for (i, v) in ids.enumerated() where Int(v) >= limit { throw refuse(i, String(v)) }
       case .float32(let values):
-        for (i, v) in values.enumerated() where !(v >= 0 && v < Float(limit) && v == v.rounded(.towardZero)) {
+        for (i, v) in values.enumerated()
+        where !(v >= 0 && v < Float(limit) && v == v.rounded(.towardZero)) {
           throw refuse(i, String(v))
         }
       }
@@ -171,7 +179,8 @@ extension LayerConfig {
   /// Keys DLP does not implement must be absent or null: refuse rather than ignore them.
   func refuseUnsupported(_ keys: [String]) throws {
     for key in keys where !(json[key]?.isNull ?? true) {
-      throw DLPError.config("\(context): key '\(key)' is not supported, got \(json[key]!.serialized())")
+      throw DLPError.config(
+        "\(context): key '\(key)' is not supported, got \(json[key]!.serialized())")
     }
   }
 }

@@ -18,7 +18,9 @@ public final class GlobalAveragePooling1D: Layer {
   }
 
   /// How many steps sample n's mean divides by, and its mask row.
-  @inline(__always) func kept(_ mask: UnsafePointer<Float>?, _ n: Int, _ steps: Int) -> (Float, UnsafePointer<Float>?) {
+  @inline(__always) func kept(_ mask: UnsafePointer<Float>?, _ n: Int, _ steps: Int) -> (
+    Float, UnsafePointer<Float>?
+  ) {
     guard let m = mask else { return (Float(steps), nil) }
     var kept: Float = 0
     for i in 0..<steps where m[n * steps + i] != 0 { kept += 1 }

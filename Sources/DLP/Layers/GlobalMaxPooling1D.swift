@@ -58,7 +58,8 @@ func sequenceChannels(_ layer: Layer, _ shapes: [[Int]]) throws -> Int {
   try layer.requireSingleInput(shapes)
   guard shapes[0].count == 2 else {
     throw DLPError.shape(
-      "\(layer.className) '\(layer.name)' expects inputs of shape (None, steps, channels); received \(describeShapes(shapes))")
+      "\(layer.className) '\(layer.name)' expects inputs of shape (None, steps, channels); received \(describeShapes(shapes))"
+    )
   }
   return shapes[0][1]
 }

@@ -2,9 +2,12 @@
 /// Shapes per sample: x (steps, C), y (outSteps, C). Forward keeps each output's argmax in
 /// scratch for backward.
 public final class MaxPooling1D: Pooling1D {
-  public init(_ poolSize: Int = 2, strides: Int? = nil, padding: Padding = .valid, name: String? = nil) throws {
+  public init(
+    _ poolSize: Int = 2, strides: Int? = nil, padding: Padding = .valid, name: String? = nil
+  ) throws {
     try super.init(
-      poolSize: poolSize, strides: strides, padding: padding, name: name, defaultPrefix: "max_pooling1d",
+      poolSize: poolSize, strides: strides, padding: padding, name: name,
+      defaultPrefix: "max_pooling1d",
       kind: "MaxPooling1D")
   }
 
@@ -14,7 +17,8 @@ public final class MaxPooling1D: Pooling1D {
     try super.build(inputShapes)
     // The argmax is stored as a Float: offsets must stay exact.
     guard window!.inputWidth <= 1 << 24 else {
-      throw DLPError.shape("MaxPooling1D '\(name)': inputs of more than 2^24 values per sample are not supported")
+      throw DLPError.shape(
+        "MaxPooling1D '\(name)': inputs of more than 2^24 values per sample are not supported")
     }
   }
 

@@ -8,11 +8,15 @@ public class Pooling1D: Layer {
   /// Fixed by `build`.
   public private(set) var window: Window2D?
 
-  init(poolSize: Int, strides: Int?, padding: Padding, name: String?, defaultPrefix: String, kind: String) throws {
+  init(
+    poolSize: Int, strides: Int?, padding: Padding, name: String?, defaultPrefix: String,
+    kind: String
+  ) throws {
     let context = "\(kind) '\(name ?? defaultPrefix)'"
     guard poolSize > 0, (strides ?? 1) > 0 else {
       throw DLPError.config(
-        "\(context): expected a positive pool_size and strides. Received: pool_size=\(poolSize), strides=\(strides.map(String.init) ?? "None")")
+        "\(context): expected a positive pool_size and strides. Received: pool_size=\(poolSize), strides=\(strides.map(String.init) ?? "None")"
+      )
     }
     self.poolSize = poolSize
     self.strides = strides ?? poolSize
@@ -24,7 +28,8 @@ public class Pooling1D: Layer {
     try requireSingleInput(shapes)
     guard shapes[0].count == 2 else {
       throw DLPError.shape(
-        "\(className) '\(name)' expects inputs of shape (None, steps, channels); received \(describeShapes(shapes))")
+        "\(className) '\(name)' expects inputs of shape (None, steps, channels); received \(describeShapes(shapes))"
+      )
     }
     return try Window2D(
       input: [1] + shapes[0], kernel: (1, poolSize), strides: (1, strides), padding: padding,
@@ -42,7 +47,8 @@ public class Pooling1D: Layer {
 
   public override func config() -> [String: JSONValue] {
     [
-      "pool_size": [JSONValue(poolSize)], "padding": .string(padding.rawValue), "strides": [JSONValue(strides)],
+      "pool_size": [JSONValue(poolSize)], "padding": .string(padding.rawValue),
+      "strides": [JSONValue(strides)],
       "data_format": "channels_last",
     ]
   }

@@ -20,12 +20,14 @@ extension RecurrentLayer {
     guard settings.returnState else { return }
     // The final states follow y in each row: [y, h(, c)].
     for b in 0..<r.batch {
-      (r.y + b * r.outputWidth + sequenceOutputWidth).update(from: r.finals + b * 2 * units, count: stateCount * units)
+      (r.y + b * r.outputWidth + sequenceOutputWidth).update(
+        from: r.finals + b * 2 * units, count: stateCount * units)
     }
   }
 
   func runBackward(
-    _ r: RecurrentRun, outputGrad dy: UnsafeMutablePointer<Float>, inputGrad dx: UnsafeMutablePointer<Float>?,
+    _ r: RecurrentRun, outputGrad dy: UnsafeMutablePointer<Float>,
+    inputGrad dx: UnsafeMutablePointer<Float>?,
     weightGrads: Bool, accumulate: Bool
   ) {
     let u = units
@@ -44,7 +46,9 @@ extension RecurrentLayer {
     }
     let grads = UnsafePointer(dy)
     Parallel.forEach(r.batch, minimumPerChunk: 8) { _, rows in
-      for s in stride(from: r.steps - 1, through: 0, by: -1) { stepBackward(r, rows: rows, step: s, outputGrad: grads) }
+      for s in stride(from: r.steps - 1, through: 0, by: -1) {
+        stepBackward(r, rows: rows, step: s, outputGrad: grads)
+      }
     }
     if weightGrads { weightGradients(r, accumulate: accumulate) }
     if let dx { inputGradient(r, into: dx) }
@@ -60,7 +64,9 @@ extension RecurrentLayer {
   func drawDropoutMasks(_ r: RecurrentRun, _ randomness: StepRandomness) {
     var draw = UInt64(randomness.counter) &* UInt64(drawsPerCall)
     let seed = generatorSeed
-    func fill(rate: Float, groups: Int, width: Int, _ slot: (Int, Int) -> UnsafeMutablePointer<Float>) {
+    func fill(
+      rate: Float, groups: Int, width: Int, _ slot: (Int, Int) -> UnsafeMutablePointer<Float>
+    ) {
       let keep = Float(1 - Double(rate))
       let kept = 1 / keep
       for g in 0..<groups {
@@ -68,13 +74,18 @@ extension RecurrentLayer {
         draw &+= 1
         for b in 0..<r.batch {
           let m = slot(b, g)
-          Threefry.units(key: key, from: UInt64(randomness.rowOffset + b) * UInt64(width), count: width, into: m)
+          Threefry.units(
+            key: key, from: UInt64(randomness.rowOffset + b) * UInt64(width), count: width, into: m)
           for j in 0..<width { m[j] = m[j] < keep ? kept : 0 }
         }
       }
     }
-    if r.dropInputs { fill(rate: settings.dropout, groups: r.inputMaskGroups, width: r.inDim, r.inputMask) }
-    if r.dropState { fill(rate: settings.recurrentDropout, groups: r.stateMaskGroups, width: units, r.stateMask) }
+    if r.dropInputs {
+      fill(rate: settings.dropout, groups: r.inputMaskGroups, width: r.inDim, r.inputMask)
+    }
+    if r.dropState {
+      fill(rate: settings.recurrentDropout, groups: r.stateMaskGroups, width: units, r.stateMask)
+    }
   }
 
   /// maskedInput = x times row b's input mask of group `g` at every step.
@@ -108,11 +119,14 @@ extension RecurrentLayer {
     } else {
       if r.dropInputs { maskInputs(r, group: 0) }
       BLAS.gemm(
-        transposeA: false, transposeB: false, m: rows, n: gu, k: d, a: r.dropInputs ? UnsafePointer(r.maskedInput) : r.x, lda: d,
+        transposeA: false, transposeB: false, m: rows, n: gu, k: d,
+        a: r.dropInputs ? UnsafePointer(r.maskedInput) : r.x, lda: d,
         b: weight(0), ldb: gu, c: r.z, ldc: gu)
     }
     // The input bias (GRU's first bias row).
-    if settings.useBias { Elementwise.addBias(r.z, rows: rows, width: gu, bias: weight(2), relu: false) }
+    if settings.useBias {
+      Elementwise.addBias(r.z, rows: rows, width: gu, bias: weight(2), relu: false)
+    }
   }
 
   /// c (+)= a R[:, columns] for batch rows `rows` (a and c point at the first row), each gate's
@@ -138,7 +152,8 @@ extension RecurrentLayer {
         for j in 0..<u { dst[j] = src[j] * m[j] }
       }
       BLAS.gemmSerial(
-        transposeA: false, transposeB: false, m: rows.count, n: u, k: u, a: r.maskedH(r0), lda: r.rowTempWidth,
+        transposeA: false, transposeB: false, m: rows.count, n: u, k: u, a: r.maskedH(r0),
+        lda: r.rowTempWidth,
         b: kernel + g * u, ldb: gu, beta: beta, c: c + (g * u - columns.lowerBound), ldc: ldc)
     }
   }
@@ -146,21 +161,24 @@ extension RecurrentLayer {
   /// carryH[rows] += grads R[:, columns]^T (grads points at the first row's `columns`), each
   /// gate's part times its state mask when dropping states.
   func stateBackProduct(
-    _ r: RecurrentRun, rows: Range<Int>, grads: UnsafePointer<Float>, ldGrads: Int, columns: Range<Int>,
+    _ r: RecurrentRun, rows: Range<Int>, grads: UnsafePointer<Float>, ldGrads: Int,
+    columns: Range<Int>,
     into dst: UnsafeMutablePointer<Float>, ldDst: Int
   ) {
     let (u, gu) = (units, r.gateWidth)
     let kernel = UnsafePointer(weight(1))
     guard r.dropState else {
       BLAS.gemmSerial(
-        transposeA: false, transposeB: true, m: rows.count, n: u, k: columns.count, a: grads, lda: ldGrads,
+        transposeA: false, transposeB: true, m: rows.count, n: u, k: columns.count, a: grads,
+        lda: ldGrads,
         b: kernel + columns.lowerBound, ldb: gu, beta: 1, c: dst, ldc: ldDst)
       return
     }
     let r0 = rows.lowerBound
     for g in (columns.lowerBound / u)..<(columns.upperBound / u) {
       BLAS.gemmSerial(
-        transposeA: false, transposeB: true, m: rows.count, n: u, k: u, a: grads + (g * u - columns.lowerBound),
+        transposeA: false, transposeB: true, m: rows.count, n: u, k: u,
+        a: grads + (g * u - columns.lowerBound),
         lda: ldGrads, b: kernel + g * u, ldb: gu, c: r.temp2(r0), ldc: r.rowTempWidth)
       for b in rows {
         let t = r.temp2(b)
@@ -182,13 +200,15 @@ extension RecurrentLayer {
       for g in 0..<gates {
         maskInputs(r, group: g)
         BLAS.gemm(
-          transposeA: true, transposeB: false, m: d, n: u, k: rows, a: r.maskedInput, lda: d, b: r.z + g * u,
+          transposeA: true, transposeB: false, m: d, n: u, k: rows, a: r.maskedInput, lda: d,
+          b: r.z + g * u,
           ldb: gu, beta: beta, c: weightGrad(0) + g * u, ldc: gu)
       }
     } else {
       // maskedInput still holds the forward's masked inputs.
       BLAS.gemm(
-        transposeA: true, transposeB: false, m: d, n: gu, k: rows, a: r.dropInputs ? UnsafePointer(r.maskedInput) : r.x, lda: d,
+        transposeA: true, transposeB: false, m: d, n: gu, k: rows,
+        a: r.dropInputs ? UnsafePointer(r.maskedInput) : r.x, lda: d,
         b: r.z, ldb: gu, beta: beta, c: weightGrad(0), ldc: gu)
     }
   }
@@ -197,7 +217,8 @@ extension RecurrentLayer {
   /// buffer; grads points at the first row's `columns`), per gate with masked states when
   /// dropping states.
   func stateKernelGradient(
-    _ r: RecurrentRun, columns: Range<Int>, states: UnsafePointer<Float>, grads: UnsafePointer<Float>, ldGrads: Int,
+    _ r: RecurrentRun, columns: Range<Int>, states: UnsafePointer<Float>,
+    grads: UnsafePointer<Float>, ldGrads: Int,
     accumulate: Bool
   ) {
     let rows = r.batch * r.steps
@@ -205,7 +226,8 @@ extension RecurrentLayer {
     let beta: Float = accumulate ? 1 : 0
     guard r.dropState else {
       BLAS.gemm(
-        transposeA: true, transposeB: false, m: u, n: columns.count, k: rows, a: states, lda: u, b: grads,
+        transposeA: true, transposeB: false, m: u, n: columns.count, k: rows, a: states, lda: u,
+        b: grads,
         ldb: ldGrads, beta: beta, c: weightGrad(1) + columns.lowerBound, ldc: gu)
       return
     }
@@ -222,7 +244,8 @@ extension RecurrentLayer {
       }
       BLAS.gemm(
         transposeA: true, transposeB: false, m: u, n: u, k: rows, a: r.maskedState, lda: u,
-        b: grads + (g * u - columns.lowerBound), ldb: ldGrads, beta: beta, c: weightGrad(1) + g * u, ldc: gu)
+        b: grads + (g * u - columns.lowerBound), ldb: ldGrads, beta: beta, c: weightGrad(1) + g * u,
+        ldc: gu)
     }
   }
 
@@ -233,20 +256,23 @@ extension RecurrentLayer {
     let kernel = UnsafePointer(weight(0))
     guard r.dropInputs else {
       BLAS.gemm(
-        transposeA: false, transposeB: true, m: rows, n: d, k: gu, a: r.z, lda: gu, b: kernel, ldb: gu, c: dx, ldc: d)
+        transposeA: false, transposeB: true, m: rows, n: d, k: gu, a: r.z, lda: gu, b: kernel,
+        ldb: gu, c: dx, ldc: d)
       return
     }
     let groups = r.inputMaskGroups
     if groups == 1 {
       BLAS.gemm(
-        transposeA: false, transposeB: true, m: rows, n: d, k: gu, a: r.z, lda: gu, b: kernel, ldb: gu, c: dx, ldc: d)
+        transposeA: false, transposeB: true, m: rows, n: d, k: gu, a: r.z, lda: gu, b: kernel,
+        ldb: gu, c: dx, ldc: d)
     } else {
       dx.update(repeating: 0, count: rows * d)
     }
     for g in 0..<groups {
       if groups > 1 {
         BLAS.gemm(
-          transposeA: false, transposeB: true, m: rows, n: d, k: u, a: r.z + g * u, lda: gu, b: kernel + g * u, ldb: gu,
+          transposeA: false, transposeB: true, m: rows, n: d, k: u, a: r.z + g * u, lda: gu,
+          b: kernel + g * u, ldb: gu,
           c: r.maskedInput, ldc: d)
       }
       Parallel.forEach(r.batch) { _, batchRows in

@@ -42,17 +42,24 @@ public class RecurrentLayer: Layer, MultiOutputLayer {
   /// Keras's cell name, the middle part of the weight names (`lstm_cell`).
   let cellName: String
 
-  init(units: Int, settings s: RecurrentSettings, gates: Int, cellName: String, name: String?, defaultPrefix: String) throws {
+  init(
+    units: Int, settings s: RecurrentSettings, gates: Int, cellName: String, name: String?,
+    defaultPrefix: String
+  ) throws {
     let kind = defaultPrefix.uppercased()
     guard units > 0 else {
       throw DLPError.config(
-        "\(kind): Received an invalid value for argument `units`, expected a positive integer. Received: units=\(units)")
+        "\(kind): Received an invalid value for argument `units`, expected a positive integer. Received: units=\(units)"
+      )
     }
-    for (key, rate) in [("dropout", s.dropout), ("recurrent_dropout", s.recurrentDropout)] where !(0...1).contains(rate) {
+    for (key, rate) in [("dropout", s.dropout), ("recurrent_dropout", s.recurrentDropout)]
+    where !(0...1).contains(rate) {
       throw DLPError.config("\(kind): expected \(key) in [0, 1]. Received: \(key)=\(rate)")
     }
     if s.activation == .softmax || s.recurrentActivation == .softmax {
-      throw DLPError.config("\(kind): softmax is not an element-wise activation; use tanh, sigmoid, relu, elu or linear")
+      throw DLPError.config(
+        "\(kind): softmax is not an element-wise activation; use tanh, sigmoid, relu, elu or linear"
+      )
     }
     if let seed = s.seed, !(0...Int(UInt32.max)).contains(seed) {
       throw DLPError.config("\(kind): expected a seed in 0...2^32-1. Received: seed=\(seed)")
@@ -78,7 +85,8 @@ public class RecurrentLayer: Layer, MultiOutputLayer {
     try requireSingleInput(inputShapes)
     guard inputShapes[0].count == 2 else {
       throw DLPError.shape(
-        "\(className) '\(name)' expects inputs of shape (None, timesteps, features); received \(describeShapes(inputShapes))")
+        "\(className) '\(name)' expects inputs of shape (None, timesteps, features); received \(describeShapes(inputShapes))"
+      )
     }
     let y = settings.returnSequences ? [inputShapes[0][0], units] : [units]
     guard settings.returnState else { return y }
@@ -97,13 +105,17 @@ public class RecurrentLayer: Layer, MultiOutputLayer {
   public override func build(_ inputShapes: [[Int]]) throws {
     let s = settings
     addWeight(
-      "\(cellName)/kernel", shape: [inputShapes[0][1], gates * units], initializer: s.kernelInitializer,
+      "\(cellName)/kernel", shape: [inputShapes[0][1], gates * units],
+      initializer: s.kernelInitializer,
       regularizer: s.kernelRegularizer)
     addWeight(
-      "\(cellName)/recurrent_kernel", shape: [units, gates * units], initializer: s.recurrentInitializer,
+      "\(cellName)/recurrent_kernel", shape: [units, gates * units],
+      initializer: s.recurrentInitializer,
       regularizer: s.recurrentRegularizer)
     if s.useBias {
-      addWeight("\(cellName)/bias", shape: biasShape, initializer: s.biasInitializer, regularizer: s.biasRegularizer)
+      addWeight(
+        "\(cellName)/bias", shape: biasShape, initializer: s.biasInitializer,
+        regularizer: s.biasRegularizer)
     }
   }
 
@@ -121,7 +133,8 @@ public class RecurrentLayer: Layer, MultiOutputLayer {
     if s.recurrentInitializer.drawsKerasSeed { draws.append(.weight(1)) }
     if s.biasInitializer.drawsKerasSeed { draws.append(s.useBias ? .weight(2) : .discarded) }
     return seedGeneratorFirst
-      ? (0..<kerasSeedGenerators).map { .generator($0) } + draws : draws + (0..<kerasSeedGenerators).map { .generator($0) }
+      ? (0..<kerasSeedGenerators).map { .generator($0) } + draws
+      : draws + (0..<kerasSeedGenerators).map { .generator($0) }
   }
 
   /// SimpleRNNCell makes its SeedGenerator before its initialisers.
@@ -151,7 +164,9 @@ public class RecurrentLayer: Layer, MultiOutputLayer {
   var dropsInputs: Bool { settings.dropout > 0 && settings.dropout < 1 }
   var dropsState: Bool { settings.recurrentDropout > 0 && settings.recurrentDropout < 1 }
   /// Seed-generator draws per call of the layer.
-  var drawsPerCall: Int { (dropsInputs ? inputMaskGroups : 0) + (dropsState ? recurrentMaskGroups : 0) }
+  var drawsPerCall: Int {
+    (dropsInputs ? inputMaskGroups : 0) + (dropsState ? recurrentMaskGroups : 0)
+  }
 
   // MARK: the pass (RecurrentLayer+Pass.swift) and the cell's step (each subclass)
 
@@ -167,14 +182,16 @@ public class RecurrentLayer: Layer, MultiOutputLayer {
 
   public override func forward(_ p: ForwardPass) {
     let run = RecurrentRun(
-      layer: self, x: p.inputs[0], y: p.output, mask: p.inputMasks.first ?? nil, scratch: p.scratch[...],
+      layer: self, x: p.inputs[0], y: p.output, mask: p.inputMasks.first ?? nil,
+      scratch: p.scratch[...],
       batch: p.batch, training: p.training)
     runForward(run, randomness: p.randomness)
   }
 
   public override func backward(_ p: BackwardPass) {
     let run = RecurrentRun(
-      layer: self, x: p.inputs[0], y: UnsafeMutablePointer(mutating: p.output), mask: p.inputMasks.first ?? nil,
+      layer: self, x: p.inputs[0], y: UnsafeMutablePointer(mutating: p.output),
+      mask: p.inputMasks.first ?? nil,
       scratch: p.scratch[...], batch: p.batch, training: true)
     runBackward(
       run, outputGrad: p.outputGrad, inputGrad: p.inputGrads[0], weightGrads: p.computeWeightGrads,
@@ -192,15 +209,19 @@ public class RecurrentLayer: Layer, MultiOutputLayer {
 
   /// Step `s` backwards: from carryH (+ the output gradient) and carryC, the gates'
   /// pre-activation gradients (over z) and the carries for step s - 1.
-  func stepBackward(_ r: RecurrentRun, rows: Range<Int>, step s: Int, outputGrad dy: UnsafePointer<Float>) {}
+  func stepBackward(
+    _ r: RecurrentRun, rows: Range<Int>, step s: Int, outputGrad dy: UnsafePointer<Float>
+  ) {}
 
   /// The weight gradients from the gates' gradients (z) once every step is done.
   func weightGradients(_ r: RecurrentRun, accumulate: Bool) {
     let gu = r.gateWidth
     inputKernelGradient(r, accumulate: accumulate)
-    stateKernelGradient(r, columns: 0..<gu, states: r.hPrev, grads: r.z, ldGrads: gu, accumulate: accumulate)
+    stateKernelGradient(
+      r, columns: 0..<gu, states: r.hPrev, grads: r.z, ldGrads: gu, accumulate: accumulate)
     if settings.useBias {
-      Elementwise.columnSums(r.z, rows: r.batch * r.steps, width: gu, into: weightGrad(2), accumulate: accumulate)
+      Elementwise.columnSums(
+        r.z, rows: r.batch * r.steps, width: gu, into: weightGrad(2), accumulate: accumulate)
     }
   }
 
@@ -221,7 +242,8 @@ public class RecurrentLayer: Layer, MultiOutputLayer {
       "kernel_regularizer": KerasObjects.regularizer(s.kernelRegularizer),
       "recurrent_regularizer": KerasObjects.regularizer(s.recurrentRegularizer),
       "bias_regularizer": KerasObjects.regularizer(s.biasRegularizer),
-      "activity_regularizer": nil, "kernel_constraint": nil, "recurrent_constraint": nil, "bias_constraint": nil,
+      "activity_regularizer": nil, "kernel_constraint": nil, "recurrent_constraint": nil,
+      "bias_constraint": nil,
       "dropout": JSONValue(s.dropout), "recurrent_dropout": JSONValue(s.recurrentDropout),
       "seed": s.seed.map { JSONValue($0) } ?? .null,
     ]
@@ -231,9 +253,12 @@ public class RecurrentLayer: Layer, MultiOutputLayer {
 extension LayerConfig {
   /// The keys every Keras recurrent layer shares; refuses what DLP does not implement.
   func recurrentSettings() throws -> RecurrentSettings {
-    try refuseUnsupported(["activity_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint"])
+    try refuseUnsupported([
+      "activity_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint",
+    ])
     if try bool("stateful", default: false) {
-      throw DLPError.config("\(context): stateful recurrent layers are not supported (key 'stateful' must be false)")
+      throw DLPError.config(
+        "\(context): stateful recurrent layers are not supported (key 'stateful' must be false)")
     }
     var s = RecurrentSettings()
     s.activation = try activation("activation", default: .tanh)

@@ -45,19 +45,23 @@ struct RecurrentRun {
 
   /// The scratch widths per sample, in the order `init` reads them.
   static func scratchWidths(
-    steps: Int, inDim: Int, units: Int, gates: Int, sequenceBuffers: Int, dropInputs: Bool, dropState: Bool,
+    steps: Int, inDim: Int, units: Int, gates: Int, sequenceBuffers: Int, dropInputs: Bool,
+    dropState: Bool,
     inputMaskGroups: Int, stateMaskGroups: Int
   ) -> [Int] {
     let (t, u) = (steps, units)
     return [
-      t * gates * u, t * u, sequenceBuffers >= 1 ? t * u : 0, sequenceBuffers >= 2 ? t * u : 0, 2 * u,
-      rowTempUnits * u, dropInputs ? inputMaskGroups * inDim : 0, dropState ? stateMaskGroups * u : 0,
+      t * gates * u, t * u, sequenceBuffers >= 1 ? t * u : 0, sequenceBuffers >= 2 ? t * u : 0,
+      2 * u,
+      rowTempUnits * u, dropInputs ? inputMaskGroups * inDim : 0,
+      dropState ? stateMaskGroups * u : 0,
       dropInputs ? t * inDim : 0, dropState ? t * u : 0,
     ]
   }
 
   init(
-    layer l: RecurrentLayer, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>?,
+    layer l: RecurrentLayer, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+    mask: UnsafePointer<Float>?,
     scratch: ArraySlice<UnsafeMutablePointer<Float>>, batch: Int, training: Bool
   ) {
     let s = scratch.startIndex
@@ -67,7 +71,9 @@ struct RecurrentRun {
     returnSequences = l.settings.returnSequences
     goBackwards = l.settings.goBackwards
     zeroOutputForMask = l.settings.zeroOutputForMask
-    (z, hPrev, seqA, seqB, finals) = (scratch[s], scratch[s + 1], scratch[s + 2], scratch[s + 3], scratch[s + 4])
+    (z, hPrev, seqA, seqB, finals) = (
+      scratch[s], scratch[s + 1], scratch[s + 2], scratch[s + 3], scratch[s + 4]
+    )
     (rowTemp, inputMasks, stateMasks) = (scratch[s + 5], scratch[s + 6], scratch[s + 7])
     (maskedInput, maskedState) = (scratch[s + 8], scratch[s + 9])
     dropInputs = training && l.dropsInputs
@@ -83,9 +89,13 @@ struct RecurrentRun {
   @inline(__always) func position(_ s: Int) -> Int { goBackwards ? steps - 1 - s : s }
 
   /// Row `b`'s gates at input position `t`.
-  @inline(__always) func gatesAt(_ b: Int, _ t: Int) -> UnsafeMutablePointer<Float> { z + (b * steps + t) * gateWidth }
+  @inline(__always) func gatesAt(_ b: Int, _ t: Int) -> UnsafeMutablePointer<Float> {
+    z + (b * steps + t) * gateWidth
+  }
   /// A (steps, units) per-sample buffer's row `b` at input position `t`.
-  @inline(__always) func at(_ buffer: UnsafeMutablePointer<Float>, _ b: Int, _ t: Int) -> UnsafeMutablePointer<Float> {
+  @inline(__always) func at(_ buffer: UnsafeMutablePointer<Float>, _ b: Int, _ t: Int)
+    -> UnsafeMutablePointer<Float>
+  {
     buffer + (b * steps + t) * units
   }
 
@@ -107,17 +117,29 @@ struct RecurrentRun {
   }
 
   /// Row `b`'s output gradient at step `s`, from the layer's output gradient `dy`.
-  @inline(__always) func outputGrad(_ dy: UnsafePointer<Float>, _ b: Int, step s: Int) -> UnsafePointer<Float>? {
+  @inline(__always) func outputGrad(_ dy: UnsafePointer<Float>, _ b: Int, step s: Int)
+    -> UnsafePointer<Float>?
+  {
     if returnSequences { return dy + b * outputWidth + s * units }
     return s == steps - 1 ? dy + b * outputWidth : nil
   }
 
   // Row temporaries.
-  @inline(__always) func carryH(_ b: Int) -> UnsafeMutablePointer<Float> { rowTemp + b * rowTempWidth }
-  @inline(__always) func carryC(_ b: Int) -> UnsafeMutablePointer<Float> { rowTemp + b * rowTempWidth + units }
-  @inline(__always) func temp(_ b: Int) -> UnsafeMutablePointer<Float> { rowTemp + b * rowTempWidth + 2 * units }
-  @inline(__always) func temp2(_ b: Int) -> UnsafeMutablePointer<Float> { rowTemp + b * rowTempWidth + 5 * units }
-  @inline(__always) func maskedH(_ b: Int) -> UnsafeMutablePointer<Float> { rowTemp + b * rowTempWidth + 6 * units }
+  @inline(__always) func carryH(_ b: Int) -> UnsafeMutablePointer<Float> {
+    rowTemp + b * rowTempWidth
+  }
+  @inline(__always) func carryC(_ b: Int) -> UnsafeMutablePointer<Float> {
+    rowTemp + b * rowTempWidth + units
+  }
+  @inline(__always) func temp(_ b: Int) -> UnsafeMutablePointer<Float> {
+    rowTemp + b * rowTempWidth + 2 * units
+  }
+  @inline(__always) func temp2(_ b: Int) -> UnsafeMutablePointer<Float> {
+    rowTemp + b * rowTempWidth + 5 * units
+  }
+  @inline(__always) func maskedH(_ b: Int) -> UnsafeMutablePointer<Float> {
+    rowTemp + b * rowTempWidth + 6 * units
+  }
 
   /// Row `b`'s dropout mask of gate group `g` over the inputs / over the state.
   @inline(__always) func inputMask(_ b: Int, _ g: Int) -> UnsafeMutablePointer<Float> {

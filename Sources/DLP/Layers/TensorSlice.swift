@@ -22,7 +22,8 @@ final class TensorSlice: Layer {
   override func computeOutputShape(_ inputShapes: [[Int]]) throws -> [Int] {
     try requireSingleInput(inputShapes)
     guard offset + width <= inputShapes[0].reduce(1, *) else {
-      throw DLPError.shape("output \(index) of '\(name)' lies outside its source's \(describeShapes(inputShapes))")
+      throw DLPError.shape(
+        "output \(index) of '\(name)' lies outside its source's \(describeShapes(inputShapes))")
     }
     return shape
   }
@@ -35,7 +36,9 @@ final class TensorSlice: Layer {
 
   override func forward(_ p: ForwardPass) {
     let (total, w) = (inputShapes[0].reduce(1, *), width)
-    for n in 0..<p.batch { (p.output + n * w).update(from: p.inputs[0] + n * total + offset, count: w) }
+    for n in 0..<p.batch {
+      (p.output + n * w).update(from: p.inputs[0] + n * total + offset, count: w)
+    }
   }
 
   override func backward(_ p: BackwardPass) {
