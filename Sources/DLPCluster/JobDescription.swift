@@ -36,6 +36,9 @@ public struct JobDescription: Codable, Sendable, Equatable {
   /// The seeds of the coordinator's model's seed generators (dropout masks), by layer: a
   /// worker's copy uses them whatever seed it was built with.
   public var generatorSeeds: [[UInt32]] = []
+  /// Sequences padded to this length, or a CSV read as timeseries windows (`DatasetOptions`).
+  public var sequenceLength: Int? = nil
+  public var timeseries: TimeseriesOptions? = nil
 
   /// The collective algorithm `collective` names (checked where the job is made).
   public var algorithm: CollectiveKind { CollectiveKind(name: collective) ?? .ring }
@@ -75,7 +78,9 @@ public struct JobDescription: Codable, Sendable, Equatable {
 
   /// Loads and prepares the dataset as the coordinator did.
   public func loadData(for model: Model) throws -> PreparedData {
-    var options = DatasetOptions(numWords: numWords, samples: samples, targetColumn: targetColumn, skipTest: skipTest)
+    var options = DatasetOptions(
+      numWords: numWords, samples: samples, targetColumn: targetColumn, skipTest: skipTest,
+      sequenceLength: sequenceLength, timeseries: timeseries)
     options.images = images
     let splits = try DatasetCatalog.load(dataset, options: options)
     return try PreparedData.prepare(splits, for: model, normalize: normalize)

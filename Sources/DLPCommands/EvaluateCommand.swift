@@ -20,7 +20,7 @@ struct EvaluateCommand: ParsableCommand {
   func run() throws {
     try reportingErrors {
       configureEngine(threads: job.threads ?? (job.workers == 0 ? nil : 1))
-      let (m, preset) = try model.makeModel(seed: job.seed)
+      let (m, preset) = try model.makeModel(seed: job.seed, sequenceLength: data.sequenceLength)
       if let w = loadWeights {
         try WeightsFile.load(m, from: w)
       } else if !(model.modelPath?.hasSuffix(".keras") ?? false) {
@@ -36,6 +36,8 @@ struct EvaluateCommand: ParsableCommand {
         targetColumn: data.targetColumn, normalize: preset?.normalize ?? false, validationSplit: 0, batchSize: batchSize,
         seed: job.seed, collective: job.allreduce.description)
       description.images = try data.imageOptions(seed: job.seed, preset: preset, evaluation: true)
+      let read = data.datasetOptions(preset: preset)
+      (description.sequenceLength, description.timeseries) = (read.sequenceLength, read.timeseries)
       let ev = try ClusterSession.run(
         placement: job.workers == 0 ? .inProcess : .localWorkers(job.workers), model: m, data: prepared,
         roles: try prepared.roles(validationSplit: 0), batchSize: batchSize, run: job, description: description

@@ -86,7 +86,7 @@ struct KFoldCommand: ParsableCommand {
         throw DLPError.config("--ship-data sends the data to workers; it needs --workers N")
       }
       configureEngine(threads: job.threads)
-      let (template, preset) = try model.makeModel(seed: job.seed)
+      let (template, preset) = try model.makeModel(seed: job.seed, sequenceLength: data.sequenceLength)
       // Every task builds its model from this document: stable layer names, same compile settings.
       let blueprint = try ModelBlueprint(template)
       let normalize = self.normalize ?? preset?.normalize ?? false
@@ -106,6 +106,8 @@ struct KFoldCommand: ParsableCommand {
         collective: job.allreduce.description)
       workerData.skipTest = !final
       workerData.images = try data.imageOptions(seed: job.seed, preset: preset)
+      let read = data.datasetOptions(preset: preset)
+      (workerData.sequenceLength, workerData.timeseries) = (read.sequenceLength, read.timeseries)
       if job.workers > 0 {
         cluster = try FoldCoordinator.launchLocal(
           workers: job.workers, threads: job.threads ?? 1, shipData: shipData,

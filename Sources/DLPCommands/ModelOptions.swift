@@ -41,7 +41,9 @@ public struct ModelOptions: ParsableArguments {
   public var preset_: Preset? { get throws { try preset.map(Preset.named) } }
 
   /// Builds and compiles the model; the preset or JSON gives defaults, flags override them.
-  public func makeModel(seed: UInt64, requirePreset: Bool = true) throws -> (Model, Preset?) {
+  /// `sequenceLength`: the steps of the data's samples (`--sequence-length`), for a sequence
+  /// preset built for another length than its default.
+  public func makeModel(seed: UInt64, requirePreset: Bool = true, sequenceLength: Int? = nil) throws -> (Model, Preset?) {
     if let path = modelPath {
       let model: Model
       let cc: KerasCompileConfig?
@@ -71,7 +73,12 @@ public struct ModelOptions: ParsableArguments {
     guard let p = try preset_ else {
       throw DLPError.config("give a model: --preset NAME (\(Preset.all.map(\.name).joined(separator: ", "))) or --model MODEL.json")
     }
-    let model = try p.build(seed)
+    let model: Model
+    if let length = sequenceLength, let build = p.buildForLength {
+      model = try build(seed, length)
+    } else {
+      model = try p.build(seed)
+    }
     try model.compile(
       optimizer: Optimizers.named(optimizer ?? p.optimizer, learningRate: learningRate),
       losses: [Losses.named(loss ?? p.loss)], metrics: metrics.map(Self.split) ?? p.metrics)

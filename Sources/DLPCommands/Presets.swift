@@ -14,8 +14,16 @@ public struct Preset: Sendable {
   public let defaultDataset: String
   public let defaultEpochs: Int
   public let defaultBatchSize: Int
+  /// Sequence models: the steps of a sample when `--sequence-length` is not given (the book's
+  /// maxlen, or its timeseries window), and the model for another length.
+  public var sequenceLength: Int? = nil
+  public var buildForLength: (@Sendable (_ seed: UInt64, _ length: Int) throws -> Model)? = nil
+  /// A timeseries preset: how its CSV becomes windows unless the flags say otherwise.
+  public var timeseries: TimeseriesOptions? = nil
 
-  public static let all: [Preset] = [mnistMLP, imdbMLP, reutersMLP, bostonMLP, mnistConvnet]
+  public static let all: [Preset] = [
+    mnistMLP, imdbMLP, reutersMLP, bostonMLP, mnistConvnet, imdbLSTM, imdbGRUBidirectional, imdbConv1D, timeseriesGRU,
+  ]
 
   public static func named(_ name: String) throws -> Preset {
     guard let p = all.first(where: { $0.name == name }) else {

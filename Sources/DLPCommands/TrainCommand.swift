@@ -33,7 +33,7 @@ struct TrainArguments: ParsableArguments {
   func execute(placement: Placement) throws {
     let inProcess = placement == .inProcess
     configureEngine(threads: job.threads ?? (inProcess ? nil : 1))
-    let (m, preset) = try model.makeModel(seed: job.seed)
+    let (m, preset) = try model.makeModel(seed: job.seed, sequenceLength: data.sequenceLength)
     let datasetName = data.dataset ?? preset?.defaultDataset
     // Images in class folders too big to hold decoded: decoded batch by batch while training.
     if let stream = try ImageStreamTraining(arguments: self, model: m, preset: preset, inProcess: inProcess) {
@@ -41,6 +41,8 @@ struct TrainArguments: ParsableArguments {
       return
     }
     let splits = try data.load(default: datasetName, seed: job.seed, preset: preset)
+    // Timeseries windows bring their own validation windows (the last rows of train).
+    let validationSplit = self.validationSplit > 0 ? self.validationSplit : splits.validationSplit ?? 0
     let normalize = preset?.normalize ?? false
     let prepared = try PreparedData.prepare(splits, for: m, normalize: normalize)
     if let w = loadWeights { try WeightsFile.load(m, from: w) }
@@ -56,6 +58,8 @@ struct TrainArguments: ParsableArguments {
       normalize: normalize, validationSplit: validationSplit, batchSize: options.batchSize, seed: job.seed,
       collective: job.allreduce.description)
     description.images = try data.imageOptions(seed: job.seed, preset: preset)
+    let read = data.datasetOptions(preset: preset)
+    (description.sequenceLength, description.timeseries) = (read.sequenceLength, read.timeseries)
     let flags = try resultFlags(dataset: datasetName, options: options)
     var session = TrainingSession(
       model: m, data: prepared, options: options, validationSplit: validationSplit, run: job, placement: placement,
@@ -64,7 +68,8 @@ struct TrainArguments: ParsableArguments {
     session.checkpointEvery = checkpoint.checkpointEvery
     session.flags = flags
     session.resume = try checkpoint.resumePoint(flags: flags)
-    let outcome = try session.execute()
+    var outcome = try session.execute()
+    outcome.baselines = splits.baselines
     if let path = saveWeights { try WeightsFile.save(m, to: path) }
     if let path = saveModel { try KerasArchive.save(m, to: path, includeOptimizer: outcome.optimizerStateHeld) }
     try outcome.finish(report: job.report)
@@ -90,6 +95,10 @@ extension TrainArguments {
     f["dataset"] = dataset
     f["samples"] = data.samples.map(String.init)
     f["target-column"] = data.targetColumn
+    f["sequence-length"] = data.sequenceLength.map(String.init)
+    f["timeseries"] = data.datasetOptions(preset: try model.preset_).timeseries.map { t in
+      "\(t.target)/\(t.sequenceLength)/\(t.samplingRate)/\(t.sequenceStride)/\(t.resolvedDelay)/\(t.trainFraction)/\(t.validationFraction)"
+    }
     f["load-weights"] = try loadWeights.map(Self.contentTag)
     return f
   }

@@ -35,9 +35,15 @@ struct TrainingSession {
     /// Whether the model's optimizer holds the state training left (not under the ring, where
     /// the workers held it in shards): a .keras file then saves it.
     var optimizerStateHeld = true
+    /// Timeseries: the naive forecast's mean absolute errors, printed beside the model's.
+    var baselines: [String: Double] = [:]
 
     /// Prints the test figures, writes the report, and fails when training hit a NaN.
     func finish(report: String?) throws {
+      if !baselines.isEmpty {
+        let text = baselines.keys.sorted().map { "\($0): \(String(format: "%.4f", baselines[$0]!))" }.joined(separator: " - ")
+        printLine("naive baseline (the target's last value in each window) \(text)")
+      }
       if let ev = evaluation {
         let text = ev.keys.sorted().map { "\($0): \(String(format: "%.4f", ev[$0]!))" }.joined(separator: " - ")
         printLine("test \(text)")
@@ -60,6 +66,7 @@ struct TrainingSession {
       o["blas_core_reason"] = JSONValue(BLASKernelChoice.reason)
       if let ev = evaluation { o["evaluation"] = .object(ev.mapValues { JSONValue($0) }) }
       if let c = collective { o["allreduce"] = JSONValue(c) }
+      if !baselines.isEmpty { o["baseline"] = .object(baselines.mapValues { JSONValue($0) }) }
       if let r = history.stoppedReason { o["stopped_reason"] = JSONValue(r) }
       if let e = elastic {
         o["elastic"] = [

@@ -15,12 +15,23 @@ public struct DatasetOptions: Sendable, Equatable {
   /// How a folder of images in class folders is read (`--image-size`, `--color-mode`,
   /// `--label-mode`); nil: such a folder is not taken as an image dataset.
   public var images: ImageFolderOptions? = nil
+  /// imdb, reuters and npz sequences as int32 ids padded to this many steps
+  /// (`keras.utils.pad_sequences`' defaults: padded and truncated at the start, with 0) instead
+  /// of multi-hot vectors.
+  public var sequenceLength: Int? = nil
+  /// A CSV as timeseries windows (`TimeseriesSplits`) instead of one sample per row.
+  public var timeseries: TimeseriesOptions? = nil
 
-  public init(numWords: Int = 10000, samples: Int? = nil, targetColumn: String? = nil, skipTest: Bool = false) {
+  public init(
+    numWords: Int = 10000, samples: Int? = nil, targetColumn: String? = nil, skipTest: Bool = false,
+    sequenceLength: Int? = nil, timeseries: TimeseriesOptions? = nil
+  ) {
     self.numWords = numWords
     self.samples = samples
     self.targetColumn = targetColumn
     self.skipTest = skipTest
+    self.sequenceLength = sequenceLength
+    self.timeseries = timeseries
   }
 }
 
@@ -34,6 +45,10 @@ public struct DatasetSplits: Sendable, Equatable {
   /// XXH64 over the shapes, element types and stored bytes of train x, y and test x, y (see
   /// `ContentHasher`): read in place, no copy.
   public var contentHash: UInt64
+  /// Timeseries: the validation split that holds out exactly the validation windows (the last
+  /// rows of `train`), and the naive forecast's mean absolute errors (`val_mae`, `test_mae`).
+  public var validationSplit: Double? = nil
+  public var baselines: [String: Double] = [:]
 
   public init(name: String, train: LabeledData, test: LabeledData?, numClasses: Int?) {
     self.name = name
@@ -71,6 +86,8 @@ public enum DatasetCatalog {
     let name = resolved.name?.rawValue ?? nameOrPath
     var splits: (train: LabeledData, test: LabeledData?, classes: Int?)
     switch (resolved.source, resolved.name) {
+    case (.csv(let url), _) where options.timeseries != nil:
+      return try timeseries(url, name: name, options: options)
     case (.csv(let url), _):
       let table = try CSVTable(contentsOf: url)
       splits = (try table.split(target: options.targetColumn), nil, nil)
@@ -106,13 +123,13 @@ public enum DatasetCatalog {
       let data = try KerasDatasets.bostonHousing(archive)
       return (data.train, data.test, nil)
     case .imdb:
-      return try vectorized(try KerasDatasets.imdb(archive, options: sequenceOptions), options, 2)
+      return try encoded(try KerasDatasets.imdb(archive, options: sequenceOptions), options, 2)
     case .reuters:
-      return try vectorized(
+      return try encoded(
         try KerasDatasets.reuters(archive, options: sequenceOptions), options, 46)
     case nil where hasTrainTest:
       if try archive.array("x_train").dtype == .object {
-        return try vectorized(
+        return try encoded(
           try KerasDatasets.imdb(archive, options: sequenceOptions), options, nil)
       }
       func part(_ x: String, _ y: String) throws -> LabeledData {
@@ -131,7 +148,7 @@ public enum DatasetCatalog {
             + archive.arrayNames.joined(separator: ", "))
       }
       if try archive.array("x").dtype == .object {
-        return try vectorized(
+        return try encoded(
           try KerasDatasets.reuters(archive, options: sequenceOptions), options, nil)
       }
       let data = try KerasDatasets.shuffledSplit(
@@ -139,6 +156,43 @@ public enum DatasetCatalog {
         source: archive.source)
       return (data.train, data.test, try labelClasses(archive, ["y"]))
     }
+  }
+
+  /// Sequences as padded int32 ids (with `sequenceLength`) or multi-hot vectors.
+  static func encoded(_ s: SequenceSplits, _ options: DatasetOptions, _ classes: Int?) throws
+    -> (train: LabeledData, test: LabeledData?, classes: Int?)
+  {
+    guard let length = options.sequenceLength else { return try vectorized(s, options, classes) }
+    guard length > 0 else { throw DLPError.config("--sequence-length must be positive, got \(length)") }
+    let (_, _, count) = try vectorizedLabels(s, classes)
+    let samples = options.samples.map { min($0, s.trainX.count) } ?? s.trainX.count
+    let train = LabeledData(
+      x: try paddedSequences(Array(s.trainX[..<samples]), maxlen: length),
+      y: SampleArray(Tensor(s.trainY[..<samples].map(Float.init))))
+    let test = LabeledData(x: try paddedSequences(s.testX, maxlen: length), y: SampleArray(Tensor(s.testY.map(Float.init))))
+    return (train, test, count)
+  }
+
+  /// The class count, after checking every label against it.
+  static func vectorizedLabels(_ s: SequenceSplits, _ classes: Int?) throws -> ([Int], [Int], Int) {
+    let count = classes ?? ((s.trainY + s.testY).max() ?? 0) + 1
+    for (i, label) in (s.trainY + s.testY).enumerated() where label < 0 || label >= count {
+      throw DLPError.data("label \(label) at index \(i) is outside 0..<\(count)")
+    }
+    return (s.trainY, s.testY, count)
+  }
+
+  /// A CSV as the book's timeseries windows: train and validation windows in `train` (the
+  /// validation ones last, `validationSplit` holding them out exactly), test windows in `test`.
+  static func timeseries(_ url: URL, name: String, options: DatasetOptions) throws -> DatasetSplits {
+    let table = try CSVTable(contentsOf: url, skippingTextColumns: true, keepingDoubles: true)
+    let t = try TimeseriesSplits(table: table, options: options.timeseries!, trainLimit: options.samples)
+    var splits = DatasetSplits(
+      name: name, train: t.trainAndValidation, test: options.skipTest ? nil : t.test, numClasses: nil)
+    // Int(n * (1 - split)) lands on the first validation window.
+    splits.validationSplit = (Double(t.validationCount) - 0.5) / Double(t.trainCount + t.validationCount)
+    splits.baselines = ["val_mae": t.baselineValidationMAE, "test_mae": t.baselineTestMAE]
+    return splits
   }
 
   /// Multi-hot encodes sequences and checks labels against the class count (the largest label

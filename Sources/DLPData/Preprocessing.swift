@@ -126,6 +126,29 @@ public enum PadPosition: String, Sendable {
 /// `keras.utils.pad_sequences`: every sequence made `maxlen` long (default: the longest), padded
 /// with `value` and truncated at the `pre` (start) or `post` (end), Keras's defaults being `pre`
 /// for both. Returns a `[n, maxlen]` tensor.
+/// `keras.utils.pad_sequences` (see `padSequences`) into int32 ids: what an Embedding takes,
+/// without a float round trip.
+public func paddedSequences(
+  _ sequences: [[Int]], maxlen: Int? = nil, padding: PadPosition = .pre, truncating: PadPosition = .pre,
+  value: Int32 = 0
+) throws -> SampleArray {
+  let length = maxlen ?? sequences.map(\.count).max() ?? 0
+  guard length >= 0 else { throw DLPError.data("maxlen must not be negative, got \(length)") }
+  var out = [Int32](repeating: value, count: sequences.count * length)
+  for (i, sequence) in sequences.enumerated() where !sequence.isEmpty && length > 0 {
+    let kept =
+      sequence.count <= length
+      ? sequence[...]
+      : (truncating == .pre ? sequence.suffix(length) : sequence.prefix(length))
+    let start = i * length + (padding == .post ? 0 : length - kept.count)
+    for (k, w) in kept.enumerated() {
+      guard let id = Int32(exactly: w) else { throw DLPError.data("word id \(w) in sequence \(i) does not fit in int32") }
+      out[start + k] = id
+    }
+  }
+  return try SampleArray(shape: [sequences.count, length], int32: out)
+}
+
 public func padSequences(
   _ sequences: [[Int]], maxlen: Int? = nil, padding: PadPosition = .pre,
   truncating: PadPosition = .pre, value: Float = 0

@@ -59,6 +59,21 @@ public enum BLAS {
     }
   }
 
+  /// `gemm` on the calling thread only: for loops that already split their work across the
+  /// team (a recurrent layer runs each block of batch rows through every time step).
+  @inline(__always)
+  public static func gemmSerial(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+    alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    guard m > 0, n > 0 else { return }
+    single(
+      transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+      b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+  }
+
   /// Products smaller than this many multiply-adds stay on one thread (a region costs a few
   /// microseconds).
   static let splitWork = 1 << 18

@@ -10,6 +10,9 @@ public enum Initializer: Sendable, Equatable {
   case lecunUniform
   case randomUniform(min: Float, max: Float)
   case randomNormal(mean: Float, stddev: Float)
+  /// Keras's Orthogonal: the Q of a normal matrix's QR decomposition (signs fixed by R's
+  /// diagonal), times `gain`; the recurrent kernels' default.
+  case orthogonal(gain: Float)
   /// A random initialiser given its own seed (Keras's `GlorotUniform(seed=42)`): it draws no
   /// default seed, and fills from the key [seed, 0] (`fill(_:shape:kerasSeed:)`).
   indirect case seeded(Initializer, seed: UInt32)
@@ -27,6 +30,7 @@ public enum Initializer: Sendable, Equatable {
     case .lecunUniform: return "LecunUniform"
     case .randomUniform: return "RandomUniform"
     case .randomNormal: return "RandomNormal"
+    case .orthogonal: return "Orthogonal"
     case .seeded(let i, _): return i.kerasClassName
     }
   }
@@ -72,6 +76,7 @@ public enum Initializer: Sendable, Equatable {
       for i in buffer.indices { buffer[i] = lo + rng.nextUniform() * (hi - lo) }
     case .randomNormal(let mean, let std):
       for i in buffer.indices { buffer[i] = mean + rng.nextNormal() * std }
+    case .orthogonal(let gain): Initializer.orthogonal(buffer, shape: shape, gain: gain, rng: &rng)
     case .seeded(let i, let seed): i.fill(buffer, shape: shape, kerasSeed: seed)
     }
   }

@@ -48,4 +48,16 @@ final class CSVTableTests: XCTestCase {
     XCTAssertEqual(table.values, [0.5, 1, 0])
     XCTAssertThrowsError(try CSVTable(contentsOf: folder.appendingPathComponent("missing.csv")))
   }
+
+  func testTextColumnsAreLeftOutOnlyWhenAsked() throws {
+    let text = "Date Time,p (mbar),T (degC)\n01.01.2009 00:10:00,996.52,-8.02\n01.01.2009 00:20:00,996.57,-8.41\n"
+    XCTAssertThrowsError(try CSVTable(text: text, source: "jena.csv"))
+    let table = try CSVTable(text: text, source: "jena.csv", skippingTextColumns: true, keepingDoubles: true)
+    XCTAssertEqual(table.columns, ["p (mbar)", "T (degC)"])
+    XCTAssertEqual(table.skippedColumns, ["Date Time"])
+    XCTAssertEqual(table.values, [996.52, -8.02, 996.57, -8.41])
+    XCTAssertEqual(table.doubleValues, [996.52, -8.02, 996.57, -8.41])
+    // A later text cell in a numeric column is still an error naming it.
+    XCTAssertThrowsError(try CSVTable(text: text + "x,1,oops\n", source: "jena.csv", skippingTextColumns: true))
+  }
 }

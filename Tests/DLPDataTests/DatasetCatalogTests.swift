@@ -25,6 +25,38 @@ final class DatasetCatalogTests: XCTestCase {
     XCTAssertNotEqual(few.contentHash, splits.contentHash)
   }
 
+  /// With a sequence length, the reviews are int32 ids as keras.utils.pad_sequences makes
+  /// them (padded and truncated at the start with 0), not multi-hot.
+  func testIMDBFixtureAsPaddedSequences() throws {
+    let path = TestFiles.fixture("imdb.npz").path
+    let splits = try DatasetCatalog.load(
+      path, options: DatasetOptions(numWords: 40, sequenceLength: 8), locator: locator)
+    let keras = try KerasDatasets.imdb(
+      try NPZArchive(contentsOf: TestFiles.fixture("imdb.npz")), options: KerasSequenceOptions(numWords: 40))
+    XCTAssertEqual(splits.train.x.dtype, .int32)
+    XCTAssertEqual(splits.train.x.shape, [keras.trainX.count, 8])
+    XCTAssertEqual(splits.test?.x.shape, [keras.testX.count, 8])
+    let rows = splits.train.x.floats()
+    for (i, sequence) in keras.trainX.enumerated() {
+      let kept = sequence.suffix(8).map(Float.init)
+      XCTAssertEqual(Array(rows[(i * 8)..<((i + 1) * 8)]), [Float](repeating: 0, count: 8 - kept.count) + kept, "review \(i)")
+    }
+    XCTAssertEqual(splits.train.y.floats(), keras.trainY.map(Float.init))
+    let reuters = try DatasetCatalog.load(
+      TestFiles.fixture("reuters.npz").path, options: DatasetOptions(numWords: 50, sequenceLength: 5), locator: locator)
+    XCTAssertEqual(reuters.train.x.shape, [24, 5])
+    XCTAssertEqual(reuters.numClasses, 46)
+  }
+
+  func testPaddedSequencesFollowKerasPadSequences() throws {
+    // keras.utils.pad_sequences([[1, 2, 3, 4], [5], []], maxlen=3, padding=..., truncating=...)
+    let s = [[1, 2, 3, 4], [5], []]
+    XCTAssertEqual(try paddedSequences(s, maxlen: 3).floats(), [2, 3, 4, 0, 0, 5, 0, 0, 0])
+    XCTAssertEqual(try paddedSequences(s, maxlen: 3, padding: .post, truncating: .post).floats(), [1, 2, 3, 5, 0, 0, 0, 0, 0])
+    XCTAssertEqual(try paddedSequences(s).shape, [3, 4])
+    XCTAssertThrowsError(try paddedSequences([[1 << 40]], maxlen: 2))
+  }
+
   func testReutersFixture() throws {
     let splits = try DatasetCatalog.load(
       TestFiles.fixture("reuters.npz").path, options: DatasetOptions(numWords: 50), locator: locator

@@ -49,6 +49,31 @@ final class DistributedEquivalenceTests: XCTestCase {
     }
   }
 
+  /// A stacked LSTM (masked embeddings, dropout and recurrent dropout) and a bidirectional GRU
+  /// (recurrent dropout) on 2 and 3 workers give in-process weights: the recurrent layers only
+  /// need rows of a batch to be independent, and their dropout masks are keyed by the row in the
+  /// global batch, as Dropout's are.
+  func testSequenceModelsOnWorkersMatchInProcess() throws {
+    let dir = Harness.folder()
+    let job = try Harness.makeSequenceJob(in: dir)
+    for (name, model) in [("lstm", job.lstm), ("gru", job.gru)] {
+      func train(_ workers: Int) throws -> String {
+        let weights = "\(dir)/\(name)-\(workers).npz"
+        let r = try Harness.run(
+          "dlp",
+          ["train", "--dataset", job.npz, "--model", model, "--epochs", "2", "--batch-size", "32", "--seed", "3",
+           "--workers", String(workers), "--quiet", "--save-weights", weights])
+        XCTAssertEqual(r.status, 0, "\(name) on \(workers) workers: \(r.stderr)")
+        return weights
+      }
+      let reference = try train(0)
+      for workers in [2, 3] {
+        let diff = try Harness.maxRelativeDifference(reference, try train(workers))
+        XCTAssertLessThan(diff, 1e-4, "\(name) weights on \(workers) workers differ by \(diff)")
+      }
+    }
+  }
+
   /// `dlp evaluate --workers 2` shards the test set and sums metrics exactly as one process does.
   func testShardedEvaluationMatchesInProcess() throws {
     guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz") else {

@@ -167,6 +167,49 @@ enum Harness {
     return (data, paths[0], paths[1])
   }
 
+  /// Padded id sequences (`x_train` int32 [n, 12] over a vocabulary of 30, pre-padded with 0s;
+  /// `y_train` 3 classes, learnable from the ids) as an .npz, and two sequence models compiled
+  /// for them with SGD: a stacked LSTM on masked embeddings with dropout and recurrent dropout,
+  /// and a bidirectional GRU with recurrent dropout. n need not divide by the batch or workers.
+  static func makeSequenceJob(in dir: String, rows n: Int = 203) throws -> (npz: String, lstm: String, gru: String) {
+    var rng = SeededGenerator(seed: 11)
+    var ids: [Int32] = []
+    var labels: [Float] = []
+    for _ in 0..<n {
+      let c = Int(rng.next() % 3)
+      let length = 3 + Int(rng.next() % 10)
+      for t in 0..<12 {
+        let word = t < 12 - length ? 0 : 1 + (c * 9 + Int(rng.next() % 12)) % 29
+        ids.append(Int32(word))
+      }
+      labels.append(Float(c))
+    }
+    var bytes: [UInt8] = []
+    for v in ids { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    var npz = NPZWriter()
+    try npz.add("x_train", NPYArray(shape: [n, 12], dtype: .int32, littleEndianData: bytes))
+    try npz.add("y_train", Tensor(labels))
+    let data = dir + "/sequences.npz"
+    try npz.write(to: URL(fileURLWithPath: data))
+
+    let lstm = try Sequential([
+      InputLayer(shape: [12], dtype: .int32), Embedding(30, 8, maskZero: true),
+      LSTM(8, returnSequences: true, dropout: 0.2, recurrentDropout: 0.2), LSTM(6), Dense(3, activation: .softmax),
+    ])
+    let gru = try Sequential([
+      InputLayer(shape: [12], dtype: .int32), Embedding(30, 8), Bidirectional(GRU(6, recurrentDropout: 0.1)),
+      Dense(3, activation: .softmax),
+    ])
+    var paths: [String] = []
+    for (name, model) in [("lstm", lstm), ("gru", gru)] {
+      try model.compile(optimizer: SGD(learningRate: 0.1), losses: [SparseCategoricalCrossentropy()], metrics: ["accuracy"])
+      let path = "\(dir)/\(name).json"
+      try model.toJSON().write(toFile: path, atomically: true, encoding: .utf8)
+      paths.append(path)
+    }
+    return (data, paths[0], paths[1])
+  }
+
   /// Largest |a - b| / max(|a|, 1e-3) over every weight of two --save-weights files.
   static func maxRelativeDifference(_ a: String, _ b: String) throws -> Float {
     let x = try WeightsFile.read(a)

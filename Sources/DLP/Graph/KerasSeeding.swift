@@ -29,15 +29,28 @@ public enum KerasSeeding {
   )] {
     var python = PythonRandom(seed: seed)
     return layers.map { layer in
-      let weights = layer.weightSpecs.map { spec -> UInt32? in
-        spec.initializer.drawsKerasSeed ? UInt32(python.randint(1, 1_000_000_000)) : nil
-      }
-      let generators = (0..<layer.kerasSeedGenerators).map { _ in
-        UInt32(python.randint(1, 1_000_000_000))
+      var weights = [UInt32?](repeating: nil, count: layer.weightSpecs.count)
+      var generators = [UInt32](repeating: 0, count: layer.kerasSeedGenerators)
+      for draw in layer.kerasSeedDraws {
+        let value = UInt32(python.randint(1, 1_000_000_000))
+        switch draw {
+        case .weight(let i): weights[i] = value
+        case .generator(let j): generators[j] = value
+        case .discarded: break
+        }
       }
       return (weights, generators)
     }
   }
+}
+
+/// One default seed a Keras constructor draws: for a weight's initialiser, for a seed
+/// generator, or for an object Keras builds and throws away (the layer a Bidirectional is given
+/// is constructed, drawing its seeds, then re-created from its config twice).
+public enum KerasSeedDraw: Equatable, Sendable {
+  case weight(Int)
+  case generator(Int)
+  case discarded
 }
 
 /// The sample orders of a Keras `fit` on `count` samples after `np.random.seed(seed)`: the

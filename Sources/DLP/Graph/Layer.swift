@@ -59,6 +59,11 @@ public struct ForwardPass {
   /// The other replicas of this training step, for layers whose forward needs statistics of
   /// the global batch (BatchNormalization); nil in-process.
   public var replicas: ReplicaReduction? = nil
+  /// Keras's `_keras_mask` of each input, (batch, mask width) of 1 (keep) or 0 (masked), nil
+  /// where the input carries none; and where this layer writes the mask it produces (see
+  /// `Layer.maskPropagation`).
+  public var inputMasks: [UnsafePointer<Float>?] = []
+  public var outputMask: UnsafeMutablePointer<Float>? = nil
 }
 
 /// What a layer's backward sees. `outputGrad` is this node's own buffer and may be overwritten.
@@ -81,6 +86,8 @@ public struct BackwardPass {
   /// Whether the forward this backward follows ran in training mode (BatchNormalization
   /// differentiates its batch statistics then, its moving ones otherwise).
   public var training: Bool = true
+  /// The masks the forward saw (`ForwardPass.inputMasks`).
+  public var inputMasks: [UnsafePointer<Float>?] = []
 }
 
 /// The base of every layer: Keras's Layer. A subclass validates and stores its config in `init`,
@@ -95,7 +102,9 @@ open class Layer {
   public internal(set) var outputShape: [Int] = []
   public internal(set) var weightSpecs: [WeightSpec] = []
   /// Where this layer's weights live once a model has bound them.
-  var binding: ParameterBinding?
+  var binding: ParameterBinding? { didSet { bindingsChanged() } }
+  /// The element type of each input, fixed on the first call (an Embedding reads integer ids).
+  public internal(set) var inputDTypes: [InputLayer.DType] = []
 
   public init(name: String?, defaultPrefix: String) {
     self.name = name ?? LayerNames.unique(defaultPrefix)
@@ -113,7 +122,7 @@ open class Layer {
   open var readsInt32Input: Bool { false }
 
   /// The seeds of this layer's seed generators, given by the model that binds it.
-  public internal(set) var generatorSeeds: [UInt32] = []
+  public internal(set) var generatorSeeds: [UInt32] = [] { didSet { bindingsChanged() } }
 
   /// The per-sample output shape for these per-sample input shapes; throws on a mismatch.
   open func computeOutputShape(_ inputShapes: [[Int]]) throws -> [Int] {
@@ -134,6 +143,30 @@ open class Layer {
   /// Keras's `get_config()` without the base keys (`name`, `trainable`, `dtype`), which the
   /// serializer adds.
   open func config() -> [String: JSONValue] { [:] }
+
+  // MARK: masks, seeds and sublayers (sequence models)
+
+  /// What this layer does with Keras's `_keras_mask` (`MaskPropagation`); `inputMasked[i]`
+  /// says whether input i carries one. Keras drops the mask at layers that do not support
+  /// masking, which is the default here.
+  open func maskPropagation(inputMasked: [Bool]) -> MaskPropagation { .none }
+
+  /// The default seeds Keras's constructor draws for this layer, in its order (`KerasSeeding`):
+  /// by default one per weight whose initialiser draws one, then one per seed generator.
+  open var kerasSeedDraws: [KerasSeedDraw] {
+    weightSpecs.indices.filter { weightSpecs[$0].initializer.drawsKerasSeed }.map { .weight($0) }
+      + (0..<kerasSeedGenerators).map { .generator($0) }
+  }
+
+  /// Fills weight `i` as Keras initialises it from its default seed `kerasSeed`. A layer whose
+  /// weight Keras builds from several initialisers (LSTM's unit_forget_bias) overrides this.
+  open func fillWeight(_ i: Int, _ buffer: UnsafeMutableBufferPointer<Float>, kerasSeed: UInt32) {
+    weightSpecs[i].initializer.fill(buffer, shape: weightSpecs[i].shape, kerasSeed: kerasSeed)
+  }
+
+  /// Called when the model binds this layer's weights or gives it its generator seeds: a layer
+  /// that runs inner layers (Bidirectional) hands them their share.
+  open func bindingsChanged() {}
 
   /// The regularisation penalty this layer adds, and its gradient added into `grads`.
   /// Weights without a regulariser cost nothing.
@@ -232,6 +265,7 @@ extension Layer {
     // A model called as a layer is inlined: its nodes join the caller's graph (Model+Nesting).
     if let model = self as? Model { return try model.callSingleOutput(inputs) }
     do {
+      if !isBuilt { inputDTypes = inputs.map(\.dtype) }
       let out = try ensureBuilt(inputs.map(\.shape))
       return SymbolicTensor(node: Node(layer: self, inputs: inputs), shape: out)
     } catch DLPError.shape(let message) where inputs.count > 1 {

@@ -130,6 +130,14 @@ struct TopLevelRefs {
     for item in items {
       switch item {
       case .node(let n):
+        // A slice of a layer's several outputs is that layer's output `index` (Keras's
+        // [layer, node, tensor] reference).
+        if let slice = n.layer as? TensorSlice, let source = n.inputs.first {
+          let r = refs[ObjectIdentifier(source.node)] ?? (source.node.layer.name, 0, 0)
+          refs[ObjectIdentifier(n)] = (r.name, r.node, slice.index)
+          indices.append(0)
+          continue
+        }
         let k = perOwner[ObjectIdentifier(n.layer), default: 0]
         perOwner[ObjectIdentifier(n.layer)] = k + 1
         indices.append(k)

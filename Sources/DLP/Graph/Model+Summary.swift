@@ -18,6 +18,8 @@ extension Model {
       switch item {
       case .node(let n):
         if isSequential && n.layer is InputLayer { continue }
+        // The outputs of a layer with several are listed on its row, as Keras lists them.
+        if n.layer is TensorSlice { continue }
         owner = n.layer
         shape = n.layer is InputLayer ? (n.layer as! InputLayer).shape : n.layer.outputShape
         inputs = n.inputs
@@ -28,7 +30,7 @@ extension Model {
       }
       let first = counted.insert(ObjectIdentifier(owner)).inserted
       var row = [
-        "\(owner.name) (\(owner.className))", describeShapes([shape]),
+        "\(owner.name) (\(owner.className))", describeShapes((owner as? MultiOutputLayer)?.kerasOutputShapes ?? [shape]),
         Model.grouped(first ? owner.parameterCount : 0),
       ]
       if functional { row.append(connections(inputs)) }

@@ -123,8 +123,7 @@ open class Model: Layer {
   func initialize(_ layer: Layer, seeds: [UInt32?]) {
     for (i, spec) in layer.weightSpecs.enumerated() {
       // No default seed: a constant, or an initialiser with its own seed.
-      spec.initializer.fill(
-        .init(start: layer.weight(i), count: spec.count), shape: spec.shape, kerasSeed: seeds[i] ?? 0)
+      layer.fillWeight(i, .init(start: layer.weight(i), count: spec.count), kerasSeed: seeds[i] ?? 0)
     }
   }
 

@@ -18,6 +18,8 @@ public final class Node {
 public final class SymbolicTensor {
   public let node: Node
   public let shape: [Int]
+  /// float32, or int32 for a model input of integer ids (what an Embedding reads).
+  public var dtype: InputLayer.DType { (node.layer as? InputLayer)?.dtype ?? .float32 }
 
   init(node: Node, shape: [Int]) {
     self.node = node

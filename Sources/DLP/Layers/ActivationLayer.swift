@@ -9,6 +9,11 @@ public final class ActivationLayer: Layer, ActivatedLayer {
 
   public override var className: String { "Activation" }
 
+  /// Keras passes a mask through this layer (supports_masking).
+  public override func maskPropagation(inputMasked: [Bool]) -> MaskPropagation {
+    inputMasked.first == true ? .passThrough(input: 0) : .none
+  }
+
   public override func forward(_ p: ForwardPass) {
     let width = outputShape.reduce(1, *)
     p.output.update(from: p.inputs[0], count: p.batch * width)

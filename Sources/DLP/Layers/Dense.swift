@@ -29,6 +29,11 @@ public final class Dense: Layer, ActivatedLayer {
 
   public override var className: String { "Dense" }
 
+  /// Keras passes a mask through this layer (supports_masking).
+  public override func maskPropagation(inputMasked: [Bool]) -> MaskPropagation {
+    inputMasked.first == true ? .passThrough(input: 0) : .none
+  }
+
   public override func computeOutputShape(_ inputShapes: [[Int]]) throws -> [Int] {
     try requireSingleInput(inputShapes)
     guard let last = inputShapes[0].last, last > 0 else {

@@ -16,6 +16,11 @@ public final class Dropout: Layer {
 
   public override var className: String { "Dropout" }
 
+  /// Keras passes a mask through this layer (supports_masking).
+  public override func maskPropagation(inputMasked: [Bool]) -> MaskPropagation {
+    inputMasked.first == true ? .passThrough(input: 0) : .none
+  }
+
   /// Keras's Dropout makes a `SeedGenerator(seed)`, which draws a default seed when seed is nil.
   public override var kerasSeedGenerators: Int { seed == nil ? 1 : 0 }
 

@@ -93,7 +93,12 @@ public enum KerasModelReader {
   }
 
   /// A reference to a layer's output in a functional config: (layer name, node index).
-  struct TensorRef { let layer: String; let node: Int }
+  struct TensorRef {
+    let layer: String
+    let node: Int
+    /// Which of the node's outputs (a recurrent layer with return_state has several).
+    var tensor = 0
+  }
 
   /// The tensors a node was called on, from Keras 3's `{"args": [...]}` or Keras 2's nested lists.
   static func inboundRefs(_ node: JSONValue, context: String) throws -> [TensorRef] {
@@ -103,10 +108,10 @@ public enum KerasModelReader {
         guard hist.count >= 2, let name = hist[0].string, let idx = hist[1].int else {
           throw DLPError.config("\(context): malformed keras_history \(v.serialized())")
         }
-        refs.append(TensorRef(layer: name, node: idx))
+        refs.append(TensorRef(layer: name, node: idx, tensor: hist.count >= 3 ? hist[2].int ?? 0 : 0))
       } else if let a = v.array {
         if a.count >= 3, let name = a[0].string, let idx = a[1].int {  // Keras 2: [name, node, tensor, kwargs]
-          refs.append(TensorRef(layer: name, node: idx))
+          refs.append(TensorRef(layer: name, node: idx, tensor: a[2].int ?? 0))
         } else {
           for x in a { try collect(x) }
         }
@@ -121,11 +126,32 @@ public enum KerasModelReader {
     var layers: [String: Layer] = [:]
     var inbound: [String: [[TensorRef]]] = [:]
     var order: [String] = []
+    // Keras 3 writes the mask of an Embedding(mask_zero=True) as an op, not_equal(ids, 0), given
+    // to the layers that use it as their `mask` argument. DLP propagates that mask itself
+    // (`MaskPlan`): the op is left out, and the layers given it must receive a mask.
+    var maskOps = Set<String>()
+    var maskedConsumers = Set<String>()
     for e in entries {
       guard let name = e["name"]?.string ?? e["config"]?["name"]?.string else {
         throw DLPError.config("a functional layer entry has no 'name'")
       }
       guard layers[name] == nil else { throw DLPError.config("two layers are named '\(name)'") }
+      if e["class_name"]?.string == "NotEqual" {
+        let args = e["inbound_nodes"]?.array?.first?["args"]?.array ?? []
+        guard args.count == 2, args[1].double == 0 else {
+          throw DLPError.config("op '\(name)' (NotEqual) is supported only as a mask, not_equal(ids, 0)")
+        }
+        maskOps.insert(name)
+        continue
+      }
+      for node in e["inbound_nodes"]?.array ?? [] {
+        if let ref = node["kwargs"]?["mask"]?["config"]?["keras_history"]?.array?.first?.string {
+          guard maskOps.contains(ref) else {
+            throw DLPError.config("layer '\(name)' takes a mask from '\(ref)'; DLP takes masks only from an Embedding's mask_zero")
+          }
+          maskedConsumers.insert(name)
+        }
+      }
       if e["class_name"]?.string == "InputLayer" {
         layers[name] = try inputLayer(e["config"] ?? nil)
         inbound[name] = []
@@ -141,6 +167,17 @@ public enum KerasModelReader {
     for (name, layer) in layers {
       if let input = layer as? InputLayer { produced[name] = [SymbolicTensor(node: Node(layer: input, inputs: []), shape: input.shape)] }
     }
+    // Output k of a node: the node's tensor, or a slice of it for a layer with several outputs.
+    var slices: [ObjectIdentifier: [SymbolicTensor]] = [:]
+    func output(_ t: SymbolicTensor, _ k: Int) throws -> SymbolicTensor {
+      let shapes = (t.node.layer as? MultiOutputLayer)?.kerasOutputShapes ?? [t.shape]
+      guard shapes.indices.contains(k) else {
+        throw DLPError.config("layer '\(t.node.layer.name)' has \(shapes.count) outputs; a reference asks for output \(k)")
+      }
+      if shapes.count == 1 { return t }
+      if slices[ObjectIdentifier(t.node)] == nil { slices[ObjectIdentifier(t.node)] = try TensorSlice.split(t, shapes: shapes) }
+      return slices[ObjectIdentifier(t.node)]![k]
+    }
     var pending = order.flatMap { name in (inbound[name] ?? []).enumerated().map { (name, $0.offset, $0.element) } }
     while !pending.isEmpty {
       var progress = false
@@ -149,7 +186,7 @@ public enum KerasModelReader {
         guard produced[name, default: []].count == nodeIndex,
           let args = try? refs.map({ r -> SymbolicTensor in
             guard let t = produced[r.layer], r.node < t.count else { throw DLPError.config("") }
-            return t[r.node]
+            return try output(t[r.node], r.tensor)
           })
         else {
           rest.append((name, nodeIndex, refs))
@@ -182,12 +219,21 @@ public enum KerasModelReader {
         guard let t = produced[name], n < t.count else {
           throw DLPError.config("'\(key)' names layer '\(name)', which has no node \(n)")
         }
-        return t[n]
+        return try output(t[n], a.count >= 3 ? a[2].int ?? 0 : 0)
       }
     }
-    return try Model(
+    let model = try Model(
       inputs: resolve("input_layers"), outputs: resolve("output_layers"), name: config["name"]?.string, seed: seed,
       bindWeights: bindWeights)
+    let plan = MaskPlan(model)
+    let index = Dictionary(uniqueKeysWithValues: model.nodes.enumerated().map { (ObjectIdentifier($1), $0) })
+    for n in model.nodes where maskedConsumers.contains(n.layer.name) {
+      guard let input = n.inputs.first, plan.source[index[ObjectIdentifier(input.node)]!] != nil else {
+        throw DLPError.config(
+          "layer '\(n.layer.name)' is given a mask in the model file that does not reach it from an Embedding with mask_zero=True")
+      }
+    }
+    return model
   }
 
   static func compileConfig(_ v: JSONValue?, outputs: [String]) throws -> KerasCompileConfig? {

@@ -63,13 +63,13 @@ public enum KerasModelWriter {
       return [
         "class_name": "__keras_tensor__",
         "config": [
-          "shape": .batchShape(t.shape), "dtype": "float32",
+          "shape": .batchShape(t.shape), "dtype": .string(t.dtype.rawValue),
           "keras_history": [.string(r.name), JSONValue(r.node), JSONValue(r.tensor)],
         ],
       ]
     }
     var entries: [JSONValue] = []
-    for layer in model.topLevelLayers {
+    for layer in model.topLevelLayers where !(layer is TensorSlice) {
       var e = layerEntry(layer)
       e["name"] = .string(layer.name)
       // The calls of this layer (or nested model) at the top level, in order.

@@ -19,6 +19,7 @@ public enum KerasObjects {
     case .constant(let c): return ["value": JSONValue(c)]
     case .randomUniform(let lo, let hi): return ["minval": JSONValue(lo), "maxval": JSONValue(hi), "seed": nil]
     case .randomNormal(let m, let s): return ["mean": JSONValue(m), "stddev": JSONValue(s), "seed": nil]
+    case .orthogonal(let gain): return ["gain": JSONValue(gain), "seed": nil]
     case .zeros, .ones: return [:]
     }
   }
@@ -60,8 +61,9 @@ public enum KerasObjects {
     case "HeUniform", "he_uniform": return .heUniform
     case "HeNormal", "he_normal": return .heNormal
     case "LecunUniform", "lecun_uniform": return .lecunUniform
-    case "RandomUniform", "random_uniform": return .randomUniform(min: f("minval", -0.05), max: f("maxval", 0.05))
-    case "RandomNormal", "random_normal": return .randomNormal(mean: f("mean", 0), stddev: f("stddev", 0.05))
+    case "Orthogonal", "orthogonal", "OrthogonalInitializer": return .orthogonal(gain: f("gain", 1))
+    case "RandomUniform", "random_uniform", "uniform": return .randomUniform(min: f("minval", -0.05), max: f("maxval", 0.05))
+    case "RandomNormal", "random_normal", "normal": return .randomNormal(mean: f("mean", 0), stddev: f("stddev", 0.05))
     default: throw DLPError.config("\(context): unsupported initializer '\(name)'")
     }
   }

@@ -43,6 +43,23 @@ public enum LayerRegistry {
     "RandomContrast": { c in try RandomContrast(config: c) },
     "SeparableConv2D": { c in try SeparableConv2D(config: c) },
     "Conv2DTranspose": { c in try Conv2DTranspose(config: c) },
+    // Sequence models (the book's chapters on text and timeseries).
+    "Embedding": { c in try Embedding(config: c) },
+    "SimpleRNN": { c in try SimpleRNN(config: c) },
+    "LSTM": { c in try LSTM(config: c) },
+    "GRU": { c in try GRU(config: c) },
+    "Bidirectional": { c in try Bidirectional(config: c) },
+    "Conv1D": { c in try Conv1D(config: c) },
+    "MaxPooling1D": { c in try MaxPooling1D(config: c) },
+    "AveragePooling1D": { c in try AveragePooling1D(config: c) },
+    "GlobalMaxPooling1D": { c in
+      try c.requireChannelsLast()
+      return GlobalMaxPooling1D(keepdims: try c.bool("keepdims", default: false), name: c.name)
+    },
+    "GlobalAveragePooling1D": { c in
+      try c.requireChannelsLast()
+      return GlobalAveragePooling1D(keepdims: try c.bool("keepdims", default: false), name: c.name)
+    },
   ]
 
   /// Registers (or replaces) the factory for a Keras class name.

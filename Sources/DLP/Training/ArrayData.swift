@@ -55,6 +55,7 @@ public struct ArrayData {
         "input '\(layer.name)' takes integer ids (dtype int32); the data is float32. Load the ids as integers (an integer .npz array, or SampleArray(shape:int32:))"
       )
     }
+    try Embedding.validateIds(self, for: model)
     guard needTargets else { return }
     let c = try model.requireCompiled()
     guard targets.count == c.heads.count else {

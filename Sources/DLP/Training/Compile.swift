@@ -43,6 +43,7 @@ extension Model {
   public func compile(
     optimizer: Optimizer, losses: [any Loss], metricSpecs: [[MetricSpec]], lossWeights: [Float]? = nil
   ) throws {
+    try MaskPlan.validate(self)
     let metricLists = metricSpecs.count == 1 ? Array(repeating: metricSpecs[0], count: outputs.count) : metricSpecs
     guard metricLists.count == outputs.count else {
       throw DLPError.config("the model has \(outputs.count) outputs but metrics were given for \(metricSpecs.count)")

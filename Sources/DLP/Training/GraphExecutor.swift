@@ -99,8 +99,19 @@ public final class GraphExecutor {
     remaining = applications
     written = [Bool](repeating: false, count: model.layers.count)
     fusedNode = nodes.indices.map { k in heads.contains { $0.fused && $0.nodeIndex == k } }
+    // Keras's masks (sequence models): a buffer per node that produces one, shared by the
+    // nodes it passes through (see `MaskPlan`).
+    let plan = MaskPlan(model)
+    let maskBuffers = plan.producedWidth.map { w in w.map { alloc(cap * $0) } }
+    outputMaskPointers = maskBuffers
+    inputMaskPointers = nodes.map { n in
+      n.inputs.map { input in plan.source[nodeIndex[ObjectIdentifier(input.node)]!].map { UnsafePointer(maskBuffers[$0]!) } }
+    }
     self.owned = owned
   }
+
+  let inputMaskPointers: [[UnsafePointer<Float>?]]
+  let outputMaskPointers: [UnsafeMutablePointer<Float>?]
 
   let inputPointers: [[UnsafePointer<Float>]]
   let inputGradPointers: [[UnsafeMutablePointer<Float>?]]
@@ -164,7 +175,8 @@ public final class GraphExecutor {
       n.layer.forward(
         ForwardPass(
           inputs: inputPointers[k], output: outputs[k], scratch: scratch[k], batch: batch, training: training,
-          deferActivation: fusedNode[k], randomness: random, replicas: replicas))
+          deferActivation: fusedNode[k], randomness: random, replicas: replicas, inputMasks: inputMaskPointers[k],
+          outputMask: outputMaskPointers[k]))
     }
   }
 
@@ -221,7 +233,7 @@ public final class GraphExecutor {
           inputs: inputPointers[k], output: outputs[k], outputGrad: grads[k], inputGrads: inputGradPointers[k],
           scratch: scratch[k], batch: batch, deferActivation: fusedNode[k],
           computeWeightGrads: trains, accumulateWeightGrads: written[l], replicas: replicas,
-          training: lastForwardTraining))
+          training: lastForwardTraining, inputMasks: inputMaskPointers[k]))
       if trains {
         written[l] = true
         remaining[l] -= 1

@@ -11,13 +11,24 @@ public struct CSVTable: Sendable, Equatable {
   public let rowCount: Int
   /// Row-major values, `rowCount * columns.count`.
   public let values: [Float]
+  /// Columns left out as text (with `skippingTextColumns`): a timeseries' timestamps.
+  public private(set) var skippedColumns: [String] = []
+  /// The cells in double precision (with `keepingDoubles`), as numpy reads a CSV: statistics
+  /// of a timeseries are then those of the book's code to the last float bit.
+  public private(set) var doubleValues: [Double]? = nil
 
-  public init(contentsOf url: URL) throws {
+  /// `skippingTextColumns`: a column whose first cell is not a number (Jena's "Date Time") is
+  /// left out rather than refused; every other cell must still be a number.
+  public init(contentsOf url: URL, skippingTextColumns: Bool = false, keepingDoubles: Bool = false) throws {
     let bytes = try FileIO.readBytes(url)
-    try self.init(text: String(decoding: bytes, as: UTF8.self), source: url.path)
+    try self.init(
+      text: String(decoding: bytes, as: UTF8.self), source: url.path, skippingTextColumns: skippingTextColumns,
+      keepingDoubles: keepingDoubles)
   }
 
-  public init(text: String, source: String) throws {
+  public init(text: String, source: String, skippingTextColumns: Bool = false, keepingDoubles: Bool = false) throws {
+    var doubles: [Double] = []
+    var skip: [Bool]?
     var columns: [String]?
     var values: [Float] = []
     var rows = 0
@@ -44,8 +55,12 @@ public struct CSVTable: Sendable, Equatable {
         throw DLPError.data(
           "\(source): line \(lineNumber) has \(fields.count) cells, the header has \(header.count)")
       }
-      for (column, field) in zip(header, fields) {
+      if skip == nil {
+        skip = fields.map { skippingTextColumns && Float($0.trimmingCharacters(in: .whitespaces)) == nil }
+      }
+      for (k, (column, field)) in zip(header, fields).enumerated() where !skip![k] {
         let cell = field.trimmingCharacters(in: .whitespaces)
+        if keepingDoubles, let d = Double(cell) { doubles.append(d) }
         guard let value = Float(cell) else {
           throw DLPError.data(
             "\(source): row \(rows + 1) (line \(lineNumber)), column '\(column)': "
@@ -56,7 +71,10 @@ public struct CSVTable: Sendable, Equatable {
       rows += 1
     }
     guard let header = columns else { throw DLPError.data("\(source): empty CSV file (no header)") }
-    self.columns = header
+    let skipped = skip ?? header.map { _ in false }
+    self.columns = header.indices.filter { !skipped[$0] }.map { header[$0] }
+    self.skippedColumns = header.indices.filter { skipped[$0] }.map { header[$0] }
+    if keepingDoubles { self.doubleValues = doubles }
     self.rowCount = rows
     self.values = values
   }

@@ -7,7 +7,7 @@ extension Initializer {
     switch self {
     case .zeros, .ones, .constant, .seeded: return false
     case .glorotUniform, .glorotNormal, .heUniform, .heNormal, .lecunUniform, .randomUniform,
-      .randomNormal:
+      .randomNormal, .orthogonal:
       return true
     }
   }
