@@ -142,8 +142,8 @@ final class SequenceFixtureTests: XCTestCase {
       let (model, compile) = try KerasModelReader.read(path: f.path(".json"), seed: seed)
       let c = try XCTUnwrap(compile, f.name)
       try model.compile(
-        optimizer: KerasObjects.parseOptimizer(c.optimizer), losses: c.losses.map(Losses.named),
-        metrics: c.metrics)
+        optimizer: KerasObjects.parseOptimizer(c.optimizer), losses: c.losses, metricSpecs: c.metrics,
+        lossWeights: c.lossWeights)
       try WeightsFile.load(model, from: f.path(".weights.npz"))
       let data = try NPZArchive(contentsOf: URL(fileURLWithPath: f.path(".data.npz")))
       let x = try data.array("x_train").samples()

@@ -31,6 +31,7 @@ QUANT = 256.0
 def parse_args():
     here = os.path.dirname(os.path.abspath(__file__))
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", choices=["keras-file"], help="write only this fixture")
     p.add_argument("--out", default=os.path.normpath(os.path.join(here, "..", "..", "Tests", "Fixtures", "keras-sequences")))
     return p.parse_args()
 
@@ -437,13 +438,39 @@ def preset_counts():
     write_json(os.path.join(ARGS.out, "presets.json"), {"keras_version": keras.__version__, "count_params": out})
 
 
+def keras_file_fixture():
+    """A functional sequence model saved by Keras itself as a .keras file (Embedding with
+    mask_zero, Bidirectional GRU, LSTM, causal Conv1D): its weights file keeps recurrent weights
+    in cells (layers/lstm/cell/vars, layers/bidirectional/forward_layer/cell/vars)."""
+    keras.utils.set_random_seed(SEED)
+    inp = keras.Input((20,), dtype="int32")
+    x = layers.Embedding(100, 8, mask_zero=True)(inp)
+    x = layers.Bidirectional(layers.GRU(6, return_sequences=True))(x)
+    x = layers.LSTM(5, return_sequences=True)(x)
+    x = layers.Conv1D(4, 3, padding="causal")(x)
+    x = layers.GlobalAveragePooling1D()(x)
+    model = keras.Model(inp, layers.Dense(2, activation="softmax")(x))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    set_fixture_weights(model)
+    x = ids(12, 20, 100, pad=[0, 3, 7, 12, 19, 0, 1, 5, 9, 2, 4, 6])
+    model.save(os.path.join(ARGS.out, "seq_keras_file.keras"))
+    y = np.asarray(model.predict(x, verbose=0), dtype=np.float32)
+    np.savez_compressed(os.path.join(ARGS.out, "seq_keras_file.io.npz"), x=x, y=y)
+    write_json(os.path.join(ARGS.out, "seq_keras_file.expected.json"), {
+        "keras_version": keras.__version__, "count_params": int(model.count_params())})
+
+
 def main():
     os.makedirs(ARGS.out, exist_ok=True)
+    if ARGS.only == "keras-file":
+        keras_file_fixture()
+        return
     model_fixtures()
     fit_fixtures()
     timeseries_fixture()
     initial_weights_fixture()
     preset_counts()
+    keras_file_fixture()
     write_json(os.path.join(ARGS.out, "manifest.json"), {
         "generator": "scripts/peers/make_sequence_fixtures.py", "keras_version": keras.__version__,
         "backend": keras.backend.backend(), "numpy_version": np.__version__, "seed": SEED,

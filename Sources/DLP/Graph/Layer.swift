@@ -117,6 +117,11 @@ open class Layer {
   /// drawing a default seed (see `KerasSeeding`): Dropout's, for one.
   open var kerasSeedGenerators: Int { 0 }
 
+  /// Where Keras's weights files keep this layer's weights, relative to its group, and how many
+  /// of `weightSpecs` (in order) each folder holds: `vars` for most layers; a recurrent layer's
+  /// live in its cell (`cell/vars`), a Bidirectional's in its two layers' cells.
+  open var kerasVariableGroups: [(path: String, count: Int)] { [("vars", weightSpecs.count)] }
+
   /// Whether the layer reads its input buffer as Int32 ids (an Embedding): only such layers may
   /// consume an `InputLayer` of dtype int32, whose buffer holds Int32 bit patterns.
   open var readsInt32Input: Bool { false }

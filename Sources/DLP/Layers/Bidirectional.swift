@@ -107,6 +107,14 @@ public final class Bidirectional: Layer, MultiOutputLayer {
     return original + (givenBackward ? backward + forward : forward + backward)
   }
 
+  /// `layers/bidirectional/forward_layer/cell/vars`, then the backward layer's.
+  public override var kerasVariableGroups: [(path: String, count: Int)] {
+    [
+      ("forward_layer/cell/vars", forwardLayer.weightSpecs.count),
+      ("backward_layer/cell/vars", backwardLayer.weightSpecs.count),
+    ]
+  }
+
   public override var kerasSeedGenerators: Int {
     forwardLayer.kerasSeedGenerators + backwardLayer.kerasSeedGenerators
   }

@@ -122,6 +122,9 @@ public class RecurrentLayer: Layer, MultiOutputLayer {
   // MARK: seeds, masks
 
   /// Every Keras cell makes a SeedGenerator (for its dropout masks), dropout or not.
+  /// Keras keeps an RNN's weights in its cell: `layers/lstm/cell/vars`.
+  public override var kerasVariableGroups: [(path: String, count: Int)] { [("cell/vars", weightSpecs.count)] }
+
   public override var kerasSeedGenerators: Int { settings.seed == nil ? 1 : 0 }
 
   /// The cell's constructor draws for its kernel, recurrent and bias initialisers (the bias's

@@ -15,7 +15,9 @@ public enum KerasLayerPaths {
 
   /// `entries`, with each nested model's own entry before its layers'.
   public static func tree(for model: Model, prefix: String = "layers/") -> [(path: String, layer: Layer)] {
-    let layers = model.isSequential ? model.topLevelLayers.filter { !($0 is InputLayer) } : functionalOrder(model)
+    // A slice of a layer's several outputs is DLP's own; Keras has no such layer.
+    let layers = (model.isSequential ? model.topLevelLayers.filter { !($0 is InputLayer) } : functionalOrder(model))
+      .filter { !($0 is TensorSlice) }
     var used: [String: Int] = [:]
     return layers.flatMap { layer -> [(path: String, layer: Layer)] in
       let base = snakeCase(layer.className)

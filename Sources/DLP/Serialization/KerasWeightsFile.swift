@@ -25,15 +25,31 @@ public enum KerasWeightsFile {
       for part in path.split(separator: "/").dropFirst().map(String.init) {
         group = try group.group(part) ?? group.createGroup(part)
       }
-      let vars = try group.createGroup("vars")
-      try vars.setStringAttribute("name", layer.name)
+      try group.createGroup("vars").setStringAttribute("name", layer.name)
       if layer is Model { continue }
-      for (i, (spec, value)) in zip(layer.weightSpecs, layer.getWeights()).enumerated() {
-        try vars.write(String(i), shape: spec.shape, floats: value.scalars)
+      // Each folder of the layer's weights (a recurrent layer's cell), with an empty `vars` at
+      // every level on the way, as Keras saves the layer and its sub-layers.
+      var weights = Array(zip(layer.weightSpecs, layer.getWeights()))[...]
+      for (path, count) in layer.kerasVariableGroups {
+        var g = group
+        for part in path.split(separator: "/").dropLast().map(String.init) {
+          g = try g.group(part) ?? g.createGroup(part)
+          if try g.group("vars") == nil {
+            try g.createGroup("vars").setStringAttribute("name", part)
+          }
+        }
+        let vars = try g.group("vars") ?? g.createGroup("vars")
+        for (i, (spec, value)) in weights.prefix(count).enumerated() {
+          try vars.write(String(i), shape: spec.shape, floats: value.scalars)
+        }
+        weights = weights.dropFirst(count)
       }
     }
-    if includeOptimizer, let c = model.compiled, c.optimizer.holdsState(forParameters: model.parameters.count) {
-      try writeOptimizer(c.optimizer, model: model, into: root.createGroup("optimizer").createGroup("vars"))
+    if includeOptimizer, let c = model.compiled,
+      c.optimizer.holdsState(forParameters: model.parameters.count)
+    {
+      try writeOptimizer(
+        c.optimizer, model: model, into: root.createGroup("optimizer").createGroup("vars"))
     }
   }
 
@@ -80,7 +96,8 @@ public enum KerasWeightsFile {
 
   /// Writes `PATH.weights.h5` atomically.
   public static func save(_ model: Model, to path: String, includeOptimizer: Bool = true) throws {
-    try FileIO.writeAtomically(bytes(model, includeOptimizer: includeOptimizer), to: URL(fileURLWithPath: path))
+    try FileIO.writeAtomically(
+      bytes(model, includeOptimizer: includeOptimizer), to: URL(fileURLWithPath: path))
   }
 
   /// Loads every layer's weights from `file`, checking each against the model's shapes; with
@@ -92,23 +109,29 @@ public enum KerasWeightsFile {
     for (path, layer) in KerasLayerPaths.entries(for: model) {
       var group = layersGroup
       for part in path.split(separator: "/").dropFirst() { group = try group?.group(String(part)) }
-      let vars = try group?.group("vars")
-      let names = try vars?.childNames() ?? []
-      guard names.count == layer.weightSpecs.count else {
-        throw DLPError.data(
-          "\(file.source): layer '\(layer.name)' (\(layer.className)) expected \(layer.weightSpecs.count) variables at '\(path)/vars', but received \(names.count)"
-        )
-      }
-      guard let vars, !names.isEmpty else { continue }
-      let tensors = try layer.weightSpecs.indices.map { i -> Tensor in
-        let (shape, values) = try vars.readFloats(String(i))
-        guard shape == layer.weightSpecs[i].shape else {
-          throw DLPError.shape(
-            "\(file.source): weight '\(layer.name)/\(layer.weightSpecs[i].name)' has shape \(layer.weightSpecs[i].shape), '\(path)/vars/\(i)' holds \(shape)"
+      var tensors: [Tensor] = []
+      for (sub, count) in layer.kerasVariableGroups {
+        var vars = group
+        for part in sub.split(separator: "/") { vars = try vars?.group(String(part)) }
+        let names = try vars?.childNames() ?? []
+        guard names.count == count else {
+          throw DLPError.data(
+            "\(file.source): layer '\(layer.name)' (\(layer.className)) expected \(count) variables at '\(path)/\(sub)', but received \(names.count)"
           )
         }
-        return Tensor(uncheckedShape: shape, scalars: values)
+        guard let vars, count > 0 else { continue }
+        for i in 0..<count {
+          let spec = layer.weightSpecs[tensors.count]
+          let (shape, values) = try vars.readFloats(String(i))
+          guard shape == spec.shape else {
+            throw DLPError.shape(
+              "\(file.source): weight '\(layer.name)/\(spec.name)' has shape \(spec.shape), '\(path)/\(sub)/\(i)' holds \(shape)"
+            )
+          }
+          tensors.append(Tensor(uncheckedShape: shape, scalars: values))
+        }
       }
+      guard !tensors.isEmpty else { continue }
       try layer.setWeights(tensors)
     }
     if optimizer, let c = model.compiled, let vars = try root.group("optimizer")?.group("vars") {
@@ -130,7 +153,9 @@ public enum KerasWeightsFile {
     var index = 1
     if o.schedule == nil {
       let (_, lr) = try vars.readFloats("1")
-      guard lr.count == 1 else { throw DLPError.data("\(vars.file.source): optimizer/vars/1 is not a learning rate") }
+      guard lr.count == 1 else {
+        throw DLPError.data("\(vars.file.source): optimizer/vars/1 is not a learning rate")
+      }
       o.learningRate = lr[0]
       index = 2
     }
@@ -139,7 +164,8 @@ public enum KerasWeightsFile {
       for k in 0..<o.slotCount {
         let (s, values) = try vars.readFloats(String(index))
         guard s == shape else {
-          throw DLPError.shape("\(vars.file.source): optimizer/vars/\(index) has shape \(s), expected \(shape)")
+          throw DLPError.shape(
+            "\(vars.file.source): optimizer/vars/\(index) has shape \(s), expected \(shape)")
         }
         slots.append((k, range, values))
         index += 1
@@ -150,6 +176,7 @@ public enum KerasWeightsFile {
   }
 
   public static func load(_ model: Model, path: String, optimizer: Bool = false) throws {
-    try load(model, from: HDF5File.read(contentsOf: URL(fileURLWithPath: path)), optimizer: optimizer)
+    try load(
+      model, from: HDF5File.read(contentsOf: URL(fileURLWithPath: path)), optimizer: optimizer)
   }
 }
