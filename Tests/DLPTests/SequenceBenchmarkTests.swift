@@ -15,7 +15,10 @@ final class SequenceBenchmarkTests: XCTestCase {
       BLAS.setThreads(t)
     }
     let models: [(String, () throws -> [Layer])] = [
-      ("imdb-lstm", { [try Embedding(10000, 32), try LSTM(32), try Dense(1, activation: .sigmoid)] }),
+      (
+        "imdb-lstm",
+        { [try Embedding(10000, 32), try LSTM(32), try Dense(1, activation: .sigmoid)] }
+      ),
       (
         "imdb-conv1d",
         {
@@ -42,7 +45,8 @@ final class SequenceBenchmarkTests: XCTestCase {
       return Int32(1 + (state >> 33) % 9999)
     }
     let data = try ArrayData(
-      x: SampleArray(shape: [batch, steps], int32: ids), y: SampleArray(labels(batch, classes: 2, seed: 2)))
+      x: SampleArray(shape: [batch, steps], int32: ids),
+      y: SampleArray(labels(batch, classes: 2, seed: 2)))
     let backend = try LocalBackend(model: model, data: [.train: data], batchSize: batch)
     let rows = Array(0..<batch)
     var stats = [Double](repeating: 0, count: model.compiled!.layout.size)
