@@ -301,16 +301,18 @@ public final class ZMQSocket: @unchecked Sendable {
       var slice = cancellation == nil ? (timeout ?? Self.pollSlice) : Self.pollSlice
       if let deadline {
         let now = DispatchTime.now().uptimeNanoseconds
-        if now >= deadline { return false }
-        slice = min(slice, Double(deadline - now) / 1e9)
+        // A zero timeout, or a deadline just passed, still gets one poll that does not wait:
+        // "is anything there now?" must see what is queued.
+        slice = now >= deadline ? 0 : min(slice, Double(deadline - now) / 1e9)
       }
       var item = zmq_pollitem_t(socket: h, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
-      let rc = zmq_poll(&item, 1, Int(max(1, (slice * 1000).rounded(.up))))
+      let rc = zmq_poll(&item, 1, slice <= 0 ? 0 : Int(max(1, (slice * 1000).rounded(.up))))
       if rc < 0 {
         if zmq_errno() == EINTR { continue }
         throw TransportError.lastZMQError("zmq_poll")
       }
       if rc > 0 && item.revents & Int16(ZMQ_POLLIN) != 0 { return true }
+      if slice <= 0 { return false }
     }
   }
 
