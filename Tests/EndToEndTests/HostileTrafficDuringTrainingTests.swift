@@ -105,6 +105,13 @@ final class HostileTrafficDuringTrainingTests: XCTestCase {
     XCTAssertTrue(running.coordinator.process.isRunning, "the hostile messages ended the job")
     FileManager.default.createFile(atPath: gate, contents: nil)
     finish(running, log: log)
+    // Hostile worker ids and host names are full of newlines: none may start a log line.
+    let lines = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n")
+    let forged = lines.filter {
+      $0.range(of: #"^\d{4}-\d\d-\d\dT"#, options: .regularExpression) == nil
+    }
+    XCTAssertEqual(forged.count, 0, "lines the coordinator did not write: \(forged.prefix(3))")
+    XCTAssertTrue(lines.contains { $0.contains("(vanisher-0") }, "the vanishing stranger's Hello was not handled")
     XCTAssertLessThanOrEqual(
       try Harness.maxRelativeDifference("\(dir)/hostile.npz", "\(dir)/undisturbed.npz"), 1e-6)
   }

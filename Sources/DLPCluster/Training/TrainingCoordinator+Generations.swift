@@ -206,7 +206,7 @@ extension TrainingCoordinator {
           pending.remove(rank)
           continue
         }
-        if case .errorReport(let e) = env.message, e.fatal { throw DLPError.training("\(m.name) failed: \(e.text)") }
+        if case .errorReport(let e) = env.message, e.fatal { throw DLPError.training("\(m.name) failed: \(e.loggableText)") }
         continue
       }
       do { try handle(event) } catch is GenerationLost {}  // an old generation's failure
