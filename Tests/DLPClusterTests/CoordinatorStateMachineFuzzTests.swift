@@ -127,5 +127,6 @@ final class CoordinatorStateMachineFuzzTests: XCTestCase {
     XCTAssertGreaterThan(completed, 0, "no job survived its member's fuzzed messages")
     XCTAssertLessThan(
       growth, 256 << 20, "\(total) fuzzed messages grew memory by \(growth >> 20) MiB")
+    if testRun?.failureCount == 0 { capture.discard() }
   }
 }

@@ -173,5 +173,6 @@ final class WorkerStateMachineFuzzTests: XCTestCase {
     XCTAssertGreaterThan(answering, 0, "no worker kept answering under fuzzed messages")
     XCTAssertLessThan(
       growth, 256 << 20, "\(total) fuzzed messages grew memory by \(growth >> 20) MiB")
+    if testRun?.failureCount == 0 { capture.discard() }
   }
 }

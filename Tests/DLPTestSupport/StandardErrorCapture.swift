@@ -32,5 +32,11 @@ public final class StandardErrorCapture {
     return text.split(separator: "\n").count
   }
 
+  /// Removes the file (after a run that passed: nothing in it is needed).
+  public func discard() {
+    restore()
+    unlink(path)
+  }
+
   deinit { restore() }
 }
