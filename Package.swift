@@ -57,9 +57,11 @@ let package = Package(
     .testTarget(name: "DLPTensorTests", dependencies: ["DLPTensor"]),
     .testTarget(name: "DLPDataTests", dependencies: ["DLPData", "DLPTensor"], exclude: ["Fixtures"]),
     .testTarget(name: "DLPTests", dependencies: ["DLP", "DLPTensor"]),
-    .testTarget(name: "DLPTransportTests", dependencies: ["DLPTransport", "DLPTensor"]),
-    .testTarget(name: "DLPClusterTests", dependencies: ["DLPCluster", "DLP", "DLPTensor"]),
-    .testTarget(name: "EndToEndTests", dependencies: ["DLP", "DLPTensor", "DLPTransport"]),
+    .testTarget(name: "DLPTransportTests", dependencies: ["DLPTransport", "DLPTensor", "DLPTestSupport"]),
+    .testTarget(name: "DLPClusterTests", dependencies: ["DLPCluster", "DLP", "DLPTensor", "DLPTestSupport"]),
+    .testTarget(name: "EndToEndTests", dependencies: ["DLP", "DLPTensor", "DLPTransport", "DLPTestSupport"]),
     .testTarget(name: "DLPPlotTests", dependencies: ["DLPPlot", "DLP"]),
+    // What several test targets share (the seeded message fuzzer); not shipped.
+    .target(name: "DLPTestSupport", dependencies: ["DLPTransport"], path: "Tests/DLPTestSupport"),
   ]
 )

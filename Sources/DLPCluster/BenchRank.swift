@@ -43,12 +43,16 @@ public enum ProcessAllReduceBench {
     public var timeout: Double
     /// Names this run's ipc socket files.
     public var tag: String
+    /// Every socket between the ranks uses CURVE, as a secured job's do (each rank's key pair
+    /// made at start, every rank's public key admitted by the others).
+    public var curve: Bool
 
     public init(
       workers: Int, bytes: Int, iterations: Int = 20, warmup: Int = 3, collective: String = "ring",
       transport: String = "tcp", chunkBytes: Int? = nil, timeout: Double = 30,
-      tag: String = UUID().uuidString.prefix(8).lowercased()
+      tag: String = UUID().uuidString.prefix(8).lowercased(), curve: Bool = false
     ) {
+      self.curve = curve
       self.workers = workers
       self.bytes = bytes
       self.iterations = iterations
@@ -145,6 +149,7 @@ public enum ProcessAllReduceBench {
         "rank_median_seconds": JSONValue(rankMedianSeconds),
         "verified": .bool(true),
         "wall_seconds": JSONValue(wallSeconds),
+        "curve": .bool(config.curve),
       ]
       if let load = Self.loadAverage() { o["load_average"] = JSONValue(load) }
       return .object(o)
@@ -154,8 +159,8 @@ public enum ProcessAllReduceBench {
     public var summary: String {
       String(
         format:
-          "all-reduce %@ over %@, %d workers, %d bytes: median %.6f s, min %.6f s, bus %.3f GB/s",
-        config.collective, config.transport, config.workers, config.bytes, medianSeconds,
+          "all-reduce %@ over %@%@, %d workers, %d bytes: median %.6f s, min %.6f s, bus %.3f GB/s",
+        config.collective, config.transport, config.curve ? " with CURVE" : "", config.workers, config.bytes, medianSeconds,
         minSeconds, busGBps)
     }
 
@@ -250,6 +255,7 @@ public enum ProcessAllReduceBench {
       let n = config.workers
       // hello -> config
       var heard = 0
+      var keys = [String](repeating: "", count: n)
       while heard < n {
         let (rank, m) = try next(expect: "hello", phase: "starting")
         guard ids[rank] == nil else { throw BenchError("rank \(rank) said hello twice") }
@@ -258,9 +264,15 @@ public enum ProcessAllReduceBench {
             "a process claiming rank \(rank) has pid \(m.pid ?? -1), not \(pids[rank])")
         }
         ids[rank] = Self.routingID(rank: rank)
+        if config.curve {
+          guard let key = m.key, (try? CurveKey(z85: key)) != nil else { throw BenchError("rank \(rank) sent no CURVE key") }
+          keys[rank] = key
+        }
         heard += 1
       }
-      for r in 0..<n { try send(BenchMessage(type: "config", config: config), to: r) }
+      for r in 0..<n {
+        try send(BenchMessage(type: "config", config: config, keys: config.curve ? keys : nil), to: r)
+      }
       // endpoints -> peers
       var endpoints = [String?](repeating: nil, count: n)
       while endpoints.contains(where: { $0 == nil }) {
@@ -418,6 +430,9 @@ struct BenchMessage: Codable {
   var iteration: Int? = nil
   var seconds: [Double]? = nil
   var message: String? = nil
+  /// A rank's CURVE public key (hello), and every rank's by rank (config, with `--curve`).
+  var key: String? = nil
+  var keys: [String]? = nil
 }
 
 /// A failure of the benchmark, with a message that says what went wrong and where.
@@ -464,8 +479,11 @@ public enum BenchRank {
       return m
     }
     do {
-      try send(BenchMessage(type: "hello", pid: getpid()))
-      guard let config = try receive("config").config else {
+      // A key pair in case the run is secured (the config says), its public half to the parent.
+      let pair = try CurveKeyPair.generate()
+      try send(BenchMessage(type: "hello", pid: getpid(), key: pair.publicKey.z85))
+      let configMessage = try receive("config")
+      guard let config = configMessage.config else {
         throw BenchError("rank \(rank): no config")
       }
       try config.validate()
@@ -473,8 +491,23 @@ public enum BenchRank {
         throw BenchError("rank \(rank) is not in a group of \(config.workers)")
       }
       timeout = config.timeout
+      // Every peer's key is admitted before any listener binds, so no connection races it.
+      var security: (pair: CurveKeyPair, peers: [CurveKey])?
+      if config.curve {
+        let keys = try (configMessage.keys ?? []).map { try CurveKey(z85: $0) }
+        guard keys.count == config.workers else { throw BenchError("rank \(rank): no CURVE keys from the parent") }
+        security = (pair, keys)
+      }
+      let sockets = try SocketSecurity(
+        context: context,
+        options: security.map { s in
+          .curve(
+            CurveCredentials(
+              keyPair: s.pair,
+              authorizedKeys: Dictionary(uniqueKeysWithValues: s.peers.enumerated().map { ("rank \($0.offset)", $0.element) })))
+        } ?? .insecure)
       let collective = try setUp(
-        config: config, rank: rank, context: context, send: send, receive: receive)
+        config: config, rank: rank, context: context, security: security, sockets: sockets, send: send, receive: receive)
       defer { collective.close() }
       let count = config.bytes / 4
       // The shared-memory collective reads the buffer where it lives, as training's weights and
@@ -517,6 +550,7 @@ public enum BenchRank {
 
   private static func setUp(
     config: ProcessAllReduceBench.Config, rank: Int, context: ZMQContext,
+    security: (pair: CurveKeyPair, peers: [CurveKey])?, sockets: SocketSecurity,
     send: (BenchMessage) throws -> Void,
     receive: (String) throws -> BenchMessage
   ) throws -> AllReduceCollective {
@@ -524,9 +558,12 @@ public enum BenchRank {
     let bind = config.bindEndpoint(rank: rank)
     switch config.collective {
     case "central":
-      let options = CentralAllReduce.Options(
+      var options = CentralAllReduce.Options(
         rank: rank, worldSize: n, chunkBytes: config.resolvedChunkBytes, timeout: config.timeout,
         rootContributes: true)
+      if let security {
+        options.curve = rank == 0 ? .server(security.pair) : .client(security.pair, serverKey: security.peers[0])
+      }
       if rank == 0 {
         let root = try CentralAllReduce(context: context, endpoint: bind, options: options)
         try send(BenchMessage(type: "endpoint", endpoint: root.endpoint ?? ""))
@@ -540,25 +577,26 @@ public enum BenchRank {
       }
       return try CentralAllReduce(context: context, endpoint: root, options: options)
     case _ where config.transport == "shm":
-      let listener = n > 1 ? try CollectiveListener(context: context, bind: bind) : nil
+      let listener = n > 1 ? try CollectiveListener(context: context, bind: bind, curve: sockets.serverRole) : nil
       try send(BenchMessage(type: "endpoint", endpoint: listener?.endpoint ?? ""))
       let peers = try receive("peers")
       let all = peers.all ?? []
       guard n == 1 || all.count == n else { throw BenchError("rank \(rank): no peer endpoints") }
       // The parent's tag names the segments: unique per run, the same for every rank.
       let token = XXH64.hash(Array(config.tag.utf8))
-      return try SharedMemoryAllReduce(
-        context: context, listener: listener, endpoints: all,
-        options: .init(
-          rank: rank, worldSize: n, jobID: token | 1, capacity: config.bytes / 4,
-          timeout: config.timeout, segmentPrefix: "dlp-bench", registeredBuffers: 1))
+      var options = SharedMemoryAllReduce.Options(
+        rank: rank, worldSize: n, jobID: token | 1, capacity: config.bytes / 4,
+        timeout: config.timeout, segmentPrefix: "dlp-bench", registeredBuffers: 1)
+      options.curve = security
+      return try SharedMemoryAllReduce(context: context, listener: listener, endpoints: all, options: options)
     default:
-      let options = RingAllReduce.Options(
+      var options = RingAllReduce.Options(
         rank: rank, worldSize: n, chunkBytes: config.resolvedChunkBytes, timeout: config.timeout)
+      if let security, n > 1 { options.curve = .client(security.pair, serverKey: security.peers[(rank + 1) % n]) }
       let listener =
         n > 1
         ? try CollectiveListener(
-          context: context, bind: bind, maxChunkBytes: config.resolvedChunkBytes)
+          context: context, bind: bind, maxChunkBytes: config.resolvedChunkBytes, curve: sockets.serverRole)
         : nil
       try send(BenchMessage(type: "endpoint", endpoint: listener?.endpoint ?? ""))
       let peers = try receive("peers")

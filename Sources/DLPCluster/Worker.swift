@@ -41,9 +41,13 @@ public final class Worker {
 /// Ends a worker without reporting back (the coordinator already knows).
 public enum WorkerExit: Error, CustomStringConvertible {
   case rejected(String)
+  /// The security handshake failed (a key the coordinator does not admit, CURVE on one side
+  /// only): there is no connection to report on, and trying would wait out the send timeout.
+  case handshakeFailed(String)
   public var description: String {
     switch self {
     case .rejected(let r): return "the coordinator refused this worker: \(r)"
+    case .handshakeFailed(let text): return text
     }
   }
 }

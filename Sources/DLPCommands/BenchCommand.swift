@@ -40,6 +40,8 @@ struct BenchAllReduceCommand: ParsableCommand {
   @Option(help: "Longest wait for any one message, in seconds.") var timeout: Double = 30
   @Option(help: "Write the report JSON here (atomically).") var report: String?
   @Flag(help: "No summary line.") var quiet = false
+  @Flag(help: "Encrypt every socket between the ranks with CURVE, as a secured job's are (what encryption costs).")
+  var curve = false
 
   /// The transport `--transport auto` runs, as `dlp train` picks it for workers on one host:
   /// the shared-memory ring, or tcp for the central collective (and a single rank).
@@ -57,13 +59,13 @@ struct BenchAllReduceCommand: ParsableCommand {
       let config = ProcessAllReduceBench.Config(
         workers: workers, bytes: try ProcessAllReduceBench.parseSize(bytes), iterations: iterations,
         warmup: warmup, collective: allreduce, transport: ran,
-        chunkBytes: try chunkBytes.map(ProcessAllReduceBench.parseSize), timeout: timeout)
+        chunkBytes: try chunkBytes.map(ProcessAllReduceBench.parseSize), timeout: timeout, curve: curve)
       let result = try ProcessAllReduceBench.run(config)
       // The report's "transport" is the one that ran; "transport_requested" what was asked.
       var summary = result.summary
       var json = result.json
       if transport != ran {
-        summary = summary.replacingOccurrences(of: " over \(ran),", with: " over \(ran) (\(transport)),")
+        summary = summary.replacingOccurrences(of: " over \(ran)", with: " over \(ran) (\(transport))")
       }
       if case .object(var o) = json {
         o["transport_requested"] = JSONValue(transport)

@@ -90,6 +90,10 @@ public final class ZMQSocket: @unchecked Sendable {
   /// The CURVE role this socket was opened with (nil: plain text).
   public internal(set) var curveRole: CurveRole?
 
+  /// Bytes CURVE adds to each frame on the wire (the MESSAGE command's name, nonce, flags and
+  /// MAC: 33 in libzmq 4.3), with room to spare.
+  static let curveFrameOverhead: Int64 = 64
+
   /// Opens a socket of `kind` in `context` and applies `options`.
   public init(context: ZMQContext, kind: Kind, options: Options = Options()) throws {
     guard let handle = zmq_socket(context.handle, kind.raw) else {
@@ -139,7 +143,12 @@ public final class ZMQSocket: @unchecked Sendable {
   private func apply(_ o: Options) throws {
     if let v = o.sendHighWaterMark { try setOption(ZMQ_SNDHWM, v) }
     if let v = o.receiveHighWaterMark { try setOption(ZMQ_RCVHWM, v) }
-    if let v = o.maxMessageSize { try setOption(ZMQ_MAXMSGSIZE, v) }
+    if let v = o.maxMessageSize {
+      // ZeroMQ checks the cap against what comes over the wire: under CURVE each frame also
+      // carries its command name, nonce and MAC, so a frame right at the cap (a full collective
+      // chunk) would be refused and the connection dropped.
+      try setOption(ZMQ_MAXMSGSIZE, o.curve == nil ? v : v + Self.curveFrameOverhead)
+    }
     if let v = o.sendTimeout {
       sendTimeoutSeconds = v
       try setOption(ZMQ_SNDTIMEO, Int32(clamping: Int((v * 1000).rounded(.up))))
@@ -307,16 +316,18 @@ public final class ZMQSocket: @unchecked Sendable {
       var slice = cancellation == nil ? (timeout ?? Self.pollSlice) : Self.pollSlice
       if let deadline {
         let now = DispatchTime.now().uptimeNanoseconds
-        if now >= deadline { return false }
-        slice = min(slice, Double(deadline - now) / 1e9)
+        // A zero timeout, or a deadline just passed, still gets one poll that does not wait:
+        // "is anything there now?" must see what is queued.
+        slice = now >= deadline ? 0 : min(slice, Double(deadline - now) / 1e9)
       }
       var item = zmq_pollitem_t(socket: h, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
-      let rc = zmq_poll(&item, 1, Int(max(1, (slice * 1000).rounded(.up))))
+      let rc = zmq_poll(&item, 1, slice <= 0 ? 0 : Int(max(1, (slice * 1000).rounded(.up))))
       if rc < 0 {
         if zmq_errno() == EINTR { continue }
         throw TransportError.lastZMQError("zmq_poll")
       }
       if rc > 0 && item.revents & Int16(ZMQ_POLLIN) != 0 { return true }
+      if slice <= 0 { return false }
     }
   }
 

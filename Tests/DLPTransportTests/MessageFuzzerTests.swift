@@ -1,3 +1,4 @@
+import DLPTestSupport
 import DLPTransport
 import Foundation
 import XCTest
@@ -11,15 +12,6 @@ final class MessageFuzzerTests: XCTestCase {
   var count: Int { environment["DLP_FUZZ_MESSAGES"].flatMap(Int.init) ?? 100_000 }
   var seed: UInt64 { environment["DLP_FUZZ_SEED"].flatMap(UInt64.init) ?? 20_261_204 }
 
-  /// Resident memory of this process in bytes (Linux), to check nothing grows per message.
-  func residentBytes() -> Int {
-    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else {
-      return 0
-    }
-    let fields = text.split(separator: " ")
-    return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
-  }
-
   func testTheCodecSurvivesFuzzedMessagesOfEveryKind() throws {
     var fuzzer = MessageFuzzer(seed: seed)
     let codec = MessageCodec(limits: .init(maxBodyBytes: 1 << 20, maxPayloadBytes: 1 << 20))
@@ -28,7 +20,7 @@ final class MessageFuzzerTests: XCTestCase {
     var mutations: [MessageFuzzer.Mutation: Int] = [:]
     var decoded = 0
     var refused = 0
-    let before = residentBytes()
+    let before = ResidentMemory.bytes()
     for i in 0..<count {
       let c = fuzzer.nextCase()
       kinds.insert(c.original.kind)
@@ -62,7 +54,7 @@ final class MessageFuzzerTests: XCTestCase {
     )
     XCTAssertGreaterThan(refused, count / 2, "most mutations should be refused")
     XCTAssertGreaterThan(decoded, count / 20)
-    let growth = residentBytes() - before
+    let growth = ResidentMemory.bytes() - before
     XCTAssertLessThan(
       growth, 256 << 20, "decoding \(count) fuzzed messages grew memory by \(growth >> 20) MiB")
   }

@@ -1,7 +1,24 @@
+import Foundation
 import DLPTransport
 import XCTest
 
 final class ZMQSocketTests: XCTestCase {
+  /// A zero timeout asks "is anything queued now?" and must see a message that is there (the
+  /// handshake monitor's `failure()` and the coordinator's non-blocking report reads rely on
+  /// it; it used to return false without looking).
+  func testAZeroTimeoutSeesWhatIsQueued() throws {
+    let context = try ZMQContext()
+    let pull = try ZMQSocket(context: context, kind: .pull)
+    let endpoint = try pull.bind("inproc://zero-timeout-\(UUID().uuidString)")
+    let push = try ZMQSocket(context: context, kind: .push)
+    try push.connect(endpoint)
+    XCTAssertFalse(try pull.waitReadable(timeout: 0))
+    try push.send([1, 2, 3])
+    XCTAssertTrue(try pull.waitReadable(timeout: 5))
+    XCTAssertTrue(try pull.waitReadable(timeout: 0), "a zero timeout missed a queued message")
+    XCTAssertEqual(try pull.receiveMultipart(timeout: 0).map(\.array), [[1, 2, 3]])
+  }
+
   func testEphemeralBindReportsThePort() throws {
     let context = try ZMQContext()
     let s = try ZMQSocket(context: context, kind: .pull)

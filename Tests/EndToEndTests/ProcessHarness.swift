@@ -62,7 +62,11 @@ enum Harness {
     }
   }
 
-  static func start(_ name: String, _ args: [String], cwd: String? = nil, environment: [String: String] = [:]) throws -> Running {
+  /// `errorLog`: write standard error to this file instead of a pipe, for a process that logs
+  /// more than a pipe holds while the test is busy elsewhere (read the file afterwards).
+  static func start(
+    _ name: String, _ args: [String], cwd: String? = nil, environment: [String: String] = [:], errorLog: String? = nil
+  ) throws -> Running {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: try binary(name))
     p.arguments = args
@@ -71,6 +75,11 @@ enum Harness {
     let r = Running(process: p)
     p.standardOutput = r.out
     p.standardError = r.err
+    if let errorLog {
+      _ = FileManager.default.createFile(atPath: errorLog, contents: nil)
+      p.standardError = FileHandle(forWritingAtPath: errorLog)
+      try r.err.fileHandleForWriting.close()
+    }
     try p.run()
     return r
   }

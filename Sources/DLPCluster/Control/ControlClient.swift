@@ -15,7 +15,9 @@ final class ControlClient {
   let logger = Logger(label: "dlp.worker")
   /// CURVE: this worker's key pair, the coordinator's key, and the ring peers it admits.
   let security: SocketSecurity
-  /// Tells a refused handshake (wrong key, no CURVE on one side) from a silent coordinator.
+  /// Tells a refused handshake (wrong key, no CURVE on one side) from a silent coordinator:
+  /// secured or not, since a worker without keys that meets a secured coordinator is refused
+  /// at the handshake and should say so, not wait out its idle timeout.
   private var monitor: HandshakeMonitor?
   private(set) var link: HeartbeatLink?
   private var listeners = 0
@@ -33,7 +35,7 @@ final class ControlClient {
         .init(
           maxMessageSize: codec.limits.maxFrameBytes, sendTimeout: 30, routingID: Array("w-\(options.workerID)".utf8))))
     control.peerRank = -1
-    if security.isSecure { monitor = try HandshakeMonitor(socket: control) }
+    monitor = try HandshakeMonitor(socket: control)
     try control.connect(options.connect)
   }
 
@@ -65,11 +67,11 @@ final class ControlClient {
     while true {
       let left = deadline.timeIntervalSinceNow
       guard left > 0 else {
-        if let failed = try monitor?.failure() { throw DLPError.training("\(failed)") }
+        if let failed = try monitor?.failure() { throw WorkerExit.handshakeFailed("\(failed)") }
         throw DLPError.training("the coordinator at \(options.connect) sent no job within \(Int(options.joinTimeout)) s")
       }
       // A refused CURVE handshake is said at once instead of waiting out the timeout.
-      if let failed = try monitor?.failure() { throw DLPError.training("\(failed)") }
+      if let failed = try monitor?.failure() { throw WorkerExit.handshakeFailed("\(failed)") }
       guard let env = try next(within: min(left, 1)) else { continue }
       monitor?.close()
       monitor = nil

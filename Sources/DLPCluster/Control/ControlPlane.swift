@@ -11,7 +11,9 @@ struct Member: Equatable {
   let hello: HelloMessage
   /// The CURVE public key it was admitted with (secured jobs).
   let key: CurveKey?
-  var name: String { "worker \(id) (\(hello.workerID), pid \(hello.pid) on \(hello.hostname))" }
+  var name: String {
+    "worker \(id) (\(PeerText.loggable(hello.workerID)), pid \(hello.pid) on \(PeerText.loggable(hello.hostname)))"
+  }
   var heartbeatIdentity: String { Watchdog.identity(workerID: hello.workerID) }
   static func == (a: Member, b: Member) -> Bool { a.id == b.id }
 }
@@ -130,12 +132,12 @@ final class ControlPlane {
       reject(
         routingID: id,
         reason: "protocol version \(h.protocolVersion) is not supported (this coordinator speaks \(DLPProtocol.version))")
-      logger.warning("refused worker \(h.workerID): protocol version \(h.protocolVersion)")
+      logger.warning("refused worker \(PeerText.loggable(h.workerID)): protocol version \(h.protocolVersion)")
       return false
     }
     guard !members.contains(where: { $0.hello.workerID == h.workerID && isWatched($0) }) else {
       reject(routingID: id, reason: "a worker with id \(h.workerID) is already in the job")
-      logger.warning("refused worker \(h.workerID): duplicate worker id")
+      logger.warning("refused worker \(PeerText.loggable(h.workerID)): duplicate worker id")
       return false
     }
     return true
@@ -214,7 +216,8 @@ final class ControlPlane {
         if acceptsJoins {
           if checkHello(h, routingID: id) { return .join(h, routingID: id, key: env.peerKey) }
         } else {
-          logger.warning("refused worker \(h.workerID) from \(h.hostname): the job has already started")
+          logger.warning(
+            "refused worker \(PeerText.loggable(h.workerID)) from \(PeerText.loggable(h.hostname)): the job has already started")
           reject(routingID: id, reason: "the job has already started with \(members.count) workers")
         }
       } else {

@@ -311,7 +311,7 @@ public final class FoldCoordinator: FoldTaskRunner {
         results[t] = result
         onResult?(result)
       case .errorReport(let e):
-        throw DLPError.training("\(w.name) failed: \(e.text)")
+        throw DLPError.training("\(w.name) failed: \(e.loggableText)")
       default:
         continue
       }

@@ -206,7 +206,7 @@ extension TrainingCoordinator {
           pending.remove(rank)
           continue
         }
-        if case .errorReport(let e) = env.message, e.fatal { throw DLPError.training("\(m.name) failed: \(e.text)") }
+        if case .errorReport(let e) = env.message, e.fatal { throw DLPError.training("\(m.name) failed: \(e.loggableText)") }
         continue
       }
       do { try handle(event) } catch is GenerationLost {}  // an old generation's failure
@@ -242,7 +242,7 @@ extension TrainingCoordinator {
           let owned = plan.range(rank)
           guard r.step == step, r.generation == generation, r.ownedOffset == UInt64(owned.lowerBound),
             r.ownedLength == UInt64(owned.count), r.slotCount == UInt32(o.slotCount),
-            iterations == nil || iterations == r.iterations
+            r.iterations <= MessageLimits.maxIterations, iterations == nil || iterations == r.iterations
           else {
             throw DLPError.training("\(members[rank].name) sent a commit that does not fit its share (\(r))")
           }

@@ -184,7 +184,7 @@ public final class TrainingCoordinator: TrainingBackend {
       guard case .message(let env, let m)? = event else { continue }
       switch env.message {
       case .heartbeat(let h) where h.sequence == 0 && h.generation == 0: ready.insert(m.id)
-      case .errorReport(let e): throw DLPError.training("\(m.name) failed: \(e.text)")
+      case .errorReport(let e): throw DLPError.training("\(m.name) failed: \(e.loggableText)")
       default: continue
       }
     }
@@ -355,7 +355,14 @@ public final class TrainingCoordinator: TrainingBackend {
         return
       }
       let m = control.admit(hello, routingID: routingID, key: key)
-      try sendJob(to: m)
+      do {
+        try sendJob(to: m)
+      } catch let e as TransportError {
+        // Gone before it got the job (it said Hello and hung up): its loss, not the job's.
+        control.release(m, reason: "it could not be sent the job")
+        logger.warning("\(m.name) left before it got the job: \(e)")
+        return
+      }
       newcomers.append((m, false))
       logger.info(
         active.count + newcomers.count <= options.expectWorkers
@@ -369,14 +376,14 @@ public final class TrainingCoordinator: TrainingBackend {
           logger.info("\(m.name) is ready to join")
         }
       case .errorReport(let e) where e.code == ErrorCodes.collectiveFailed && !e.fatal:
-        throw GenerationLost(reason: "\(m.name): \(e.text)")
+        throw GenerationLost(reason: "\(m.name): \(e.loggableText)")
       case .errorReport(let e) where !active.contains(m):
         // A newcomer that cannot join (its data differs, say) leaves; the job goes on.
         newcomers.removeAll { $0.member == m }
-        control.release(m, reason: "it failed before it joined: \(e.text)")
-        logger.warning("\(m.name) failed before it joined: \(e.text)")
+        control.release(m, reason: "it failed before it joined: \(e.loggableText)")
+        logger.warning("\(m.name) failed before it joined: \(e.loggableText)")
       case .errorReport(let e):
-        throw DLPError.training("\(m.name) failed: \(e.text)")
+        throw DLPError.training("\(m.name) failed: \(e.loggableText)")
       default:
         return
       }

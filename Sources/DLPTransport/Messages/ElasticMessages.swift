@@ -165,6 +165,10 @@ public struct ReconfigureMessage: WireMessage {
     guard peerKeys.isEmpty || peerKeys.count == Int(worldSize) else {
       throw TransportError.malformed(peer: nil, "Reconfigure lists \(peerKeys.count) keys for \(worldSize) workers")
     }
+    guard iterations <= MessageLimits.maxIterations else {
+      throw TransportError.malformed(
+        peer: nil, "Reconfigure gives \(iterations) optimizer iterations (at most \(MessageLimits.maxIterations))")
+    }
     guard parameterCount == UInt64(expected), slotCount == UInt32(expectedSlots) else {
       throw TransportError.malformed(
         peer: nil,

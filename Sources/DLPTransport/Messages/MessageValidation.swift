@@ -11,6 +11,10 @@ public enum MessageLimits {
   public static let maxEndpointBytes = 1024
   /// Fused gradient buckets: at least one float, at most 1 GiB.
   public static let maxBucketBytes: UInt64 = 1 << 30
+  /// The largest optimizer step count (Keras's `iterations`) a peer may announce: far beyond
+  /// any training, exact as a Double (learning-rate schedules compute with it), and far from
+  /// overflowing the `Int` it becomes and is counted up in.
+  public static let maxIterations: UInt64 = 1 << 53
 }
 
 extension WelcomeMessage {

@@ -8,40 +8,40 @@ import Foundation
 /// extremes, swapped kinds, header/payload mismatches, duplicated, dropped and reordered
 /// frames, foreign versions and jobs, garbage.
 ///
-/// It depends only on DLPTransport's public API, so the same cases can be sent over real
-/// sockets to a coordinator or a worker (`FuzzCase.frames` is what goes on the wire, after a
-/// ROUTER's routing id); move the file to a shared test-support target to use it from
-/// several test targets. The same seed gives the same cases.
-struct MessageFuzzer {
+/// It depends only on DLPTransport's public API, so the same cases go to the codec
+/// (DLPTransportTests), to the coordinator's and worker's state machines (DLPClusterTests) and
+/// over real sockets to running processes (EndToEndTests): `FuzzCase.frames` is what goes on
+/// the wire, after a ROUTER's routing id. The same seed gives the same cases.
+public struct MessageFuzzer {
   /// One generated input.
-  struct FuzzCase {
+  public struct FuzzCase: Sendable {
     /// The message before mutation, with the header values it was encoded with.
-    var original: Message
-    var jobID: UInt64
-    var senderRank: Int32
-    var step: UInt64
-    var payload: [Float]?
+    public var original: Message
+    public var jobID: UInt64
+    public var senderRank: Int32
+    public var step: UInt64
+    public var payload: [Float]?
     /// What was done to the frames (`.none`: a valid encoding that must decode to `original`).
-    var mutation: Mutation
-    var frames: [[UInt8]]
+    public var mutation: Mutation
+    public var frames: [[UInt8]]
   }
 
-  enum Mutation: String, CaseIterable {
+  public enum Mutation: String, CaseIterable, Sendable {
     case none, bitFlips, truncate, extend, hugeHeaderLength, hugeBodyLength, extremeFields, kindSwap
     case payloadMismatch, duplicateFrame, dropFrame, reorderFrames, foreignVersion, garbage
   }
 
   private var state: UInt64
-  let maxString: Int
+  public let maxString: Int
 
-  init(seed: UInt64, maxString: Int = 48) {
+  public init(seed: UInt64, maxString: Int = 48) {
     state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
     self.maxString = maxString
   }
 
   // MARK: Randomness (SplitMix64)
 
-  mutating func next() -> UInt64 {
+  public mutating func next() -> UInt64 {
     state &+= 0x9E37_79B9_7F4A_7C15
     var z = state
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -49,19 +49,21 @@ struct MessageFuzzer {
     return z ^ (z >> 31)
   }
 
-  mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
-  mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
-  mutating func pick<T>(_ xs: [T]) -> T { xs[below(xs.count)] }
+  public mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
+  public mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
+  public mutating func pick<T>(_ xs: [T]) -> T { xs[below(xs.count)] }
 
   /// Mostly small values, sometimes the extremes a hostile peer would try.
-  mutating func u64() -> UInt64 {
+  public mutating func u64() -> UInt64 {
     chance(0.2) ? pick([0, 1, .max, .max - 1, 1 << 63, UInt64(Int64.max)]) : next() % 100_000
   }
-  mutating func u32() -> UInt32 {
+  public mutating func u32() -> UInt32 {
     chance(0.2) ? pick([0, 1, .max, 1 << 31]) : UInt32(next() % 100_000)
   }
-  mutating func i32() -> Int32 { chance(0.2) ? pick([0, -1, .min, .max]) : Int32(next() % 64) - 2 }
-  mutating func double(finite: Bool) -> Double {
+  public mutating func i32() -> Int32 {
+    chance(0.2) ? pick([0, -1, .min, .max]) : Int32(next() % 64) - 2
+  }
+  public mutating func double(finite: Bool) -> Double {
     if !finite && chance(0.1) { return pick([.nan, .infinity, -.infinity]) }
     return chance(0.1)
       ? pick([0, -0.0, .greatestFiniteMagnitude, .leastNonzeroMagnitude])
@@ -70,13 +72,13 @@ struct MessageFuzzer {
 
   /// A string without NUL (C strings end there, so it would not round-trip), sometimes
   /// multi-byte, sometimes empty.
-  mutating func string() -> String {
+  public mutating func string() -> String {
     let n = chance(0.1) ? 0 : below(maxString)
     let alphabet: [Character] = Array("abcXYZ019 _-./:%{}\"\\é漢🙂\t\n")
     return String((0..<n).map { _ in pick(alphabet) })
   }
 
-  mutating func floats(_ n: Int) -> [Float] {
+  public mutating func floats(_ n: Int) -> [Float] {
     (0..<n).map { _ in Float(Int(next() % 2001) - 1000) / 8 }
   }
 
@@ -84,7 +86,7 @@ struct MessageFuzzer {
 
   /// A valid message of `kind` and its payload, if the kind carries one. `finite` keeps
   /// doubles comparable (NaN != NaN), for round-trip checks.
-  mutating func message(of kind: MessageKind, finite: Bool = true) -> (Message, [Float]?) {
+  public mutating func message(of kind: MessageKind, finite: Bool = true) -> (Message, [Float]?) {
     switch kind {
     case .hello:
       return (
@@ -132,10 +134,13 @@ struct MessageFuzzer {
           MetricsReportMessage(
             epoch: u32(), step: u64(), phase: pick(Phase.allCases), lossSum: double(finite: finite),
             sampleCount: u64(),
-            metricState: (0..<below(8)).map { _ in double(finite: finite) }, generation: u64())), nil
+            metricState: (0..<below(8)).map { _ in double(finite: finite) }, generation: u64())),
+        nil
       )
     case .heartbeat:
-      return (.heartbeat(HeartbeatMessage(sequence: u64(), sentUnixNanos: u64(), generation: u64())), nil)
+      return (
+        .heartbeat(HeartbeatMessage(sequence: u64(), sentUnixNanos: u64(), generation: u64())), nil
+      )
     case .errorReport:
       return (
         .errorReport(ErrorReportMessage(code: i32(), text: string(), fatal: chance(0.5))), nil
@@ -170,22 +175,27 @@ struct MessageFuzzer {
     case .regroup: return (.regroup(RegroupMessage(generation: u64())), nil)
     case .regroupReady:
       return (
-        .regroupReady(RegroupReadyMessage(generation: u64(), ringEndpoint: string(), hostIdentity: string())), nil
+        .regroupReady(
+          RegroupReadyMessage(generation: u64(), ringEndpoint: string(), hostIdentity: string())),
+        nil
       )
     case .reconfigure:
       return (
         .reconfigure(
           ReconfigureMessage(
-            generation: u64(), rank: i32(), worldSize: i32(), peerEndpoints: (0..<below(5)).map { _ in string() },
+            generation: u64(), rank: i32(), worldSize: i32(),
+            peerEndpoints: (0..<below(5)).map { _ in string() },
             sharedMemory: chance(0.5), centralPort: u32(), iterations: u64(), parameterCount: u64(),
-            slotCount: u32(), learningRate: double(finite: finite), peerKeys: (0..<below(5)).map { _ in string() })),
+            slotCount: u32(), learningRate: double(finite: finite),
+            peerKeys: (0..<below(5)).map { _ in string() })),
         nil
       )
     case .commitReport:
       return (
         .commitReport(
           CommitReportMessage(
-            step: u64(), generation: u64(), iterations: u64(), ownedOffset: u64(), ownedLength: u64(),
+            step: u64(), generation: u64(), iterations: u64(), ownedOffset: u64(),
+            ownedLength: u64(),
             slotCount: u32())), nil
       )
     case .reduceScatterChunk, .allGatherChunk, .reduceChunk, .broadcastChunk:
@@ -196,14 +206,36 @@ struct MessageFuzzer {
   }
 
   /// The next case: a message of a kind taken in turn (so every kind gets its share), encoded,
-  /// then mutated (about one case in eight is left valid).
-  mutating func nextCase() -> FuzzCase {
+  /// then mutated (a `validShare` of the cases, about one in eight by default, is left valid).
+  /// `jobID` and `senderRank` stamp the header as a running job's would (for cases that must
+  /// get past a receiver's job filter into its state machine); random when nil.
+  public mutating func nextCase(
+    jobID fixedJob: UInt64? = nil, senderRank fixedRank: Int32? = nil, validShare: Double = 0.125
+  )
+    -> FuzzCase
+  {
     let kinds = MessageKind.allCases
     let kind = kinds[below(kinds.count)]
-    let mutation: Mutation = chance(0.125) ? .none : pick(Array(Mutation.allCases.dropFirst()))
+    let mutation = pickMutation(validShare: validShare)
     let (message, payload) = self.message(of: kind, finite: mutation == .none)
-    let jobID = u64()
-    let rank = i32()
+    let randomJob = u64()
+    let randomRank = i32()
+    return encode(
+      message, payload: payload, jobID: fixedJob ?? randomJob, senderRank: fixedRank ?? randomRank,
+      mutation: mutation)
+  }
+
+  /// `.none` with probability `validShare`, else one of the mutations.
+  public mutating func pickMutation(validShare: Double = 0.125) -> Mutation {
+    chance(validShare) ? .none : pick(Array(Mutation.allCases.dropFirst()))
+  }
+
+  /// `message` (with `payload`, for the kinds that carry one) encoded as a peer of job `jobID`
+  /// and rank `senderRank` would send it, then mutated: for cases built around a receiver's
+  /// state (a message of its current generation, say) rather than drawn at random.
+  public mutating func encode(
+    _ message: Message, payload: [Float]?, jobID: UInt64, senderRank rank: Int32, mutation: Mutation
+  ) -> FuzzCase {
     let step = u64()
     let codec = MessageCodec(jobID: jobID, rank: rank)
     var frames: [[UInt8]]
@@ -214,7 +246,7 @@ struct MessageFuzzer {
     } else {
       frames = codec.encode(message, step: step)
     }
-    mutate(&frames, mutation, kind: kind, jobID: jobID, rank: rank, step: step)
+    mutate(&frames, mutation, kind: message.kind, jobID: jobID, rank: rank, step: step)
     return FuzzCase(
       original: message, jobID: jobID, senderRank: rank, step: step, payload: payload,
       mutation: mutation, frames: frames)
@@ -222,7 +254,7 @@ struct MessageFuzzer {
 
   // MARK: Mutations
 
-  mutating func mutate(
+  public mutating func mutate(
     _ frames: inout [[UInt8]], _ m: Mutation, kind: MessageKind, jobID: UInt64, rank: Int32,
     step: UInt64
   ) {
