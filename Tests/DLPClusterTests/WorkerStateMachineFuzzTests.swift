@@ -170,7 +170,11 @@ final class WorkerStateMachineFuzzTests: XCTestCase {
       "worker fuzz: \(tally.sent) messages (\(tally.valid) unmutated), \(round) workers, \(answering) still answering at their round's end, \(lines) log lines; endings: \(endings.sorted { $0.value > $1.value }.prefix(8))"
     )
     XCTAssertEqual(tally.kinds, Set(MessageKind.allCases), "some kinds were never sent")
-    XCTAssertGreaterThan(answering, 0, "no worker kept answering under fuzzed messages")
+    // Some workers must live through their fuzzed messages to a clean Shutdown (about 1 in 10
+    // do); how many still answer a step at their round's very end varies with timing (0-7 of
+    // 400), so that is printed, not asserted.
+    XCTAssertGreaterThan(
+      endings["clean exit", default: 0], 0, "no worker lived through its fuzzed messages to a clean Shutdown")
     XCTAssertLessThan(
       growth, 256 << 20, "\(total) fuzzed messages grew memory by \(growth >> 20) MiB")
     if testRun?.failureCount == 0 { capture.discard() }

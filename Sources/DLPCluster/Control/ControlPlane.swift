@@ -41,6 +41,8 @@ final class ControlPlane {
   /// Whether a Hello from a new worker is a join request (training jobs take new workers at a
   /// step boundary) rather than refused because the job has started.
   var acceptsJoins = false
+  /// Refusals so far (strangers, garbage, late or duplicate Hellos): what the log is spared.
+  private var refusals = RefusalCounter()
   var started = false
 
   /// What `next` hands the job.
@@ -64,6 +66,8 @@ final class ControlPlane {
     context: ZMQContext? = nil
   ) throws {
     self.context = try context ?? ZMQContext()
+    // The control plane logs what it refuses itself, counted (`refused`), not a line each.
+    codec.logsRefusals = false
     // Before any socket binds: the ZAP handler must be there when the first client knocks.
     self.security = try SocketSecurity(context: self.context, options: security)
     control = try ZMQSocket(
@@ -119,7 +123,7 @@ final class ControlPlane {
       }
       guard let env = try receiveFiltered(timeout: 0.2) else { continue }
       guard case .hello(let h) = env.message, let id = env.routingID else {
-        logger.warning("refused a \(env.message.kind) before the job started")
+        refused("a \(env.message.kind) before the job started")
         continue
       }
       if byRoutingID[id] == nil, checkHello(h, routingID: id) { _ = admit(h, routingID: id, key: env.peerKey) }
@@ -132,12 +136,12 @@ final class ControlPlane {
       reject(
         routingID: id,
         reason: "protocol version \(h.protocolVersion) is not supported (this coordinator speaks \(DLPProtocol.version))")
-      logger.warning("refused worker \(PeerText.loggable(h.workerID)): protocol version \(h.protocolVersion)")
+      refused("worker \(PeerText.loggable(h.workerID)): protocol version \(h.protocolVersion)")
       return false
     }
     guard !members.contains(where: { $0.hello.workerID == h.workerID && isWatched($0) }) else {
       reject(routingID: id, reason: "a worker with id \(h.workerID) is already in the job")
-      logger.warning("refused worker \(PeerText.loggable(h.workerID)): duplicate worker id")
+      refused("worker \(PeerText.loggable(h.workerID)): duplicate worker id")
       return false
     }
     return true
@@ -207,7 +211,7 @@ final class ControlPlane {
       if let k = byRoutingID[id] {
         let m = members[k]
         guard env.header.jobID == jobID else {
-          logger.warning("refused a \(env.message.kind) for job \(env.header.jobID) from \(m.name)")
+          refused("a \(env.message.kind) for job \(env.header.jobID) from \(m.name)")
           continue
         }
         return .message(env, m)
@@ -216,15 +220,20 @@ final class ControlPlane {
         if acceptsJoins {
           if checkHello(h, routingID: id) { return .join(h, routingID: id, key: env.peerKey) }
         } else {
-          logger.warning(
-            "refused worker \(PeerText.loggable(h.workerID)) from \(PeerText.loggable(h.hostname)): the job has already started")
+          refused(
+            "worker \(PeerText.loggable(h.workerID)) from \(PeerText.loggable(h.hostname)): the job has already started")
           reject(routingID: id, reason: "the job has already started with \(members.count) workers")
         }
       } else {
-        logger.warning("refused a \(env.message.kind) from an unknown peer")
+        refused("a \(env.message.kind) from an unknown peer")
       }
       if left == 0 { return nil }
     }
+  }
+
+  /// Logs a refusal, the first ones each, then one line per thousand (`RefusalCounter`).
+  func refused(_ what: @autoclosure () -> String) {
+    if let suffix = refusals.note() { logger.warning("refused \(what())\(suffix)") }
   }
 
   /// One message, or nil on timeout; transport-level garbage is refused and logged.
@@ -233,7 +242,7 @@ final class ControlPlane {
       return try codec.receive(from: control, timeout: timeout)
     } catch let e as TransportError {
       if case .timeout = e { return nil }
-      logger.warning("refused a message: \(e)")
+      refused("a message: \(e)")
       return nil
     }
   }

@@ -9,7 +9,10 @@ public struct HeartbeatSettings: Sendable, Equatable {
   /// workers (they exit).
   public var timeout: Double
 
-  public init(interval: Double = ClusterDefaults.heartbeatInterval, timeout: Double = ClusterDefaults.heartbeatTimeout) {
+  public init(
+    interval: Double = ClusterDefaults.heartbeatInterval,
+    timeout: Double = ClusterDefaults.heartbeatTimeout
+  ) {
     self.interval = interval
     self.timeout = timeout
   }
@@ -38,7 +41,8 @@ final class HeartbeatLink: @unchecked Sendable {
     let base = ZMQSocket.Options(
       sendHighWaterMark: 4, receiveHighWaterMark: 64, maxMessageSize: 4096, sendTimeout: 0.5,
       routingID: Array(identity.utf8))
-    let socket = try ZMQSocket(context: context, kind: .dealer, options: try security?.client(base) ?? base)
+    let socket = try ZMQSocket(
+      context: context, kind: .dealer, options: try security?.client(base) ?? base)
     try socket.connect(endpoint)
     let stop = stopFlag
     let t = Thread { [self] in
@@ -50,7 +54,9 @@ final class HeartbeatLink: @unchecked Sendable {
         if Date() >= nextSend {
           // A full queue (coordinator gone) is not an error here: the silence check notices.
           try? codec.send(
-            HeartbeatMessage(sequence: sequence, sentUnixNanos: UInt64(Date().timeIntervalSince1970 * 1e9)), on: socket)
+            HeartbeatMessage(
+              sequence: sequence, sentUnixNanos: UInt64(Date().timeIntervalSince1970 * 1e9)),
+            on: socket)
           sequence += 1
           nextSend = Date().addingTimeInterval(settings.interval)
         }
@@ -133,14 +139,27 @@ final class Watchdog: @unchecked Sendable {
     probe: @escaping @Sendable () -> [(workerID: String, text: String)]
   ) throws {
     let base = ZMQSocket.Options(receiveHighWaterMark: 1000, maxMessageSize: 4096)
-    let socket = try ZMQSocket(context: context, kind: .router, options: security?.server(base) ?? base)
+    let socket = try ZMQSocket(
+      context: context, kind: .router, options: security?.server(base) ?? base)
     endpoint = try socket.bind(bind)
     let t = Thread { [self] in  // strong: the thread outlives short jobs until stop() ends its loop
       let codec = MessageCodec()
+      // Garbage on the heartbeat port is counted, not logged a line each (`RefusalCounter`).
+      codec.logsRefusals = false
+      var refusals = RefusalCounter()
       var nextSend = Date()
       var sequence: UInt64 = 1
       while !stopFlag.isCancelled {
-        if let env = try? codec.receive(from: socket, timeout: 0.05), let id = env.routingID {
+        var received: Envelope?
+        do {
+          received = try codec.receive(from: socket, timeout: 0.05)
+        } catch {
+          if case TransportError.timeout = error {
+          } else if let suffix = refusals.note() {
+            logger.warning("refused a message on the heartbeat port: \(error)\(suffix)")
+          }
+        }
+        if let env = received, let id = env.routingID {
           let key = String(decoding: id, as: UTF8.self)
           lock.lock()
           if env.header.jobID == _jobID, lastSeen[key] != nil { lastSeen[key] = Date() }
@@ -156,7 +175,9 @@ final class Watchdog: @unchecked Sendable {
           sequence += 1
           nextSend = Date().addingTimeInterval(settings.interval)
         }
-        for (workerID, text) in probe() { lose(identity: Self.identity(workerID: workerID), text: text) }
+        for (workerID, text) in probe() {
+          lose(identity: Self.identity(workerID: workerID), text: text)
+        }
         checkSilence(timeout: settings.timeout)
       }
       socket.close()
@@ -169,20 +190,44 @@ final class Watchdog: @unchecked Sendable {
   static func identity(workerID: String) -> String { "hb-\(workerID)" }
 
   var jobID: UInt64 {
-    get { lock.lock(); defer { lock.unlock() }; return _jobID }
-    set { lock.lock(); _jobID = newValue; lock.unlock() }
+    get {
+      lock.lock()
+      defer { lock.unlock() }
+      return _jobID
+    }
+    set {
+      lock.lock()
+      _jobID = newValue
+      lock.unlock()
+    }
   }
 
   /// The generation the coordinator's heartbeats announce.
   var generation: UInt64 {
-    get { lock.lock(); defer { lock.unlock() }; return _generation }
-    set { lock.lock(); _generation = newValue; lock.unlock() }
+    get {
+      lock.lock()
+      defer { lock.unlock() }
+      return _generation
+    }
+    set {
+      lock.lock()
+      _generation = newValue
+      lock.unlock()
+    }
   }
 
   /// Cancelled at the next loss (the coordinator's own collective waits on it).
   var interrupt: Cancellation? {
-    get { lock.lock(); defer { lock.unlock() }; return _interrupt }
-    set { lock.lock(); _interrupt = newValue; lock.unlock() }
+    get {
+      lock.lock()
+      defer { lock.unlock() }
+      return _interrupt
+    }
+    set {
+      lock.lock()
+      _interrupt = newValue
+      lock.unlock()
+    }
   }
 
   /// Starts watching a worker's heartbeat identity.
@@ -207,7 +252,11 @@ final class Watchdog: @unchecked Sendable {
     let silent = lastSeen.filter { now.timeIntervalSince($0.value) > timeout }
     lock.unlock()
     for (id, seen) in silent {
-      lose(identity: id, text: "stopped responding (no heartbeat for \(String(format: "%.1f", now.timeIntervalSince(seen))) s)")
+      lose(
+        identity: id,
+        text:
+          "stopped responding (no heartbeat for \(String(format: "%.1f", now.timeIntervalSince(seen))) s)"
+      )
     }
   }
 
