@@ -24,9 +24,10 @@ public final class LSTM: RecurrentLayer {
     goBackwards: Bool = false,
     dropout: Float = 0, recurrentDropout: Float = 0, name: String? = nil
   ) throws {
-    var s = RecurrentSettings()
-    (s.returnSequences, s.returnState, s.goBackwards) = (returnSequences, returnState, goBackwards)
-    (s.dropout, s.recurrentDropout) = (dropout, recurrentDropout)
+    let s = RecurrentSettings(
+      returnSequences: returnSequences, returnState: returnState, goBackwards: goBackwards,
+      dropout: dropout,
+      recurrentDropout: recurrentDropout)
     try self.init(units, settings: s, name: name)
   }
 

@@ -25,6 +25,19 @@ public struct RecurrentSettings: Sendable, Equatable {
   public var unroll = false
 
   public init() {}
+
+  /// The settings the layers' short initialisers take (`LSTM(32, returnSequences: true)`).
+  public init(
+    activation: Activation = .tanh, returnSequences: Bool, returnState: Bool, goBackwards: Bool,
+    dropout: Float, recurrentDropout: Float
+  ) {
+    (self.activation, self.returnSequences, self.returnState) = (
+      activation, returnSequences, returnState
+    )
+    (self.goBackwards, self.dropout, self.recurrentDropout) = (
+      goBackwards, dropout, recurrentDropout
+    )
+  }
 }
 
 /// Keras's RNN around a cell: what SimpleRNN, GRU and LSTM share. Weights: `CELL/kernel`
@@ -123,7 +136,9 @@ public class RecurrentLayer: Layer, MultiOutputLayer {
 
   /// Every Keras cell makes a SeedGenerator (for its dropout masks), dropout or not.
   /// Keras keeps an RNN's weights in its cell: `layers/lstm/cell/vars`.
-  public override var kerasVariableGroups: [(path: String, count: Int)] { [("cell/vars", weightSpecs.count)] }
+  public override var kerasVariableGroups: [(path: String, count: Int)] {
+    [("cell/vars", weightSpecs.count)]
+  }
 
   public override var kerasSeedGenerators: Int { settings.seed == nil ? 1 : 0 }
 

@@ -16,11 +16,10 @@ public final class SimpleRNN: RecurrentLayer {
     returnState: Bool = false,
     goBackwards: Bool = false, dropout: Float = 0, recurrentDropout: Float = 0, name: String? = nil
   ) throws {
-    var s = RecurrentSettings()
-    (s.activation, s.returnSequences, s.returnState, s.goBackwards) = (
-      activation, returnSequences, returnState, goBackwards
-    )
-    (s.dropout, s.recurrentDropout) = (dropout, recurrentDropout)
+    let s = RecurrentSettings(
+      activation: activation, returnSequences: returnSequences, returnState: returnState,
+      goBackwards: goBackwards,
+      dropout: dropout, recurrentDropout: recurrentDropout)
     try self.init(units, settings: s, name: name)
   }
 

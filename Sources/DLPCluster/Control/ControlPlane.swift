@@ -276,15 +276,7 @@ final class ChildBox: @unchecked Sendable {
   private let lock = NSLock()
   private var _cluster: LocalCluster?
   var cluster: LocalCluster? {
-    get {
-      lock.lock()
-      defer { lock.unlock() }
-      return _cluster
-    }
-    set {
-      lock.lock()
-      _cluster = newValue
-      lock.unlock()
-    }
+    get { lock.withLock { _cluster } }
+    set { lock.withLock { _cluster = newValue } }
   }
 }

@@ -190,44 +190,20 @@ final class Watchdog: @unchecked Sendable {
   static func identity(workerID: String) -> String { "hb-\(workerID)" }
 
   var jobID: UInt64 {
-    get {
-      lock.lock()
-      defer { lock.unlock() }
-      return _jobID
-    }
-    set {
-      lock.lock()
-      _jobID = newValue
-      lock.unlock()
-    }
+    get { lock.withLock { _jobID } }
+    set { lock.withLock { _jobID = newValue } }
   }
 
   /// The generation the coordinator's heartbeats announce.
   var generation: UInt64 {
-    get {
-      lock.lock()
-      defer { lock.unlock() }
-      return _generation
-    }
-    set {
-      lock.lock()
-      _generation = newValue
-      lock.unlock()
-    }
+    get { lock.withLock { _generation } }
+    set { lock.withLock { _generation = newValue } }
   }
 
   /// Cancelled at the next loss (the coordinator's own collective waits on it).
   var interrupt: Cancellation? {
-    get {
-      lock.lock()
-      defer { lock.unlock() }
-      return _interrupt
-    }
-    set {
-      lock.lock()
-      _interrupt = newValue
-      lock.unlock()
-    }
+    get { lock.withLock { _interrupt } }
+    set { lock.withLock { _interrupt = newValue } }
   }
 
   /// Starts watching a worker's heartbeat identity.
