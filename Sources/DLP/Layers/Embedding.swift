@@ -82,7 +82,7 @@ public final class Embedding: Layer {
       for i in rows {
         let k = id(x, i)
         if k >= 0 && k < inputDim {
-          (y + i * d).update(from: table + k * d, count: d)
+          Self.copyRow(table + k * d, to: y + i * d, count: d)
         } else {
           (y + i * d).update(repeating: .nan, count: d)
         }
@@ -103,16 +103,47 @@ public final class Embedding: Layer {
     let dy = UnsafePointer(p.outputGrad)
     let x = p.inputs[0]
     if !p.accumulateWeightGrads { dTable.update(repeating: 0, count: inputDim * d) }
-    // dEmbeddings[id_i, :] += dy[i, :], rows in order; the columns are split across threads,
-    // so no two threads add into the same value and the sums do not depend on the split.
-    Parallel.forEach(d, minimumPerChunk: Swift.max(8, d / 2)) { _, columns in
+    // dEmbeddings[id_i, :] += dy[i, :], positions in order; the vocabulary is split across
+    // threads (each scans every id and adds the rows of its own ids), so no two threads add into
+    // the same row and the sums do not depend on the split.
+    let ids = inputDim
+    Parallel.forEach(ids, minimumPerChunk: Swift.max(64, ids / 64)) { _, owned in
       for i in 0..<n {
         let k = id(x, i)
-        guard k >= 0 && k < inputDim else { continue }
-        let row = dTable + k * d
-        let g = dy + i * d
-        for j in columns { row[j] += g[j] }
+        guard owned.contains(k) else { continue }
+        Self.addRow(dy + i * d, to: dTable + k * d, count: d)
       }
+    }
+  }
+
+  /// dst[0..<count] = src[0..<count]: a row of the book's widths (multiples of 8) in SIMD
+  /// registers rather than a memmove call per row.
+  @inline(__always) static func copyRow(
+    _ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int
+  ) {
+    var j = 0
+    while j + 8 <= count {
+      Elementwise.store8(Elementwise.load8(src + j), dst + j)
+      j += 8
+    }
+    while j < count {
+      dst[j] = src[j]
+      j += 1
+    }
+  }
+
+  /// dst[0..<count] += src[0..<count], eight lanes at a time.
+  @inline(__always) static func addRow(
+    _ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int
+  ) {
+    var j = 0
+    while j + 8 <= count {
+      Elementwise.store8(Elementwise.load8(dst + j) + Elementwise.load8(src + j), dst + j)
+      j += 8
+    }
+    while j < count {
+      dst[j] += src[j]
+      j += 1
     }
   }
 
