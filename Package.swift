@@ -28,12 +28,16 @@ let package = Package(
     .systemLibrary(name: "CHDF5", pkgConfig: "hdf5"),
     .target(name: "DLPProto", dependencies: ["CProtobufC"], cSettings: [.unsafeFlags(["-O2"])]),
     .target(name: "TensorBoardProto", dependencies: ["CProtobufC"], cSettings: [.unsafeFlags(["-O2"])]),
-    .target(name: "DLPTensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
+    // Element-wise kernels compiled per instruction set (SSE2, AVX2, AVX-512F), picked at run time;
+    // no FMA contraction, so every variant gives the same bits.
+    .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2", "-ffp-contract=off", "-fno-math-errno"])]),
+    .target(name: "DLPTensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: fastMath),
     .target(name: "DLPData", dependencies: ["DLPTensor", "CZlib", "CHDF5", "CPNG", "CJPEG"], swiftSettings: fastMath),
     .target(
       name: "DLP",
       dependencies: [
-        "DLPTensor", "DLPData", "TensorBoardProto", "CProtobufC", .product(name: "Logging", package: "swift-log"),
+        "DLPTensor", "DLPData", "TensorBoardProto", "CProtobufC", "CKernels",
+        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: fastMath),
     .target(
@@ -54,7 +58,7 @@ let package = Package(
     .executableTarget(name: "dlp", dependencies: ["DLPCommands", "DLPTensor"]),
     .executableTarget(name: "dlp-coordinator", dependencies: ["DLPCommands", "DLPTensor"]),
     .executableTarget(name: "dlp-worker", dependencies: ["DLPCommands", "DLPTensor"]),
-    .testTarget(name: "DLPTensorTests", dependencies: ["DLPTensor"]),
+    .testTarget(name: "DLPTensorTests", dependencies: ["DLPTensor", "CKernels"]),
     .testTarget(name: "DLPDataTests", dependencies: ["DLPData", "DLPTensor"], exclude: ["Fixtures"]),
     .testTarget(name: "DLPTests", dependencies: ["DLP", "DLPTensor"]),
     .testTarget(name: "DLPTransportTests", dependencies: ["DLPTransport", "DLPTensor", "DLPTestSupport"]),

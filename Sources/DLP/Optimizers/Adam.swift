@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Keras's Adam: m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2);
@@ -7,7 +8,9 @@ public final class Adam: Optimizer {
   public let beta2: Float
   public let epsilon: Float
 
-  public init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7) {
+  public init(
+    learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7
+  ) {
     self.beta1 = beta1
     self.beta2 = beta2
     self.epsilon = epsilon
@@ -18,29 +21,25 @@ public final class Adam: Optimizer {
   public override var slotCount: Int { 2 }
   public override func config() -> [String: JSONValue] {
     [
-      "learning_rate": JSONValue(learningRate), "beta_1": JSONValue(beta1), "beta_2": JSONValue(beta2),
+      "learning_rate": JSONValue(learningRate), "beta_1": JSONValue(beta1),
+      "beta_2": JSONValue(beta2),
       "epsilon": JSONValue(epsilon), "amsgrad": false,
     ]
   }
 
   public override func updateStep(
-    params w: UnsafeMutablePointer<Float>, grads g: UnsafePointer<Float>, slots: [UnsafeMutablePointer<Float>],
+    params w: UnsafeMutablePointer<Float>, grads g: UnsafePointer<Float>,
+    slots: [UnsafeMutablePointer<Float>],
     slotOffset o: Int, count n: Int, step: Int
   ) {
     let m = slots[0] + o
     let v = slots[1] + o
     let t = Double(step)
-    let alpha = Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
-    let c1 = 1 - beta1
-    let c2 = 1 - beta2
-    let eps = epsilon
-    for i in 0..<n {
-      let gi = g[i]
-      let mi = m[i] + (gi - m[i]) * c1
-      let vi = v[i] + (gi * gi - v[i]) * c2
-      m[i] = mi
-      v[i] = vi
-      w[i] -= mi * alpha / (vi.squareRoot() + eps)
-    }
+    let alpha = Float(
+      Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
+    // m += (g - m)(1 - beta1); v += (g g - v)(1 - beta2); w -= m alpha / (sqrt(v) + eps), at
+    // the CPU's widest vector width (`VectorKernels`).
+    dlp_adam_update(
+      VectorKernels.current.rawValue, w, g, m, v, n, 1 - beta1, 1 - beta2, alpha, epsilon)
   }
 }

@@ -24,7 +24,8 @@ public struct ExponentialDecay: LearningRateSchedule {
     name: String = "ExponentialDecay"
   ) throws {
     guard decaySteps > 0 else {
-      throw DLPError.config("Argument `decay_steps` must be > 0. Received: decay_steps=\(decaySteps)")
+      throw DLPError.config(
+        "Argument `decay_steps` must be > 0. Received: decay_steps=\(decaySteps)")
     }
     self.initialLearningRate = initialLearningRate
     self.decaySteps = decaySteps
@@ -76,7 +77,8 @@ public struct PiecewiseConstantDecay: LearningRateSchedule {
 
   public func config() -> [String: JSONValue] {
     [
-      "boundaries": JSONValue(boundaries.map(Double.init)), "values": JSONValue(values.map(Double.init)),
+      "boundaries": JSONValue(boundaries.map(Double.init)),
+      "values": JSONValue(values.map(Double.init)),
       "name": .string(name),
     ]
   }
@@ -93,14 +95,17 @@ public struct CosineDecay: LearningRateSchedule {
   public let name: String
 
   public init(
-    initialLearningRate: Float, decaySteps: Int, alpha: Float = 0, warmupTarget: Float? = nil, warmupSteps: Int = 0,
+    initialLearningRate: Float, decaySteps: Int, alpha: Float = 0, warmupTarget: Float? = nil,
+    warmupSteps: Int = 0,
     name: String = "CosineDecay"
   ) throws {
     guard decaySteps > 0 else {
-      throw DLPError.config("Argument `decay_steps` must be > 0. Received: decay_steps=\(decaySteps)")
+      throw DLPError.config(
+        "Argument `decay_steps` must be > 0. Received: decay_steps=\(decaySteps)")
     }
     guard warmupSteps >= 0 else {
-      throw DLPError.config("Argument `warmup_steps` must be >= 0. Received: warmup_steps=\(warmupSteps)")
+      throw DLPError.config(
+        "Argument `warmup_steps` must be >= 0. Received: warmup_steps=\(warmupSteps)")
     }
     self.initialLearningRate = initialLearningRate
     self.decaySteps = decaySteps
@@ -120,7 +125,9 @@ public struct CosineDecay: LearningRateSchedule {
 
   public func rate(atStep step: Int) -> Float {
     let decay = Float(decaySteps)
-    guard let target = warmupTarget else { return decayed(Swift.min(Float(step), decay), from: initialLearningRate) }
+    guard let target = warmupTarget else {
+      return decayed(Swift.min(Float(step), decay), from: initialLearningRate)
+    }
     let warm = Float(warmupSteps)
     let s = Swift.min(Float(step), decay + warm)
     if s < warm { return (target - initialLearningRate) * (s / warm) + initialLearningRate }
@@ -130,7 +137,8 @@ public struct CosineDecay: LearningRateSchedule {
   public func config() -> [String: JSONValue] {
     [
       "initial_learning_rate": JSONValue(initialLearningRate), "decay_steps": JSONValue(decaySteps),
-      "alpha": JSONValue(alpha), "name": .string(name), "warmup_target": warmupTarget.map { JSONValue($0) } ?? nil,
+      "alpha": JSONValue(alpha), "name": .string(name),
+      "warmup_target": warmupTarget.map { JSONValue($0) } ?? nil,
       "warmup_steps": JSONValue(warmupSteps),
     ]
   }
@@ -155,11 +163,14 @@ enum LearningRateSchedules {
         boundaries: c.floats("boundaries").map { Int($0) }, values: c.floats("values"),
         name: c.string("name", default: "PiecewiseConstant"))
     case "CosineDecay":
-      try c.allow(["initial_learning_rate", "decay_steps", "alpha", "name", "warmup_target", "warmup_steps"])
+      try c.allow([
+        "initial_learning_rate", "decay_steps", "alpha", "name", "warmup_target", "warmup_steps",
+      ])
       return try CosineDecay(
         initialLearningRate: c.float("initial_learning_rate"), decaySteps: c.int("decay_steps"),
         alpha: c.float("alpha", default: 0), warmupTarget: c.optionalFloat("warmup_target"),
-        warmupSteps: c.int("warmup_steps", default: 0), name: c.string("name", default: "CosineDecay"))
+        warmupSteps: c.int("warmup_steps", default: 0),
+        name: c.string("name", default: "CosineDecay"))
     default:
       throw DLPError.config(
         "\(context): unsupported learning-rate schedule '\(cls)'; expected ExponentialDecay, PiecewiseConstantDecay or CosineDecay"
@@ -168,6 +179,7 @@ enum LearningRateSchedules {
   }
 
   static func serialize(_ s: LearningRateSchedule) -> JSONValue {
-    KerasObjects.object(module: "keras.optimizers.schedules", className: s.kerasClassName, config: s.config())
+    KerasObjects.object(
+      module: "keras.optimizers.schedules", className: s.kerasClassName, config: s.config())
   }
 }

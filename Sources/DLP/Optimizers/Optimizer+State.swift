@@ -11,16 +11,23 @@ extension Optimizer {
 
   /// Slot `k` of the parameters in `range` (a variable's place in the flat buffer).
   func slotValues(_ k: Int, range: Range<Int>) -> [Float] {
-    guard k < slots.count, range.lowerBound >= shard.lowerBound, range.upperBound <= shard.upperBound else {
+    guard k < slots.count, range.lowerBound >= shard.lowerBound,
+      range.upperBound <= shard.upperBound
+    else {
       return [Float](repeating: 0, count: range.count)
     }
-    return Array(UnsafeBufferPointer(start: slots[k] + (range.lowerBound - shard.lowerBound), count: range.count))
+    return Array(
+      UnsafeBufferPointer(
+        start: slots[k] + (range.lowerBound - shard.lowerBound), count: range.count))
   }
 
   /// Restores a saved state: the step count, and slot `k` of each variable range.
-  func restoreState(iterations: Int, slots values: [(slot: Int, range: Range<Int>, values: [Float])], total: Int) {
+  func restoreState(
+    iterations: Int, slots values: [(slot: Int, range: Range<Int>, values: [Float])], total: Int
+  ) {
     if slots.count != slotCount || shard != 0..<total { prepare(shard: 0..<total) }
-    for v in values where v.slot < slots.count && v.range.upperBound <= total && v.values.count == v.range.count {
+    for v in values
+    where v.slot < slots.count && v.range.upperBound <= total && v.values.count == v.range.count {
       v.values.withUnsafeBufferPointer {
         (slots[v.slot] + v.range.lowerBound).update(from: $0.baseAddress!, count: v.range.count)
       }

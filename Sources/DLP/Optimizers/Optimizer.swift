@@ -38,7 +38,8 @@ open class Optimizer {
   /// `params[0]` (the slots are passed whole, so a step builds no array). `step` is the 1-based
   /// step number.
   open func updateStep(
-    params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, slots: [UnsafeMutablePointer<Float>],
+    params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>,
+    slots: [UnsafeMutablePointer<Float>],
     slotOffset: Int, count: Int, step: Int
   ) {}
 
@@ -56,7 +57,10 @@ open class Optimizer {
   }
 
   /// One optimizer step over the trainable `ranges` (intersected with the shard).
-  public func apply(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, ranges: [Range<Int>], total: Int) {
+  public func apply(
+    params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, ranges: [Range<Int>],
+    total: Int
+  ) {
     if !isPrepared || slots.count != slotCount { prepare(shard: 0..<total) }
     if let s = schedule { learningRate = s.rate(atStep: iterations) }
     let step = iterations + 1
@@ -67,7 +71,7 @@ open class Optimizer {
       let local = lo - shard.lowerBound
       // Element-wise and memory-bound: split across the cores BLAS uses (the 407k-weight MLP's
       // update is ~20% of a step on one core).
-      Parallel.forEach(hi - lo, minimumPerChunk: 1 << 16) { _, r in
+      Parallel.forEach(hi - lo, minimumPerChunk: 1 << 16, chunksPerThread: 1) { _, r in
         updateStep(
           params: params + lo + r.lowerBound, grads: grads + lo + r.lowerBound,
           slots: slots, slotOffset: local + r.lowerBound, count: r.count, step: step)
@@ -77,7 +81,9 @@ open class Optimizer {
   }
 
   /// The slots as flat arrays over the shard (for checkpoints).
-  public func slotValues() -> [[Float]] { slots.map { Array(UnsafeBufferPointer(start: $0, count: shard.count)) } }
+  public func slotValues() -> [[Float]] {
+    slots.map { Array(UnsafeBufferPointer(start: $0, count: shard.count)) }
+  }
 
   /// Slot `k` over the shard, in place (a commit copies it out, a reconfiguration in).
   public func slot(_ k: Int) -> UnsafeMutableBufferPointer<Float> {
@@ -88,10 +94,12 @@ open class Optimizer {
   /// the whole flat buffer, or empty for zeros), and the completed step count.
   public func restore(shard: Range<Int>, slots full: [[Float]], iterations: Int) throws {
     guard full.isEmpty || full.count == slotCount else {
-      throw DLPError.config("\(kerasClassName) keeps \(slotCount) slots; the saved state has \(full.count)")
+      throw DLPError.config(
+        "\(kerasClassName) keeps \(slotCount) slots; the saved state has \(full.count)")
     }
     for s in full where s.count < shard.upperBound {
-      throw DLPError.config("saved optimizer slots hold \(s.count) values; the shard needs \(shard.upperBound)")
+      throw DLPError.config(
+        "saved optimizer slots hold \(s.count) values; the shard needs \(shard.upperBound)")
     }
     prepare(shard: shard)
     for (k, s) in full.enumerated() {

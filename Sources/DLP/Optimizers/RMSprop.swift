@@ -1,3 +1,6 @@
+import CKernels
+import DLPTensor
+
 /// Keras's RMSprop: v = rho * v + (1 - rho) * g^2; w -= lr * g / sqrt(v + eps).
 public final class RMSprop: Optimizer {
   public let rho: Float
@@ -13,25 +16,20 @@ public final class RMSprop: Optimizer {
   public override var slotCount: Int { 1 }
   public override func config() -> [String: JSONValue] {
     [
-      "learning_rate": JSONValue(learningRate), "rho": JSONValue(rho), "epsilon": JSONValue(epsilon),
+      "learning_rate": JSONValue(learningRate), "rho": JSONValue(rho),
+      "epsilon": JSONValue(epsilon),
       "momentum": 0.0, "centered": false,
     ]
   }
 
   public override func updateStep(
-    params w: UnsafeMutablePointer<Float>, grads g: UnsafePointer<Float>, slots: [UnsafeMutablePointer<Float>],
+    params w: UnsafeMutablePointer<Float>, grads g: UnsafePointer<Float>,
+    slots: [UnsafeMutablePointer<Float>],
     slotOffset o: Int, count n: Int, step: Int
   ) {
-    let v = slots[0] + o
-    let rho = self.rho
-    let oneMinusRho = 1 - rho
-    let lr = learningRate
-    let eps = epsilon
-    for i in 0..<n {
-      let gi = g[i]
-      let vi = rho * v[i] + oneMinusRho * gi * gi
-      v[i] = vi
-      w[i] -= lr * gi / (vi + eps).squareRoot()
-    }
+    // v = rho v + (1 - rho) g g; w -= lr g / sqrt(v + eps), element by element, at the CPU's
+    // widest vector width (`VectorKernels`).
+    dlp_rmsprop_update(
+      VectorKernels.current.rawValue, w, g, slots[0] + o, n, rho, 1 - rho, learningRate, epsilon)
   }
 }

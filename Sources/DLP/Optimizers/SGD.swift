@@ -12,11 +12,15 @@ public final class SGD: Optimizer {
   public override var kerasClassName: String { "SGD" }
   public override var slotCount: Int { momentum > 0 ? 1 : 0 }
   public override func config() -> [String: JSONValue] {
-    ["learning_rate": JSONValue(learningRate), "momentum": JSONValue(momentum), "nesterov": .bool(nesterov)]
+    [
+      "learning_rate": JSONValue(learningRate), "momentum": JSONValue(momentum),
+      "nesterov": .bool(nesterov),
+    ]
   }
 
   public override func updateStep(
-    params w: UnsafeMutablePointer<Float>, grads g: UnsafePointer<Float>, slots: [UnsafeMutablePointer<Float>],
+    params w: UnsafeMutablePointer<Float>, grads g: UnsafePointer<Float>,
+    slots: [UnsafeMutablePointer<Float>],
     slotOffset o: Int, count n: Int, step: Int
   ) {
     let lr = learningRate
