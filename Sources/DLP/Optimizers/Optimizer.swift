@@ -69,8 +69,10 @@ open class Optimizer {
       let hi = Swift.min(r.upperBound, shard.upperBound)
       guard lo < hi else { continue }
       let local = lo - shard.lowerBound
-      // Element-wise and memory-bound: split across the cores BLAS uses (the 407k-weight MLP's
-      // update is ~20% of a step on one core).
+      // Element-wise and memory-bound: split across the cores BLAS uses, one contiguous half
+      // (third...) per thread, as the weight gradient's sgemm split its rows, so each thread
+      // steps the gradient its own cache holds (chunks handed out dynamically made the MLP's
+      // update four times slower, pulling every line across cores).
       Parallel.forEach(hi - lo, minimumPerChunk: 1 << 16, chunksPerThread: 1) { _, r in
         updateStep(
           params: params + lo + r.lowerBound, grads: grads + lo + r.lowerBound,
