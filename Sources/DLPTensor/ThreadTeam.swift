@@ -97,14 +97,11 @@ public final class ThreadTeam: @unchecked Sendable {
     lock.deallocate()
   }
 
-  /// Calls `body(part)` for every part in 0..<parts, in parallel when the team is free (more
-  /// parts than threads balance the load: each thread claims the next part when it is free),
-  /// and returns when all are done.
+  /// Calls `body(part)` for every part in 0..<parts (at most `size`), in parallel when the team
+  /// is free, and returns when all are done.
   public func run(parts n: Int, _ body: (Int) -> Void) {
-    precondition(n < 1 << 16, "ThreadTeam: \(n) parts")
-    guard n > 1,
-      busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
-    else {
+    precondition(n <= size && n < 1 << 16, "ThreadTeam: \(n) parts for a team of \(size)")
+    guard n > 1, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
       for part in 0..<Swift.max(n, 0) { body(part) }
       return
     }
@@ -198,9 +195,7 @@ public final class ThreadTeam: @unchecked Sendable {
     }
     pthread_mutex_lock(lock)
     sleepers.add(1, ordering: .sequentiallyConsistent)
-    while generation.load(ordering: .sequentiallyConsistent) == seen {
-      pthread_cond_wait(wake, lock)
-    }
+    while generation.load(ordering: .sequentiallyConsistent) == seen { pthread_cond_wait(wake, lock) }
     sleepers.subtract(1, ordering: .sequentiallyConsistent)
     pthread_mutex_unlock(lock)
     return generation.load(ordering: .acquiring)

@@ -4,8 +4,7 @@ import DLPTensor
 /// - forward: the input projections of all steps as one sgemm, z (batch * steps, gates * units)
 ///   = x W + b; then each block of batch rows runs through every step on its own thread (a
 ///   (rows, units) x (units, gates * units) sgemm per step for the state, the cell's gates on
-///   the rows), so steps need no synchronisation (one block per thread: more blocks would
-///   shrink every step's sgemm);
+///   the rows), so steps need no synchronisation;
 /// - backward: the steps in reverse on the same blocks (the state's gradient carried back
 ///   through one sgemm per step), then the weight gradients as one sgemm each over all steps:
 ///   dW = x^T dz, dR = hPrev^T dz, and dx = dz W^T.
@@ -15,7 +14,7 @@ extension RecurrentLayer {
     if r.dropInputs || r.dropState { drawDropoutMasks(r, randomness) }
     projectInputs(r)
     resetStates(r)
-    Parallel.forEach(r.batch, minimumPerChunk: 8, chunksPerThread: 1) { _, rows in
+    Parallel.forEach(r.batch, minimumPerChunk: 8) { _, rows in
       for s in 0..<r.steps { stepForward(r, rows: rows, step: s) }
     }
     guard settings.returnState else { return }
@@ -46,7 +45,7 @@ extension RecurrentLayer {
       }
     }
     let grads = UnsafePointer(dy)
-    Parallel.forEach(r.batch, minimumPerChunk: 8, chunksPerThread: 1) { _, rows in
+    Parallel.forEach(r.batch, minimumPerChunk: 8) { _, rows in
       for s in stride(from: r.steps - 1, through: 0, by: -1) {
         stepBackward(r, rows: rows, step: s, outputGrad: grads)
       }

@@ -71,9 +71,9 @@ open class Optimizer {
       let local = lo - shard.lowerBound
       // Element-wise and memory-bound: split across the cores BLAS uses, one contiguous half
       // (third...) per thread, as the weight gradient's sgemm split its rows, so each thread
-      // steps the gradient its own cache holds (chunks handed out dynamically made the MLP's
-      // update four times slower, pulling every line across cores).
-      Parallel.forEach(hi - lo, minimumPerChunk: 1 << 16, chunksPerThread: 1) { _, r in
+      // steps the gradient its own cache holds (more, smaller chunks handed out dynamically
+      // made the MLP's update four times slower, pulling every line across cores).
+      Parallel.forEach(hi - lo, minimumPerChunk: 1 << 16) { _, r in
         updateStep(
           params: params + lo + r.lowerBound, grads: grads + lo + r.lowerBound,
           slots: slots, slotOffset: local + r.lowerBound, count: r.count, step: step)
