@@ -1,3 +1,4 @@
+import DLPTensor
 import XCTest
 
 @testable import DLP
@@ -33,6 +34,19 @@ final class Conv1DGradientTests: XCTestCase {
     }
     try check(
       [Conv1D(3, kernelSize: 1, useBias: false), Flatten(), Dense(2)], input: [5, 2], targets: 2)
+  }
+
+  /// The book's widths (32 filters, 7 taps) and an odd filter count on two threads: the kernel
+  /// gradient's (tap, filter) columns are split across the threads, half a tap each side.
+  func testConv1DKernelGradientSplitAcrossThreads() throws {
+    let before = BLAS.threads
+    BLAS.setThreads(2)
+    defer { BLAS.setThreads(before) }
+    for filters in [32, 17] {
+      try check(
+        [Conv1D(filters, kernelSize: 7, activation: .tanh), GlobalAveragePooling1D(), Dense(2)],
+        input: [12, 3], targets: 2)
+    }
   }
 
   func testPooling1D() throws {

@@ -9,7 +9,8 @@
 /// here every product stays in L1 and goes through OpenBLAS's small-matrix kernels, which pack
 /// nothing. Backward: dX_n[k d ...] += dY_n W_k^T (through W_k^T laid out once: the small NN
 /// kernel outruns the NT one), and dW_k = X[k d ...]^T dY over the batch as one long matrix
-/// (dY padded with zero rows to the inputs' layout) in L2-sized row blocks, a tap per thread.
+/// (dY padded with zero rows to the inputs' layout) in L2-sized row blocks, the taps' columns
+/// split evenly across threads.
 enum ConvTaps1D {
   static let blockRows = 512
 
@@ -63,20 +64,29 @@ enum ConvTaps1D {
       }
       let src = isPadded ? UnsafePointer(padded) : x
       let rows = batch * steps - lead(g)
-      // dW_k = X[k d ..< k d + rows]^T dY  (channels, filters): a tap per thread, its blocks in
-      // order (a fixed summation order).
-      Parallel.forEach(g.kernel) { _, taps in
-        for k in taps {
+      // dW_k = X[k d ..< k d + rows]^T dY  (channels, filters), its row blocks in order (a
+      // fixed summation order). The threads split the (tap, filter) columns of all taps evenly:
+      // whole taps would give one thread 4 of the book's 7 and the other 3.
+      let halves = f >= 16 ? 2 : 1
+      Parallel.forEach(g.kernel * halves) { _, pieces in
+        var piece = pieces.lowerBound
+        while piece < pieces.upperBound {
+          // This tap's pieces in the chunk, as one column range.
+          let k = piece / halves
+          let last = Swift.min(pieces.upperBound, (k + 1) * halves)
+          let lo = (piece % halves) * f / halves
+          let hi = ((last - 1) % halves + 1) * f / halves
           var r0 = 0
           while r0 < rows {
             let m = Swift.min(blockRows, rows - r0)
             BLAS.gemmSerial(
-              transposeA: true, transposeB: false, m: c, n: f, k: m, a: src + (r0 + k * d) * c,
-              lda: c,
-              b: dY + r0 * f, ldb: f, beta: r0 == 0 && !accumulate ? 0 : 1, c: dW + k * c * f,
-              ldc: f)
+              transposeA: true, transposeB: false, m: c, n: hi - lo, k: m,
+              a: src + (r0 + k * d) * c, lda: c,
+              b: dY + r0 * f + lo, ldb: f, beta: r0 == 0 && !accumulate ? 0 : 1,
+              c: dW + k * c * f + lo, ldc: f)
             r0 += m
           }
+          piece = last
         }
       }
     }
