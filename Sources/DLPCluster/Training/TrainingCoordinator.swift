@@ -30,8 +30,10 @@ public struct CoordinatorOptions: Sendable {
 
   public init(
     bind: String, expectWorkers: Int, collective: CollectiveKind = .ring, shipData: Bool = false,
-    acceptTimeout: Double = 300, transport: RingTransport = .auto, minWorkers: Int = 1, rejoinTimeout: Double = 60,
-    heartbeat: HeartbeatSettings = HeartbeatSettings(), collectiveTimeout: Double = ClusterDefaults.collectiveTimeout,
+    acceptTimeout: Double = 300, transport: RingTransport = .auto, minWorkers: Int = 1,
+    rejoinTimeout: Double = 60,
+    heartbeat: HeartbeatSettings = HeartbeatSettings(),
+    collectiveTimeout: Double = ClusterDefaults.collectiveTimeout,
     commitInterval: Double = 2, security: SecurityOptions = .insecure
   ) {
     self.security = security
@@ -49,9 +51,13 @@ public struct CoordinatorOptions: Sendable {
   }
 
   func validate() throws {
-    guard expectWorkers >= 1 else { throw DLPError.config("--expect-workers must be >= 1. Received: \(expectWorkers)") }
+    guard expectWorkers >= 1 else {
+      throw DLPError.config("--expect-workers must be >= 1. Received: \(expectWorkers)")
+    }
     guard minWorkers >= 1, minWorkers <= expectWorkers else {
-      throw DLPError.config("--min-workers must be between 1 and the worker count (\(expectWorkers)). Received: \(minWorkers)")
+      throw DLPError.config(
+        "--min-workers must be between 1 and the worker count (\(expectWorkers)). Received: \(minWorkers)"
+      )
     }
     guard transport != .shm || collective == .ring else {
       throw DLPError.config("--transport shm applies to the ring collective (--allreduce ring)")
@@ -124,14 +130,17 @@ public final class TrainingCoordinator: TrainingBackend {
     try options.validate()
     self.options = options
     control = try ControlPlane(
-      bind: options.bind, acceptTimeout: options.acceptTimeout, heartbeat: options.heartbeat, security: options.security,
+      bind: options.bind, acceptTimeout: options.acceptTimeout, heartbeat: options.heartbeat,
+      security: options.security,
       context: context)
   }
 
   public var controlEndpoint: String { control.endpoint }
 
   /// What `LocalCluster` hands each local worker of a secured job (nil when insecure).
-  public var localCredentials: (@Sendable (String) throws -> CurveCredentials)? { control.localCredentials }
+  public var localCredentials: (@Sendable (String) throws -> CurveCredentials)? {
+    control.localCredentials
+  }
 
   /// The local worker processes, when this process started them: a dead one is noticed at
   /// once and restarted while restarts are left.
@@ -150,7 +159,9 @@ public final class TrainingCoordinator: TrainingBackend {
   /// Waits for the workers, sends them the job (and the data, with `shipData`), waits until
   /// each has loaded it, and forms the first generation from `state` (default: the model's
   /// weights, a fresh optimizer).
-  public func start(model: Model, description: JobDescription, data: PreparedData, state: TrainingState? = nil) throws {
+  public func start(
+    model: Model, description: JobDescription, data: PreparedData, state: TrainingState? = nil
+  ) throws {
     self.model = model
     self.data = data
     try control.accept(count: options.expectWorkers)
@@ -163,7 +174,8 @@ public final class TrainingCoordinator: TrainingBackend {
     job.generatorSeeds = model.layerGeneratorSeeds
     self.description = job
     spec = JobSpecMessage(
-      jobID: control.jobID, modelJSON: model.toJSON(), fitJSON: job.encoded(), datasetName: data.datasetName,
+      jobID: control.jobID, modelJSON: model.toJSON(), fitJSON: job.encoded(),
+      datasetName: data.datasetName,
       shipData: options.shipData, datasetHash: data.contentHash, seed: description.seed,
       collective: options.collective)
     for m in control.members { try sendJob(to: m) }
@@ -172,21 +184,34 @@ public final class TrainingCoordinator: TrainingBackend {
     control.acceptsJoins = true
     var joinsDuringStart: [ControlPlane.Event] = []
     var ready = Set<Int>()
+    // A worker that refuses the job (bad data, a model it cannot build) ends it, but only once
+    // every member has settled: the others are still receiving the job and their data, and
+    // ending at the first refusal would cut their deliveries short (each would then wait out
+    // the heartbeat timeout instead of reporting what it found itself).
+    var refused: [Int: String] = [:]
     let deadline = Date().addingTimeInterval(options.acceptTimeout)
-    while ready.count < control.members.count {
+    while ready.count + refused.count < control.members.count {
       guard Date() < deadline else {
-        let late = control.members.filter { !ready.contains($0.id) }.map(\.name)
-        throw DLPError.training("\(late.joined(separator: ", ")) did not get ready in \(Int(options.acceptTimeout)) s")
+        let late = control.members.filter { !ready.contains($0.id) && refused[$0.id] == nil }.map(
+          \.name)
+        throw DLPError.training(
+          "\(late.joined(separator: ", ")) did not get ready in \(Int(options.acceptTimeout)) s")
       }
-      if let (m, text) = control.losses().members.first { throw DLPError.training("\(m.name) was lost before training: \(text)") }
+      for (m, text) in control.losses().members where refused[m.id] == nil {
+        throw DLPError.training("\(m.name) was lost before training: \(text)")
+      }
       let event = try control.next(timeout: 0.2)
       if case .join? = event { joinsDuringStart.append(event!) }
       guard case .message(let env, let m)? = event else { continue }
       switch env.message {
       case .heartbeat(let h) where h.sequence == 0 && h.generation == 0: ready.insert(m.id)
-      case .errorReport(let e): throw DLPError.training("\(m.name) failed: \(e.loggableText)")
+      case .errorReport(let e) where refused[m.id] == nil:
+        refused[m.id] = "\(m.name) failed: \(e.loggableText)"
       default: continue
       }
+    }
+    if let first = control.members.lazy.compactMap({ refused[$0.id] }).first {
+      throw DLPError.training(first)
     }
     // The model's own optimizer state (a .keras file's, or a fresh one).
     let initial = try state ?? TrainingState(capturing: model)
@@ -200,20 +225,24 @@ public final class TrainingCoordinator: TrainingBackend {
     s.rank = Int32(m.id)
     s.worldSize = Int32(control.members.count)
     try control.sendJob(s, to: m, rank: m.id, world: control.members.count)
-    if options.shipData { try DataShipment.send(data, codec: control.codec, socket: control.control, to: m.routingID) }
+    if options.shipData {
+      try DataShipment.send(data, codec: control.codec, socket: control.control, to: m.routingID)
+    }
   }
 
   // MARK: TrainingBackend
 
   public func trainStep(
-    rows: UnsafeBufferPointer<Int>, epoch: Int, step trainStep: UInt64, stats: UnsafeMutablePointer<Double>
+    rows: UnsafeBufferPointer<Int>, epoch: Int, step trainStep: UInt64,
+    stats: UnsafeMutablePointer<Double>
   ) throws {
     try absorbChanges(stats: stats)
     try guarded {
       try sendCommands(rows: rows, epoch: epoch, phase: .train, trainStep: trainStep)
       if let root {
         try root.step.train(
-          rows: UnsafeBufferPointer(start: nil, count: 0), of: nil, globalBatch: rows.count, rowOffset: 0,
+          rows: UnsafeBufferPointer(start: nil, count: 0), of: nil, globalBatch: rows.count,
+          rowOffset: 0,
           trainStep: trainStep, stats: stats)
       }
       try collectReports(into: stats, leaving: Self.pipelineDepth)
@@ -225,7 +254,9 @@ public final class TrainingCoordinator: TrainingBackend {
     try guarded { try collectReports(into: stats, leaving: 0) }
   }
 
-  public func evaluateStep(rows: UnsafeBufferPointer<Int>, role: DataRole, stats: UnsafeMutablePointer<Double>) throws {
+  public func evaluateStep(
+    rows: UnsafeBufferPointer<Int>, role: DataRole, stats: UnsafeMutablePointer<Double>
+  ) throws {
     try guarded {
       try drainReports()
       try sendCommands(rows: rows, epoch: 0, phase: role == .test ? .evaluate : .validate)
@@ -277,7 +308,9 @@ public final class TrainingCoordinator: TrainingBackend {
   // MARK: steps
 
   /// Sends each worker of the generation its contiguous part of `rows`.
-  private func sendCommands(rows: UnsafeBufferPointer<Int>, epoch: Int, phase: Phase, trainStep: UInt64 = 0) throws {
+  private func sendCommands(
+    rows: UnsafeBufferPointer<Int>, epoch: Int, phase: Phase, trainStep: UInt64 = 0
+  ) throws {
     sequence += 1
     let plan = ShardPlan(count: rows.count, parts: active.count)
     for (rank, m) in active.enumerated() {
@@ -286,8 +319,10 @@ public final class TrainingCoordinator: TrainingBackend {
       for i in part { commandScratch.append(UInt32(rows[i])) }
       try send(
         StepCommandMessage(
-          epoch: UInt32(epoch), step: sequence, shardStart: UInt32(part.lowerBound), shardCount: UInt32(part.count),
-          globalBatchSize: UInt32(rows.count), sampleIndices: commandScratch, phase: phase, trainStep: trainStep,
+          epoch: UInt32(epoch), step: sequence, shardStart: UInt32(part.lowerBound),
+          shardCount: UInt32(part.count),
+          globalBatchSize: UInt32(rows.count), sampleIndices: commandScratch, phase: phase,
+          trainStep: trainStep,
           generation: generation, learningRate: Double(model.compiled!.optimizer.learningRate)),
         to: m, step: sequence)
     }
@@ -322,7 +357,8 @@ public final class TrainingCoordinator: TrainingBackend {
         guard r.generation == generation, let rank = active.firstIndex(of: m) else { continue }
         let step = env.header.step
         guard step == owed[rank], step <= reportsDue, r.metricState.count == size - 2 else {
-          logger.warning("refused a metrics report for step \(step) from \(m.name) (not one it owes)")
+          logger.warning(
+            "refused a metrics report for step \(step) from \(m.name) (not one it owes)")
           continue
         }
         stats[0] += r.lossSum
@@ -339,7 +375,9 @@ public final class TrainingCoordinator: TrainingBackend {
   func drainReports() throws {
     guard stepsInFlight > 0 else { return }
     var scratch = [Double](repeating: 0, count: model.compiled!.layout.size)
-    try scratch.withUnsafeMutableBufferPointer { try collectReports(into: $0.baseAddress!, leaving: 0) }
+    try scratch.withUnsafeMutableBufferPointer {
+      try collectReports(into: $0.baseAddress!, leaving: 0)
+    }
   }
 
   /// What arrives besides the reports a loop waits for: join requests, readiness of newcomers,
@@ -351,7 +389,9 @@ public final class TrainingCoordinator: TrainingBackend {
       guard active.count + newcomers.count < 2 * options.expectWorkers else {
         control.reject(
           routingID: routingID,
-          reason: "the job already has its \(options.expectWorkers) workers and \(options.expectWorkers) spares")
+          reason:
+            "the job already has its \(options.expectWorkers) workers and \(options.expectWorkers) spares"
+        )
         return
       }
       let m = control.admit(hello, routingID: routingID, key: key)
