@@ -2788,10 +2788,10 @@ const ProtobufCMessageDescriptor dlp__commit_report__descriptor =
 static const ProtobufCEnumValue dlp__protocol__enum_values_by_number[2] =
 {
   { "PROTOCOL_UNSPECIFIED", "DLP__PROTOCOL__PROTOCOL_UNSPECIFIED", 0 },
-  { "PROTOCOL_VERSION", "DLP__PROTOCOL__PROTOCOL_VERSION", 5 },
+  { "PROTOCOL_VERSION", "DLP__PROTOCOL__PROTOCOL_VERSION", 6 },
 };
 static const ProtobufCIntRange dlp__protocol__value_ranges[] = {
-{0, 0},{5, 1},{0, 2}
+{0, 0},{6, 1},{0, 2}
 };
 static const ProtobufCEnumValueIndex dlp__protocol__enum_values_by_name[2] =
 {

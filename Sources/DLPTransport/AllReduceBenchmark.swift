@@ -46,7 +46,8 @@ public enum AllReduceBenchmark {
   public static func run(
     workers: Int, bytes: Int, iterations: Int = 20, collective: CollectiveKind = .ring,
     warmup: Int = 3,
-    transport: Transport = .tcp, chunkBytes: Int = 256 << 10, timeout: Double = 30
+    transport: Transport = .tcp, chunkBytes: Int = RingAllReduce.Options.defaultChunkBytes,
+    timeout: Double = 30
   ) throws -> Result {
     guard workers >= 1, bytes >= 0, iterations >= 1 else {
       throw TransportError.invalidArgument(

@@ -22,14 +22,17 @@ import Logging
 public final class RingAllReduce: AllReduceCollective, @unchecked Sendable {
   public struct Options: Sendable {
     /// The chunk size training and the benchmark use unless told otherwise.
-    public static let defaultChunkBytes = 256 << 10
+    public static let defaultChunkBytes = 512 << 10
 
     public var rank: Int
     public var worldSize: Int
     /// Stamped on and checked in every chunk header.
     public var jobID: UInt64
-    /// Size of the pieces a shard is streamed in. 256 KiB keeps several chunks in flight for a
-    /// 1.6 MB gradient while amortising per-message costs.
+    /// Size of the pieces a shard is streamed in. 512 KiB: on loopback with 2 ranks (5
+    /// alternating rounds) it moved 4 / 16 MiB at 1.82 / 1.97 GB/s bus against 1.79 / 1.74 with
+    /// 256 KiB and 1.67 / 1.90 with 1 MiB, and trained the MLP over tcp 10% faster than 256 KiB
+    /// (fewer messages, each a wake-up of two I/O threads, while the MLP's 0.8 MB shards still
+    /// stream as two chunks).
     public var chunkBytes: Int
     /// Longest wait for any one chunk from the predecessor, in seconds.
     public var timeout: Double

@@ -5,8 +5,9 @@ import XCTest
 extension BenchCommandTests {
   /// `dlp bench allreduce --curve`: every collective's sockets take CURVE (each rank's key
   /// pair, every peer's public key admitted), the sums still verify, and the report and the
-  /// line say the run was encrypted, so plain and CURVE figures can be told apart. 1 MiB is
-  /// several full 256 KiB chunks (a full chunk once exceeded the frame cap under CURVE).
+  /// line say the run was encrypted, so plain and CURVE figures can be told apart. 1 MiB on 2
+  /// ring ranks is a full 512 KiB chunk each, and several of the central collective's 256 KiB
+  /// ones (a full chunk once exceeded the frame cap under CURVE).
   func testCurveRunsEveryCollectiveEncrypted() throws {
     let dir = Harness.folder()
     for (workers, collective, transport) in [

@@ -45,9 +45,9 @@ typedef struct Dlp__CommitReport Dlp__CommitReport;
 typedef enum _Dlp__Protocol {
   DLP__PROTOCOL__PROTOCOL_UNSPECIFIED = 0,
   /*
-   * 5: elastic jobs: generations, Regroup / RegroupReady / Reconfigure,
+   * 6: the tcp ring's chunk grid is 512 KiB (was 256): a peer of 5
    */
-  DLP__PROTOCOL__PROTOCOL_VERSION = 5
+  DLP__PROTOCOL__PROTOCOL_VERSION = 6
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DLP__PROTOCOL)
 } Dlp__Protocol;
 /*
