@@ -1,3 +1,4 @@
+import DLPTensor
 import XCTest
 
 @testable import DLP
@@ -112,6 +113,18 @@ final class RecurrentGradientTests: XCTestCase {
     let (i2, x2) = ids()
     try check(
       [embedding(9, 4), SimpleRNN(3, goBackwards: true), Dense(2)], input: i2, x: x2,
+      targets: testTensor([4, 2], seed: 5))
+  }
+
+  /// An Embedding 20 wide on two threads: its gradient's columns split as blocks of 8 (one
+  /// thread 8 columns, the other 12, a partial block among them), repeated ids included.
+  func testEmbeddingGradientSplitAcrossThreads() throws {
+    let before = BLAS.threads
+    BLAS.setThreads(2)
+    defer { BLAS.setThreads(before) }
+    let (input, x) = ids()
+    try check(
+      [embedding(9, 20), GlobalAveragePooling1D(), Dense(2)], input: input, x: x,
       targets: testTensor([4, 2], seed: 5))
   }
 

@@ -103,15 +103,18 @@ public final class Embedding: Layer {
     let dy = UnsafePointer(p.outputGrad)
     let x = p.inputs[0]
     if !p.accumulateWeightGrads { dTable.update(repeating: 0, count: inputDim * d) }
-    // dEmbeddings[id_i, :] += dy[i, :], positions in order; the vocabulary is split across
-    // threads (each scans every id and adds the rows of its own ids), so no two threads add into
-    // the same row and the sums do not depend on the split.
-    let ids = inputDim
-    Parallel.forEach(ids, minimumPerChunk: Swift.max(64, ids / 64)) { _, owned in
+    // dEmbeddings[id_i, :] += dy[i, :], positions in order; the columns are split across
+    // threads in blocks of 8 (SIMD lanes), so no two threads add into the same value, the sums
+    // do not depend on the split, and the work is even however the ids are distributed (a split
+    // by vocabulary would give the thread with the frequent words most of it).
+    let blocks = (d + 7) / 8
+    Parallel.forEach(blocks) { _, owned in
+      let lo = owned.lowerBound * 8
+      let width = Swift.min(d, owned.upperBound * 8) - lo
       for i in 0..<n {
         let k = id(x, i)
-        guard owned.contains(k) else { continue }
-        Self.addRow(dy + i * d, to: dTable + k * d, count: d)
+        guard k >= 0 && k < inputDim else { continue }
+        Self.addRow(dy + i * d + lo, to: dTable + k * d + lo, count: width)
       }
     }
   }
