@@ -9,19 +9,8 @@ import XCTest
 /// the results are the in-process runner's, and a worker that falls silent mid-task loses
 /// nothing.
 final class FoldCoordinatorTests: XCTestCase {
-  /// 3 classes in 6 noisy features.
   func makeData(rows n: Int) throws -> PreparedData {
-    var rng = SeededGenerator(seed: 7)
-    var x: [Float] = []
-    var y: [Float] = []
-    for _ in 0..<n {
-      let c = Int(rng.next() % 3)
-      x += (0..<6).map { j in Float(j % 3 == c ? 1 : 0) + rng.nextNormal() * 0.6 }
-      y.append(Float(c))
-    }
-    let train = try ArrayData(
-      x: Tensor(shape: [n, 6], scalars: x), y: Tensor(shape: [n, 1], scalars: y))
-    return PreparedData(train: train, test: nil, datasetName: "synthetic", contentHash: 0x5EED)
+    try threeClassData(rows: n, seed: 7, name: "synthetic", contentHash: 0x5EED)
   }
 
   func makeBlueprint() throws -> ModelBlueprint {

@@ -16,17 +16,7 @@ enum FuzzJob {
   static var seed: UInt64 { environment["DLP_FUZZ_SEED"].flatMap(UInt64.init) ?? 20_261_205 }
 
   static func data(rows n: Int) throws -> PreparedData {
-    var rng = SeededGenerator(seed: 8)
-    var x: [Float] = []
-    var y: [Float] = []
-    for _ in 0..<n {
-      let c = Int(rng.next() % 3)
-      x += (0..<6).map { j in Float(j % 3 == c ? 1 : 0) + rng.nextNormal() * 0.6 }
-      y.append(Float(c))
-    }
-    let train = try ArrayData(
-      x: Tensor(shape: [n, 6], scalars: x), y: Tensor(shape: [n, 1], scalars: y))
-    return PreparedData(train: train, test: nil, datasetName: "fuzz", contentHash: 0xF022)
+    try threeClassData(rows: n, seed: 8, name: "fuzz", contentHash: 0xF022)
   }
 
   static func model() throws -> Model {

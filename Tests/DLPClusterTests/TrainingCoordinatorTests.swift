@@ -10,21 +10,15 @@ import XCTest
 /// of in-process training, and a worker that vanishes mid-epoch costs a rollback, not the job.
 final class TrainingCoordinatorTests: XCTestCase {
   func makeData(rows n: Int) throws -> PreparedData {
-    var rng = SeededGenerator(seed: 5)
-    var x: [Float] = []
-    var y: [Float] = []
-    for _ in 0..<n {
-      let c = Int(rng.next() % 3)
-      x += (0..<6).map { j in Float(j % 3 == c ? 1 : 0) + rng.nextNormal() * 0.6 }
-      y.append(Float(c))
-    }
-    let train = try ArrayData(x: Tensor(shape: [n, 6], scalars: x), y: Tensor(shape: [n, 1], scalars: y))
-    return PreparedData(train: train, test: nil, datasetName: "synthetic", contentHash: 0xC0FFEE)
+    try threeClassData(rows: n, seed: 5, name: "synthetic", contentHash: 0xC0FFEE)
   }
 
   func makeModel() throws -> Model {
     let m = try Sequential(
-      [InputLayer(shape: [6]), Dense(16, activation: .relu), Dropout(0.2), Dense(3, activation: .softmax)], seed: 4)
+      [
+        InputLayer(shape: [6]), Dense(16, activation: .relu), Dropout(0.2),
+        Dense(3, activation: .softmax),
+      ], seed: 4)
     try m.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
     return m
   }
@@ -43,13 +37,15 @@ final class TrainingCoordinatorTests: XCTestCase {
     let context = try ZMQContext()
     let coordinator = try TrainingCoordinator(
       options: CoordinatorOptions(
-        bind: "inproc://job-\(UUID().uuidString)", expectWorkers: workers, collective: collective, shipData: true,
+        bind: "inproc://job-\(UUID().uuidString)", expectWorkers: workers, collective: collective,
+        shipData: true,
         acceptTimeout: 30, transport: .tcp, heartbeat: HeartbeatSettings(interval: 0.1, timeout: 1),
         collectiveTimeout: 5),
       context: context)
     let done = DispatchGroup()
     for i in 0..<workers {
-      var o = WorkerOptions(connect: coordinator.controlEndpoint, workerID: "thread-\(i)", joinTimeout: 30)
+      var o = WorkerOptions(
+        connect: coordinator.controlEndpoint, workerID: "thread-\(i)", joinTimeout: 30)
       o.vanishAtTrainStep = vanish[i]
       let workerOptions = o
       done.enter()
@@ -60,12 +56,14 @@ final class TrainingCoordinatorTests: XCTestCase {
     }
     let model = try makeModel()
     let description = JobDescription(
-      dataset: "", samples: nil, numWords: 0, targetColumn: nil, normalize: false, validationSplit: 0,
+      dataset: "", samples: nil, numWords: 0, targetColumn: nil, normalize: false,
+      validationSplit: 0,
       batchSize: options.batchSize, seed: options.seed, collective: collective.description)
     do {
       try coordinator.start(model: model, description: description, data: data)
       _ = try Trainer.fit(
-        model: model, backend: coordinator, trainCount: data.train.count, validationCount: 0, options: options,
+        model: model, backend: coordinator, trainCount: data.train.count, validationCount: 0,
+        options: options,
         commits: CommitPolicy(everySteps: 10, atEpochEnds: true))
       try coordinator.syncWeights()
     } catch {

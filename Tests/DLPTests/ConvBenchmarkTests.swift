@@ -25,67 +25,8 @@ final class ConvBenchmarkTests: XCTestCase {
     try model.compile(optimizer: RMSprop(), losses: [SparseCategoricalCrossentropy()])
     let data = try ArrayData(
       x: testTensor([batch, 28, 28, 1], seed: 1), y: labels(batch, classes: 10, seed: 2))
-    let backend = try LocalBackend(model: model, data: [.train: data], batchSize: batch)
-    let rows = Array(0..<batch)
-    var stats = [Double](repeating: 0, count: model.compiled!.layout.size)
-    func step() throws {
-      try rows.withUnsafeBufferPointer { r in
-        try stats.withUnsafeMutableBufferPointer {
-          try backend.trainStep(rows: r, epoch: 0, step: 0, stats: $0.baseAddress!)
-        }
-      }
-    }
-    for _ in 0..<5 { try step() }
-    let steps = 40
-    let t0 = Date()
-    let c0 = cpuSeconds()
-    for _ in 0..<steps { try step() }
-    let perStep = Date().timeIntervalSince(t0) / Double(steps)
-    let cpuPerStep = (cpuSeconds() - c0) / Double(steps)
-    print(
-      String(
-        format:
-          "convnet step: %.2f ms wall (%.0f samples/s), %.2f ms CPU (%.0f samples per CPU second), BLAS threads %d",
-        perStep * 1e3, Double(batch) / perStep, cpuPerStep * 1e3, Double(batch) / cpuPerStep,
-        BLAS.threads))
-
-    // Layer by layer, on the backend's executor buffers.
-    let ex = backend.step.executor
-    for (k, n) in model.nodes.enumerated() where !(n.layer is InputLayer) {
-      let f = ForwardPass(
-        inputs: ex.inputPointers[k], output: ex.outputs[k], scratch: ex.scratch[k], batch: batch,
-        training: true,
-        deferActivation: ex.fusedNode[k],
-        randomness: StepRandomness())
-      let b = BackwardPass(
-        inputs: ex.inputPointers[k], output: ex.outputs[k], outputGrad: ex.grads[k],
-        inputGrads: ex.inputGradPointers[k],
-        scratch: ex.scratch[k], batch: batch, deferActivation: ex.fusedNode[k],
-        computeWeightGrads: n.layer.parameterCount > 0,
-        accumulateWeightGrads: false)
-      let reps = 20
-      let t1 = cpuSeconds()
-      for _ in 0..<reps { n.layer.forward(f) }
-      let fwd = (cpuSeconds() - t1) / Double(reps)
-      let t2 = cpuSeconds()
-      for _ in 0..<reps {
-        n.layer.forward(f)
-        n.layer.backward(b)
-      }
-      let bwd = (cpuSeconds() - t2) / Double(reps) - fwd
-      print(
-        String(
-          format: "  %-16@ CPU ms: forward %7.3f  backward %7.3f", n.layer.name as NSString,
-          fwd * 1e3, bwd * 1e3))
-    }
+    try printStepBreakdown("convnet", model: model, data: data, batch: batch)
   }
-}
-
-/// CPU seconds of the whole process (every BLAS thread), so timings mean something on a loaded machine.
-func cpuSeconds() -> Double {
-  var t = timespec()
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
-  return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }
 
 extension ConvBenchmarkTests {

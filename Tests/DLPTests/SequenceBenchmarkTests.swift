@@ -47,51 +47,6 @@ final class SequenceBenchmarkTests: XCTestCase {
     let data = try ArrayData(
       x: SampleArray(shape: [batch, steps], int32: ids),
       y: SampleArray(labels(batch, classes: 2, seed: 2)))
-    let backend = try LocalBackend(model: model, data: [.train: data], batchSize: batch)
-    let rows = Array(0..<batch)
-    var stats = [Double](repeating: 0, count: model.compiled!.layout.size)
-    func step() throws {
-      try rows.withUnsafeBufferPointer { r in
-        try stats.withUnsafeMutableBufferPointer {
-          try backend.trainStep(rows: r, epoch: 0, step: 0, stats: $0.baseAddress!)
-        }
-      }
-    }
-    for _ in 0..<5 { try step() }
-    let count = 40
-    let (w0, c0) = (Date(), cpuSeconds())
-    for _ in 0..<count { try step() }
-    let perStep = Date().timeIntervalSince(w0) / Double(count)
-    let cpuPerStep = (cpuSeconds() - c0) / Double(count)
-    print(
-      String(
-        format: "%@ step: %.2f ms wall (%.0f samples/s), %.2f ms CPU, BLAS threads %d",
-        name as NSString, perStep * 1e3, Double(batch) / perStep, cpuPerStep * 1e3, BLAS.threads))
-
-    let ex = backend.step.executor
-    for (k, n) in model.nodes.enumerated() where !(n.layer is InputLayer) {
-      let f = ForwardPass(
-        inputs: ex.inputPointers[k], output: ex.outputs[k], scratch: ex.scratch[k], batch: batch,
-        training: true, deferActivation: ex.fusedNode[k], randomness: StepRandomness())
-      let b = BackwardPass(
-        inputs: ex.inputPointers[k], output: ex.outputs[k], outputGrad: ex.grads[k],
-        inputGrads: ex.inputGradPointers[k], scratch: ex.scratch[k], batch: batch,
-        deferActivation: ex.fusedNode[k], computeWeightGrads: n.layer.parameterCount > 0,
-        accumulateWeightGrads: false)
-      let reps = 20
-      let t1 = Date()
-      for _ in 0..<reps { n.layer.forward(f) }
-      let fwd = Date().timeIntervalSince(t1) / Double(reps)
-      let t2 = Date()
-      for _ in 0..<reps {
-        n.layer.forward(f)
-        n.layer.backward(b)
-      }
-      let bwd = Date().timeIntervalSince(t2) / Double(reps) - fwd
-      print(
-        String(
-          format: "  %-22@ wall ms: forward %7.3f  backward %7.3f", n.layer.name as NSString,
-          fwd * 1e3, bwd * 1e3))
-    }
+    try printStepBreakdown(name, model: model, data: data, batch: batch)
   }
 }
