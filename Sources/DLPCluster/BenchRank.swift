@@ -46,6 +46,14 @@ public enum ProcessAllReduceBench {
     /// Every socket between the ranks uses CURVE, as a secured job's do (each rank's key pair
     /// made at start, every rank's public key admitted by the others).
     public var curve: Bool
+    /// The ring over tcp: "stream" (`StreamRing`, plain sockets, unsecured runs only), "zmq"
+    /// (`RingAllReduce`), or "auto" (stream unless `curve`, as training picks).
+    public var tcpWire: String = "auto"
+
+    /// Whether the ring over tcp runs on `StreamRing`.
+    public var usesStreamRing: Bool {
+      collective == "ring" && transport == "tcp" && (tcpWire == "stream" || (tcpWire == "auto" && !curve))
+    }
 
     public init(
       workers: Int, bytes: Int, iterations: Int = 20, warmup: Int = 3, collective: String = "ring",
@@ -93,14 +101,19 @@ public enum ProcessAllReduceBench {
         throw BenchError("--chunk-bytes must be in 4 B...64 MiB, got \(c)")
       }
       guard timeout > 0 else { throw BenchError("--timeout must be positive") }
+      guard ["auto", "stream", "zmq"].contains(tcpWire) else {
+        throw BenchError("--tcp-wire must be auto, stream or zmq, got '\(tcpWire)'")
+      }
+      guard tcpWire != "stream" || !curve else {
+        throw BenchError("--tcp-wire stream has no encryption; CURVE runs on the zmq wire")
+      }
     }
 
     /// The chunk size the collective runs with.
     public var resolvedChunkBytes: Int {
       if let chunkBytes { return chunkBytes }
-      return collective == "central"
-        ? CentralAllReduce.Options(rank: 0, worldSize: 1).chunkBytes
-        : RingAllReduce.Options(rank: 0, worldSize: 1).chunkBytes
+      if collective == "central" { return CentralAllReduce.Options(rank: 0, worldSize: 1).chunkBytes }
+      return usesStreamRing ? StreamRing.Options.defaultChunkBytes : RingAllReduce.Options.defaultChunkBytes
     }
 
     /// Where rank `rank` binds its collective socket.
@@ -135,6 +148,7 @@ public enum ProcessAllReduceBench {
         "benchmark": JSONValue("allreduce"),
         "collective": JSONValue(config.collective),
         "transport": JSONValue(config.transport),
+        "tcp_wire": JSONValue(config.transport != "tcp" || config.collective != "ring" ? "" : config.usesStreamRing ? "stream" : "zmq"),
         "workers": JSONValue(config.workers),
         "bytes": JSONValue(config.bytes),
         "iterations": JSONValue(config.iterations),
@@ -159,9 +173,10 @@ public enum ProcessAllReduceBench {
     public var summary: String {
       String(
         format:
-          "all-reduce %@ over %@%@, %d workers, %d bytes: median %.6f s, min %.6f s, bus %.3f GB/s",
-        config.collective, config.transport, config.curve ? " with CURVE" : "", config.workers, config.bytes, medianSeconds,
-        minSeconds, busGBps)
+          "all-reduce %@ over %@%@, %d workers, %d bytes: median %.6f s, min %.6f s, bus %.3f GB/s%@",
+        config.collective, config.transport, config.curve ? " with CURVE" : "", config.workers, config.bytes,
+        medianSeconds, minSeconds, busGBps,
+        config.transport == "tcp" && config.collective == "ring" ? (config.usesStreamRing ? ", stream wire" : ", zmq wire") : "")
     }
 
     static func loadAverage() -> [Double]? {
@@ -589,6 +604,17 @@ public enum BenchRank {
         timeout: config.timeout, segmentPrefix: "dlp-bench", registeredBuffers: 1)
       options.curve = security
       return try SharedMemoryAllReduce(context: context, listener: listener, endpoints: all, options: options)
+    case _ where config.usesStreamRing:
+      let listener = n > 1 ? try StreamListener(host: "127.0.0.1") : nil
+      try send(BenchMessage(type: "endpoint", endpoint: listener?.endpoint ?? ""))
+      let peers = try receive("peers")
+      guard n == 1 || !(peers.next ?? "").isEmpty else {
+        throw BenchError("rank \(rank): no next endpoint")
+      }
+      defer { listener?.close() }
+      return try StreamRing(
+        listener: listener, nextEndpoint: n > 1 ? peers.next : nil,
+        options: .init(rank: rank, worldSize: n, chunkBytes: config.resolvedChunkBytes, timeout: config.timeout))
     default:
       var options = RingAllReduce.Options(
         rank: rank, worldSize: n, chunkBytes: config.resolvedChunkBytes, timeout: config.timeout)

@@ -42,6 +42,10 @@ struct BenchAllReduceCommand: ParsableCommand {
   @Flag(help: "No summary line.") var quiet = false
   @Flag(help: "Encrypt every socket between the ranks with CURVE, as a secured job's are (what encryption costs).")
   var curve = false
+  @Option(
+    help:
+      "The ring over tcp: stream (plain sockets, one thread per rank; not with --curve), zmq (ZeroMQ, as secured jobs run), or auto (stream unless --curve)."
+  ) var tcpWire: String = "auto"
 
   /// The transport `--transport auto` runs, as `dlp train` picks it for workers on one host:
   /// the shared-memory ring, or tcp for the central collective (and a single rank).
@@ -56,10 +60,11 @@ struct BenchAllReduceCommand: ParsableCommand {
         throw BenchError("--transport must be auto, tcp, ipc or shm, got '\(transport)'")
       }
       let ran = Self.resolve(transport: transport, collective: allreduce, workers: workers)
-      let config = ProcessAllReduceBench.Config(
+      var config = ProcessAllReduceBench.Config(
         workers: workers, bytes: try ProcessAllReduceBench.parseSize(bytes), iterations: iterations,
         warmup: warmup, collective: allreduce, transport: ran,
         chunkBytes: try chunkBytes.map(ProcessAllReduceBench.parseSize), timeout: timeout, curve: curve)
+      config.tcpWire = tcpWire
       let result = try ProcessAllReduceBench.run(config)
       // The report's "transport" is the one that ran; "transport_requested" what was asked.
       var summary = result.summary

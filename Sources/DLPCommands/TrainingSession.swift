@@ -29,6 +29,8 @@ struct TrainingSession {
     var datasetName: String
     /// How the gradients travelled ("ring/shm", "ring/tcp", "central/tcp"); nil in-process.
     var collective: String? = nil
+    /// The ring over tcp's wire: "stream" (plain sockets) or "zmq".
+    var tcpWire: String? = nil
     var elastic: ElasticEvents? = nil
     var resumedFrom: String? = nil
     var checkpointsWritten = 0
@@ -66,6 +68,7 @@ struct TrainingSession {
       o["blas_core_reason"] = JSONValue(BLASKernelChoice.reason)
       if let ev = evaluation { o["evaluation"] = .object(ev.mapValues { JSONValue($0) }) }
       if let c = collective { o["allreduce"] = JSONValue(c) }
+      if let w = tcpWire { o["tcp_wire"] = JSONValue(w) }
       if !baselines.isEmpty { o["baseline"] = .object(baselines.mapValues { JSONValue($0) }) }
       if let r = history.stoppedReason { o["stopped_reason"] = JSONValue(r) }
       if let e = elastic {
@@ -146,7 +149,7 @@ struct TrainingSession {
       }
       return Outcome(
         history: history, evaluation: evaluation, workers: coordinator?.options.expectWorkers ?? 0,
-        datasetName: data.datasetName, collective: coordinator?.collectiveInUse, elastic: coordinator?.events,
+        datasetName: data.datasetName, collective: coordinator?.collectiveInUse, tcpWire: coordinator?.tcpWireInUse, elastic: coordinator?.events,
         resumedFrom: resume?.path, checkpointsWritten: written, optimizerStateHeld: backend.holdsOptimizerState)
     }
   }

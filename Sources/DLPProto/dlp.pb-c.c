@@ -2450,7 +2450,7 @@ const ProtobufCMessageDescriptor dlp__regroup__descriptor =
   (ProtobufCMessageInit) dlp__regroup__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor dlp__regroup_ready__field_descriptors[3] =
+static const ProtobufCFieldDescriptor dlp__regroup_ready__field_descriptors[4] =
 {
   {
     "generation",
@@ -2488,16 +2488,29 @@ static const ProtobufCFieldDescriptor dlp__regroup_ready__field_descriptors[3] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "stream_endpoint",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__RegroupReady, stream_endpoint),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned dlp__regroup_ready__field_indices_by_name[] = {
   0,   /* field[0] = generation */
   2,   /* field[2] = host_identity */
   1,   /* field[1] = ring_endpoint */
+  3,   /* field[3] = stream_endpoint */
 };
 static const ProtobufCIntRange dlp__regroup_ready__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor dlp__regroup_ready__descriptor =
 {
@@ -2507,14 +2520,14 @@ const ProtobufCMessageDescriptor dlp__regroup_ready__descriptor =
   "Dlp__RegroupReady",
   "dlp",
   sizeof(Dlp__RegroupReady),
-  3,
+  4,
   dlp__regroup_ready__field_descriptors,
   dlp__regroup_ready__field_indices_by_name,
   1,  dlp__regroup_ready__number_ranges,
   (ProtobufCMessageInit) dlp__regroup_ready__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor dlp__reconfigure__field_descriptors[11] =
+static const ProtobufCFieldDescriptor dlp__reconfigure__field_descriptors[12] =
 {
   {
     "generation",
@@ -2648,6 +2661,18 @@ static const ProtobufCFieldDescriptor dlp__reconfigure__field_descriptors[11] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "peer_stream_endpoints",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Dlp__Reconfigure, n_peer_stream_endpoints),
+    offsetof(Dlp__Reconfigure, peer_stream_endpoints),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned dlp__reconfigure__field_indices_by_name[] = {
   5,   /* field[5] = central_port */
@@ -2657,6 +2682,7 @@ static const unsigned dlp__reconfigure__field_indices_by_name[] = {
   7,   /* field[7] = parameter_count */
   3,   /* field[3] = peer_endpoints */
   10,   /* field[10] = peer_keys */
+  11,   /* field[11] = peer_stream_endpoints */
   1,   /* field[1] = rank */
   4,   /* field[4] = shared_memory */
   8,   /* field[8] = slot_count */
@@ -2665,7 +2691,7 @@ static const unsigned dlp__reconfigure__field_indices_by_name[] = {
 static const ProtobufCIntRange dlp__reconfigure__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor dlp__reconfigure__descriptor =
 {
@@ -2675,7 +2701,7 @@ const ProtobufCMessageDescriptor dlp__reconfigure__descriptor =
   "Dlp__Reconfigure",
   "dlp",
   sizeof(Dlp__Reconfigure),
-  11,
+  12,
   dlp__reconfigure__field_descriptors,
   dlp__reconfigure__field_indices_by_name,
   1,  dlp__reconfigure__number_ranges,
@@ -2788,10 +2814,10 @@ const ProtobufCMessageDescriptor dlp__commit_report__descriptor =
 static const ProtobufCEnumValue dlp__protocol__enum_values_by_number[2] =
 {
   { "PROTOCOL_UNSPECIFIED", "DLP__PROTOCOL__PROTOCOL_UNSPECIFIED", 0 },
-  { "PROTOCOL_VERSION", "DLP__PROTOCOL__PROTOCOL_VERSION", 6 },
+  { "PROTOCOL_VERSION", "DLP__PROTOCOL__PROTOCOL_VERSION", 7 },
 };
 static const ProtobufCIntRange dlp__protocol__value_ranges[] = {
-{0, 0},{6, 1},{0, 2}
+{0, 0},{7, 1},{0, 2}
 };
 static const ProtobufCEnumValueIndex dlp__protocol__enum_values_by_name[2] =
 {

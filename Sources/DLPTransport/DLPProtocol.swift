@@ -4,7 +4,7 @@ import DLPProto
 public enum DLPProtocol {
   /// Mirrors `PROTOCOL_VERSION` in Proto/dlp.proto; carried in every `Header`. A test checks
   /// that the two agree.
-  public static let version: UInt32 = 6
+  public static let version: UInt32 = 7
 
   /// The value protoc-c generated, to check the mirror against.
   static let generatedVersion = UInt32(DLP__PROTOCOL__PROTOCOL_VERSION.rawValue)

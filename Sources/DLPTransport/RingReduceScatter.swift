@@ -25,13 +25,12 @@ final class RingReduceScatter {
   private let worldSize: Int
   private let chunkElements: Int
 
-  // The grid, for `count` elements.
-  private var count = -1
-  private var plan = ShardPlan(count: 0, parts: 1)
-  /// chunkRanges[c]: the elements of chunk c; chunks of shard q are firstChunk[q] ..<
-  /// firstChunk[q + 1].
-  private var chunkRanges: [Range<Int>] = []
-  private var firstChunk: [Int] = []
+  /// The grid, rebuilt when the buffer's length changes.
+  private var grid: RingChunkGrid!
+  private var count: Int { grid?.count ?? -1 }
+  private var plan: ShardPlan { grid.plan }
+  private var chunkRanges: [Range<Int>] { grid.ranges }
+  private var firstChunk: [Int] { grid.firstChunk }
 
   // This call's state.
   private var buffer = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
@@ -71,7 +70,7 @@ final class RingReduceScatter {
     _ buffer: UnsafeMutableBufferPointer<Float>, step: UInt64, tensorID: UInt32,
     sender: ZMQSocket?, receiver: ZMQSocket?, gatherAfter: Bool
   ) {
-    if buffer.count != count { buildGrid(count: buffer.count) }
+    if grid == nil || buffer.count != count { buildGrid(count: buffer.count) }
     self.buffer = buffer
     self.step = step
     self.tensorID = tensorID
@@ -89,16 +88,7 @@ final class RingReduceScatter {
   }
 
   private func buildGrid(count: Int) {
-    self.count = count
-    plan = ShardPlan(count: count, parts: worldSize)
-    chunkRanges.removeAll(keepingCapacity: true)
-    firstChunk.removeAll(keepingCapacity: true)
-    for q in 0..<worldSize {
-      firstChunk.append(chunkRanges.count)
-      let chunks = Chunks(range: plan.range(q), size: chunkElements)
-      for j in 0..<chunks.count { chunkRanges.append(chunks[j]) }
-    }
-    firstChunk.append(chunkRanges.count)
+    grid = RingChunkGrid(count: count, worldSize: worldSize, chunkElements: chunkElements)
     readyElements = Array(repeating: 0, count: chunkRanges.count)
     arrived = Array(repeating: false, count: chunkRanges.count)
     waiting = Array(repeating: nil, count: chunkRanges.count)
@@ -199,26 +189,14 @@ final class RingReduceScatter {
   /// The grid chunk `header` describes, which must be one we expect and have not had yet.
   private func chunk(at header: MessageHeader) throws -> Int {
     let p = predecessor
-    guard header.offset < UInt64(count) else {
-      throw TransportError.malformed(
-        peer: p, "chunk at element \(header.offset) of a buffer of \(count)")
-    }
-    let offset = Int(header.offset)
-    let q = plan.part(containing: offset)
-    let k = offset - plan.range(q).lowerBound
-    let c = firstChunk[q] + k / chunkElements
-    guard k % chunkElements == 0, header.length == UInt64(chunkRanges[c].count) else {
-      throw TransportError.malformed(
-        peer: p,
-        "chunk of \(header.length) elements at \(offset) is not a chunk of the grid (\(chunkElements) elements per chunk from each shard's start)"
-      )
-    }
+    let c = try grid.chunk(offset: header.offset, length: header.length, peer: p)
+    let q = grid.shard(ofChunk: c)
     guard q != originShard else {
       throw TransportError.malformed(
-        peer: p, "chunk at \(offset) belongs to shard \(q), which this rank sends first")
+        peer: p, "chunk at \(header.offset) belongs to shard \(q), which this rank sends first")
     }
     guard !arrived[c] else {
-      throw TransportError.malformed(peer: p, "chunk at \(offset) arrived twice")
+      throw TransportError.malformed(peer: p, "chunk at \(header.offset) arrived twice")
     }
     return c
   }

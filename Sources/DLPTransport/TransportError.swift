@@ -6,6 +6,8 @@
 public enum TransportError: Error, CustomStringConvertible, Equatable, Sendable {
   /// A ZeroMQ call failed; `message` is `zmq_strerror`'s text.
   case zmq(operation: String, errno: Int32, message: String)
+  /// A socket call of the stream ring failed; `message` is `strerror`'s text.
+  case system(operation: String, errno: Int32, message: String)
   /// Nothing (or not everything) arrived from `peer` within `seconds`.
   case timeout(peer: Int?, operation: String, seconds: Double)
   /// The frames from `peer` are not a well-formed DLP message (truncated, garbage, bad sizes).
@@ -34,7 +36,7 @@ public enum TransportError: Error, CustomStringConvertible, Equatable, Sendable 
       .wrongJob(let p, _, _), .unexpectedStep(let p, _, _), .unexpectedKind(let p, _, _),
       .tooLarge(let p, _, _), .unreachable(let p, _):
       return p
-    case .zmq, .cancelled, .invalidArgument:
+    case .zmq, .system, .cancelled, .invalidArgument:
       return nil
     }
   }
@@ -43,6 +45,8 @@ public enum TransportError: Error, CustomStringConvertible, Equatable, Sendable 
     func from(_ p: Int?) -> String { p.map { " from peer rank \($0)" } ?? "" }
     switch self {
     case .zmq(let op, let errno, let message):
+      return "transport error: \(op) failed: \(message) (errno \(errno))"
+    case .system(let op, let errno, let message):
       return "transport error: \(op) failed: \(message) (errno \(errno))"
     case .timeout(let p, let op, let s):
       let who = p.map { "peer rank \($0)" } ?? "peer"

@@ -154,13 +154,13 @@ final class CentralAllReduceTests: XCTestCase {
     let fake = try ZMQSocket(
       context: context, kind: .dealer, options: .init(routingID: Array("dlp-rank-1".utf8)))
     try fake.connect(root.endpoint!)
-    try fake.send([0x08, 0x07], more: true)  // version 7
+    try fake.send([0x08, 0x63], more: true)  // version 99
     try fake.send([])
     var b0 = [Float](repeating: 1, count: 10)
     XCTAssertThrowsTransportError(
       try b0.withUnsafeMutableBufferPointer { try root.run($0, step: 0) }
     ) {
-      $0 == .versionMismatch(peer: 1, expected: DLPProtocol.version, got: 7)
+      $0 == .versionMismatch(peer: 1, expected: DLPProtocol.version, got: 99)
     }
   }
 }

@@ -143,6 +143,17 @@ final class BenchCommandTests: XCTestCase {
     let json = try Harness.report(report)
     XCTAssertEqual(json["transport"]?.string, "tcp")
     XCTAssertEqual(json["transport_requested"]?.string, "tcp")
+    // Unencrypted, the ring over tcp runs on plain streams; --tcp-wire zmq (or --curve) on ZeroMQ.
+    XCTAssertTrue(r.stdout.contains(", stream wire"), r.stdout)
+    XCTAssertEqual(json["tcp_wire"]?.string, "stream")
+    for (flags, wire) in [(["--tcp-wire", "zmq"], "zmq"), (["--curve"], "zmq"), (["--workers", "3"], "stream")] {
+      let path = "\(dir)/wire-\(wire)-\(flags.count).json"
+      let w = try bench(["--workers", "2", "--bytes", "64KiB", "--iterations", "3", "--transport", "tcp", "--report", path] + flags)
+      XCTAssertEqual(w.status, 0, "\(flags): \(w.stderr)")
+      let j = try Harness.report(path)
+      XCTAssertEqual(j["tcp_wire"]?.string, wire, "\(flags)")
+      XCTAssertEqual(j["verified"]?.bool, true, "\(flags)")
+    }
   }
 
   func testBadArgumentsAreRefused() throws {
@@ -154,6 +165,8 @@ final class BenchCommandTests: XCTestCase {
       (["--workers", "2", "--bytes", "4KB", "--transport", "udp"], "auto, tcp, ipc or shm"),
       (["--workers", "2", "--bytes", "4KB", "--transport", "shm", "--allreduce", "central"], "use --allreduce ring"),
       (["--workers", "2", "--bytes", "4KB", "--iterations", "0"], "--iterations"),
+      (["--workers", "2", "--bytes", "4KB", "--transport", "tcp", "--tcp-wire", "udp"], "auto, stream or zmq"),
+      (["--workers", "2", "--bytes", "4KB", "--transport", "tcp", "--tcp-wire", "stream", "--curve"], "no encryption"),
     ]
     for (args, message) in cases {
       let r = try bench(args, timeout: 30)

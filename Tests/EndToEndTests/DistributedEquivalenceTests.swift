@@ -6,9 +6,10 @@ import XCTest
 /// and the model has Dropout and an L2 penalty.
 final class DistributedEquivalenceTests: XCTestCase {
   func train(
-    _ dir: String, _ job: (csv: String, model: String), workers: Int, collective: String, transport: String = "auto"
+    _ dir: String, _ job: (csv: String, model: String), workers: Int, collective: String, transport: String = "auto",
+    insecure: Bool = false
   ) throws -> (weights: String, report: JSONValue) {
-    let tag = "w\(workers)-\(collective)-\(transport)"
+    let tag = "w\(workers)-\(collective)-\(transport)\(insecure ? "-insecure" : "")"
     let weights = "\(dir)/\(tag).npz"
     let report = "\(dir)/\(tag).json"
     let r = try Harness.run(
@@ -18,7 +19,7 @@ final class DistributedEquivalenceTests: XCTestCase {
         "--validation-split", "0.2", "--workers", String(workers), "--allreduce", collective, "--transport", transport,
         "--quiet",
         "--save-weights", weights, "--report", report,
-      ])
+      ] + (insecure ? ["--insecure"] : []))
     XCTAssertEqual(r.status, 0, "workers \(workers) \(collective): \(r.stderr)")
     return (weights, try Harness.report(report))
   }
@@ -29,14 +30,20 @@ final class DistributedEquivalenceTests: XCTestCase {
     let reference = try train(dir, job, workers: 0, collective: "ring")
     let history = reference.report["history"]!
     // Workers on one host run the ring through shared memory unless told tcp.
+    // Unsecured (--insecure), the ring over tcp runs on plain streams (StreamRing); secured,
+    // over ZeroMQ under CURVE: the report's tcp_wire says which.
     let runs = [
-      (1, "ring", "auto", "ring/tcp"), (2, "ring", "auto", "ring/shm"), (3, "ring", "auto", "ring/shm"),
-      (2, "ring", "tcp", "ring/tcp"), (3, "ring", "tcp", "ring/tcp"), (2, "central", "auto", "central/tcp"),
-      (3, "central", "auto", "central/tcp"),
+      (1, "ring", "auto", "ring/tcp", false, nil), (2, "ring", "auto", "ring/shm", false, nil),
+      (3, "ring", "auto", "ring/shm", false, nil), (2, "ring", "tcp", "ring/tcp", false, "zmq"),
+      (3, "ring", "tcp", "ring/tcp", false, "zmq"), (2, "ring", "tcp", "ring/tcp", true, "stream"),
+      (3, "ring", "tcp", "ring/tcp", true, "stream"), (2, "central", "auto", "central/tcp", false, nil),
+      (3, "central", "auto", "central/tcp", false, nil),
     ]
-    for (workers, collective, transport, used) in runs {
-      let run = try train(dir, job, workers: workers, collective: collective, transport: transport)
-      XCTAssertEqual(run.report["allreduce"]?.string, used, "\(workers) workers, \(collective), --transport \(transport)")
+    for (workers, collective, transport, used, insecure, wire) in runs {
+      let run = try train(dir, job, workers: workers, collective: collective, transport: transport, insecure: insecure)
+      let what = "\(workers) workers, \(collective), --transport \(transport)\(insecure ? " --insecure" : "")"
+      XCTAssertEqual(run.report["allreduce"]?.string, used, what)
+      XCTAssertEqual(run.report["tcp_wire"]?.string, wire, what)
       let diff = try Harness.maxRelativeDifference(reference.weights, run.weights)
       XCTAssertLessThan(diff, 1e-4, "\(workers) workers, \(collective): weights differ by \(diff)")
       for key in ["loss", "accuracy", "val_loss", "val_accuracy"] {

@@ -44,6 +44,26 @@ final class ElasticTests: XCTestCase {
     }
   }
 
+  /// The same over the ring's plain tcp streams (unsecured): the dead worker's neighbours see
+  /// its connections close, the step is redone by a new generation, nothing is lost.
+  func testAWorkerKilledOverTheStreamRingLeavesTheInProcessWeights() throws {
+    let dir = Harness.folder()
+    let job = try Harness.makeJob(in: dir, rows: 2000)
+    let reference = try train(trainArgs(job) + ["--save-weights", "\(dir)/ref.npz"])
+    XCTAssertEqual(reference.status, 0, reference.stderr)
+    let r = try train(
+      trainArgs(job) + [
+        "--workers", "3", "--transport", "tcp", "--insecure", "--save-weights", "\(dir)/killed.npz",
+        "--report", "\(dir)/killed.json",
+      ], environment: ["DLP_FAULT_INJECT": "local-1-:train-step:\(Self.stepsPerEpoch + 20)"])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertTrue(r.stderr.contains("fault injected"), r.stderr)
+    XCTAssertLessThan(try Harness.maxRelativeDifference("\(dir)/ref.npz", "\(dir)/killed.npz"), 1e-4)
+    let report = try Harness.report("\(dir)/killed.json")
+    XCTAssertEqual(report["tcp_wire"]?.string, "stream")
+    XCTAssertEqual(report["elastic"]?["workers_lost"]?.array?.count, 1, "\(String(describing: report["elastic"]))")
+  }
+
   func testResumingFromACheckpointIsBitwiseTheUninterruptedRun() throws {
     let dir = Harness.folder()
     let job = try Harness.makeJob(in: dir, rows: 2000)

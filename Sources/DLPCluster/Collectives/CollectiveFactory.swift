@@ -15,12 +15,15 @@ enum CollectiveFactory {
   /// `listener` (the one it announced in its `RegroupReady`); under shared memory the model's
   /// weights and gradients move into its segment, where the peers read them.
   ///
+  /// An unsecured job's ring over tcp runs on plain streams (`StreamRing`) when the coordinator
+  /// sent every member's stream endpoint; `stream` is the listener this member announced.
+  ///
   /// A secured job's member admits the peers that connect to its listener (its ring
   /// predecessor; every peer for shared memory's set-up) and connects to theirs, or to the
   /// coordinator's root, as their client.
   static func member(
     _ r: ReconfigureMessage, choice: CollectiveChoice, jobID: UInt64, context: ZMQContext,
-    listener: CollectiveListener?, coordinator: String, model: Model, timeout: Double,
+    listener: CollectiveListener?, stream: StreamListener?, coordinator: String, model: Model, timeout: Double,
     cancellation: Cancellation, security: SocketSecurity
   ) throws -> ClusterCollective {
     let id = collectiveID(job: jobID, generation: r.generation)
@@ -53,6 +56,17 @@ enum CollectiveFactory {
         model.parameters.adopt(
           values: shm.registeredBuffer(0).baseAddress!, grads: shm.registeredBuffer(1).baseAddress!)
         return RingStepCollective(shm, transportName: "ring/shm", adopted: model.parameters)
+      }
+      if world > 1 && !r.peerStreamEndpoints.isEmpty {
+        guard let stream, !security.isSecure else {
+          throw DLPError.training(
+            "the coordinator asked for the ring over plain tcp streams, but this worker \(security.isSecure ? "is secured (its ring runs under CURVE)" : "announced no stream listener")")
+        }
+        let ring = try StreamRing(
+          listener: stream, nextEndpoint: r.peerStreamEndpoints[(rank + 1) % world],
+          options: .init(rank: rank, worldSize: world, collectiveID: id, timeout: timeout, cancellation: cancellation))
+        stream.close()
+        return RingStepCollective(ring, transportName: "ring/tcp")
       }
       var o = RingAllReduce.Options(rank: rank, worldSize: world, jobID: id, timeout: timeout, cancellation: cancellation)
       if security.isSecure && world > 1 { o.curve = try security.clientRole(serverKey: keys[(rank + 1) % world]) }

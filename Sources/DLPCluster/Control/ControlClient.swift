@@ -55,6 +55,16 @@ final class ControlClient {
     return (l, l.advertisedEndpoint(host: ring.advertiseHost))
   }
 
+  /// A stream listener beside the collective listener, for the ring over plain tcp
+  /// (`StreamRing`), and the endpoint to announce for it; nil for a secured worker (the stream
+  /// has no encryption: its ring runs over ZeroMQ under CURVE) and an in-process one.
+  func makeStreamListener() throws -> (listener: StreamListener, endpoint: String)? {
+    guard !security.isSecure, !SiblingEndpoints.isInProcess(options.connect) else { return nil }
+    let ring = RingAddress.choose(connect: options.connect, advertise: options.advertiseHost)
+    let l = try StreamListener(host: ring.bindHost)
+    return (l, l.advertisedEndpoint(host: ring.advertiseHost))
+  }
+
   /// Says Hello and waits for the job: Welcome then JobSpec, or a Reject.
   func handshake() throws -> JobSpecMessage {
     try codec.send(

@@ -134,10 +134,12 @@ extension TrainingCoordinator {
     let keys = members.allSatisfy { $0.key != nil } ? members.map { $0.key!.z85 } : []
     for m in members { try send(RegroupMessage(generation: g, peerKeys: keys), to: m) }
     var endpoints = [String?](repeating: nil, count: n)
+    var streams = [String](repeating: "", count: n)
     var hosts = [String](repeating: "", count: n)
     try awaitEach(members, what: "RegroupReady") { env, rank in
       guard case .regroupReady(let r) = env.message, r.generation == g else { return false }
       endpoints[rank] = r.ringEndpoint
+      streams[rank] = r.streamEndpoint
       hosts[rank] = r.hostIdentity
       return true
     }
@@ -145,6 +147,14 @@ extension TrainingCoordinator {
       algorithm: options.collective, transport: options.transport,
       hosts: zip(members, hosts).map { ($0.name, $1) })
     if choice.name != "ring/tcp" || n == 1 { logger.info("generation \(g): \(n) worker(s), \(choice.name)") }
+    // The ring over tcp runs on plain streams when every member listens for one (unsecured
+    // workers do) and nobody asked for ZeroMQ (DLP_TCP_WIRE=zmq, to compare the two).
+    streamRing =
+      choice == .ring(sharedMemory: false) && n > 1 && !control.security.isSecure
+      && streams.allSatisfy { $0.hasPrefix("tcp://") && $0.utf8.count <= 1024 } && ProcessInfo.processInfo.environment["DLP_TCP_WIRE"] != "zmq"
+    if choice == .ring(sharedMemory: false) && n > 1 {
+      logger.info("generation \(g): \(n) workers, ring/tcp over \(streamRing ? "plain streams" : "ZeroMQ")")
+    }
     var centralPort = 0
     if choice == .central {
       let interrupt = Cancellation()
@@ -166,7 +176,7 @@ extension TrainingCoordinator {
           sharedMemory: choice == .ring(sharedMemory: true), centralPort: UInt32(centralPort),
           iterations: UInt64(state.iterations), parameterCount: UInt64(count), slotCount: UInt32(state.slots.count),
           learningRate: Double(state.learningRate),
-          peerKeys: keys),
+          peerKeys: keys, peerStreamEndpoints: streamRing ? streams : []),
         to: m, step: g)
       try state.weights.withUnsafeBufferPointer {
         try StateTransfer.send($0, at: 0, tensor: 0, step: g, codec: control.codec, socket: control.control, routingID: m.routingID)

@@ -108,6 +108,8 @@ public final class TrainingCoordinator: TrainingBackend {
   var active: [Member] = []
   var generation: UInt64 = 0
   var choice = CollectiveChoice.ring(sharedMemory: false)
+  /// Whether the current generation's ring over tcp runs on plain streams (`StreamRing`).
+  var streamRing = false
   var root: (collective: CentralStepCollective, step: ShardedStep)?
   /// New workers: admitted and sent the job; ready once they loaded their data.
   var newcomers: [(member: Member, ready: Bool)] = []
@@ -151,6 +153,13 @@ public final class TrainingCoordinator: TrainingBackend {
 
   /// How the gradients travel in the current generation (the report's `allreduce`).
   public var collectiveInUse: String { choice.name }
+
+  /// What the ring over tcp runs on in the current generation (the report's `tcp_wire`):
+  /// "stream" or "zmq"; nil for other collectives and a single worker.
+  public var tcpWireInUse: String? {
+    guard choice == .ring(sharedMemory: false), active.count > 1 else { return nil }
+    return streamRing ? "stream" : "zmq"
+  }
 
   var stepsInFlight: Int { owed.isEmpty ? 0 : Int(reportsDue &+ 1 &- owed.min()!) }
 

@@ -21,6 +21,7 @@ final class TrainingReplica {
   private var model: Model!
   private var data: [DataRole: ArrayData] = [:]
   private var listener: CollectiveListener?
+  private var streamListener: StreamListener?
   private var collective: ClusterCollective?
   private var step: ShardedStep?
   /// The generation this worker runs, and whether its collective still works.
@@ -88,6 +89,7 @@ final class TrainingReplica {
     collective = nil
     step = nil
     listener = nil
+    streamListener = nil
     broken = true
   }
 
@@ -107,8 +109,12 @@ final class TrainingReplica {
     }
     let (l, endpoint) = try client.makeListener()
     listener = l
+    let stream = try client.makeStreamListener()
+    streamListener = stream?.listener
     try client.send(
-      RegroupReadyMessage(generation: r.generation, ringEndpoint: endpoint, hostIdentity: HostIdentity.current))
+      RegroupReadyMessage(
+        generation: r.generation, ringEndpoint: endpoint, hostIdentity: HostIdentity.current,
+        streamEndpoint: stream?.endpoint ?? ""))
   }
 
   /// Joins the generation's collective and takes over the state it continues from.
@@ -142,10 +148,12 @@ final class TrainingReplica {
     let cancellation = Cancellation()
     client.link?.running(cancellation, generation: r.generation)
     let made = try CollectiveFactory.member(
-      r, choice: choice, jobID: job.jobID, context: client.context, listener: listener, coordinator: client.options.connect,
+      r, choice: choice, jobID: job.jobID, context: client.context, listener: listener, stream: streamListener,
+      coordinator: client.options.connect,
       model: model, timeout: client.options.collectiveTimeout ?? description.collectiveTimeout,
       cancellation: cancellation, security: client.security)
     listener = nil  // the collective owns it now
+    streamListener = nil  // connected, or not used: later connections are refused
     collective = made
     let capacity = BatchPartition(replica: 0, of: world).part(of: description.batchSize).count
     step = try ShardedStep(model: model, capacity: capacity, collective: made)

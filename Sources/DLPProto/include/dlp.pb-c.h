@@ -45,9 +45,9 @@ typedef struct Dlp__CommitReport Dlp__CommitReport;
 typedef enum _Dlp__Protocol {
   DLP__PROTOCOL__PROTOCOL_UNSPECIFIED = 0,
   /*
-   * 6: the tcp ring's chunk grid is 512 KiB (was 256): a peer of 5
+   * 7: unsecured elastic jobs run the ring over plain tcp streams
    */
-  DLP__PROTOCOL__PROTOCOL_VERSION = 6
+  DLP__PROTOCOL__PROTOCOL_VERSION = 7
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DLP__PROTOCOL)
 } Dlp__Protocol;
 /*
@@ -574,10 +574,15 @@ struct  Dlp__RegroupReady
   uint64_t generation;
   char *ring_endpoint;
   char *host_identity;
+  /*
+   * Unsecured jobs: where this worker accepts its ring predecessor's plain tcp stream
+   * (StreamRing); empty when it has none (secured, in-process).
+   */
+  char *stream_endpoint;
 };
 #define DLP__REGROUP_READY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&dlp__regroup_ready__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -620,10 +625,16 @@ struct  Dlp__Reconfigure
    */
   size_t n_peer_keys;
   char **peer_keys;
+  /*
+   * The ring over tcp runs on plain streams (StreamRing): each member's stream listener by rank.
+   * Empty: the ring runs over ZeroMQ (ring_endpoint) as before.
+   */
+  size_t n_peer_stream_endpoints;
+  char **peer_stream_endpoints;
 };
 #define DLP__RECONFIGURE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&dlp__reconfigure__descriptor) \
-    , 0, 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0,NULL }
+    , 0, 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0,NULL, 0,NULL }
 
 
 /*

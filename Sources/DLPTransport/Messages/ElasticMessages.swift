@@ -43,11 +43,15 @@ public struct RegroupReadyMessage: WireMessage {
   public var generation: UInt64
   public var ringEndpoint: String
   public var hostIdentity: String
+  /// Where the worker accepts its ring predecessor's plain tcp stream (unsecured jobs); empty
+  /// when it has no stream listener.
+  public var streamEndpoint: String
 
-  public init(generation: UInt64, ringEndpoint: String, hostIdentity: String) {
+  public init(generation: UInt64, ringEndpoint: String, hostIdentity: String, streamEndpoint: String = "") {
     self.generation = generation
     self.ringEndpoint = ringEndpoint
     self.hostIdentity = hostIdentity
+    self.streamEndpoint = streamEndpoint
   }
 
   public var message: Message { .regroupReady(self) }
@@ -60,6 +64,7 @@ public struct RegroupReadyMessage: WireMessage {
     c.generation = generation
     c.ring_endpoint = strings.dup(ringEndpoint)
     c.host_identity = strings.dup(hostIdentity)
+    c.stream_endpoint = strings.dup(streamEndpoint)
     packMessage(
       &c, into: &out, size: dlp__regroup_ready__get_packed_size, pack: dlp__regroup_ready__pack)
   }
@@ -71,7 +76,8 @@ public struct RegroupReadyMessage: WireMessage {
     ) { p in
       RegroupReadyMessage(
         generation: p.pointee.generation, ringEndpoint: swiftString(p.pointee.ring_endpoint),
-        hostIdentity: swiftString(p.pointee.host_identity))
+        hostIdentity: swiftString(p.pointee.host_identity),
+        streamEndpoint: swiftString(p.pointee.stream_endpoint))
     }
   }
 }
@@ -94,13 +100,18 @@ public struct ReconfigureMessage: WireMessage {
   /// Each member's CURVE public key (Z85) by rank, when the job is secured: a member admits
   /// its ring predecessor and connects to its successor's listener with them.
   public var peerKeys: [String]
+  /// Each member's stream listener by rank when the ring over tcp runs on plain streams
+  /// (`StreamRing`); empty: it runs over ZeroMQ at `peerEndpoints`.
+  public var peerStreamEndpoints: [String]
 
   public init(
     generation: UInt64, rank: Int32, worldSize: Int32, peerEndpoints: [String] = [],
     sharedMemory: Bool = false, centralPort: UInt32 = 0, iterations: UInt64 = 0,
-    parameterCount: UInt64 = 0, slotCount: UInt32 = 0, learningRate: Double = 0, peerKeys: [String] = []
+    parameterCount: UInt64 = 0, slotCount: UInt32 = 0, learningRate: Double = 0, peerKeys: [String] = [],
+    peerStreamEndpoints: [String] = []
   ) {
     self.peerKeys = peerKeys
+    self.peerStreamEndpoints = peerStreamEndpoints
     self.generation = generation
     self.rank = rank
     self.worldSize = worldSize
@@ -133,6 +144,8 @@ public struct ReconfigureMessage: WireMessage {
     c.peer_endpoints = strings.array(peerEndpoints)
     c.n_peer_keys = peerKeys.count
     c.peer_keys = strings.array(peerKeys)
+    c.n_peer_stream_endpoints = peerStreamEndpoints.count
+    c.peer_stream_endpoints = strings.array(peerStreamEndpoints)
     packMessage(&c, into: &out, size: dlp__reconfigure__get_packed_size, pack: dlp__reconfigure__pack)
   }
 
@@ -147,7 +160,8 @@ public struct ReconfigureMessage: WireMessage {
         peerEndpoints: swiftArray(c.peer_endpoints, c.n_peer_endpoints).map(swiftString),
         sharedMemory: c.shared_memory != 0, centralPort: c.central_port, iterations: c.iterations,
         parameterCount: c.parameter_count, slotCount: c.slot_count, learningRate: c.learning_rate,
-        peerKeys: swiftArray(c.peer_keys, c.n_peer_keys).map(swiftString))
+        peerKeys: swiftArray(c.peer_keys, c.n_peer_keys).map(swiftString),
+        peerStreamEndpoints: swiftArray(c.peer_stream_endpoints, c.n_peer_stream_endpoints).map(swiftString))
     }
   }
 
@@ -162,6 +176,17 @@ public struct ReconfigureMessage: WireMessage {
         peer: nil, "Reconfigure lists \(peerEndpoints.count) ring endpoints for \(worldSize) workers")
     }
     for (i, e) in peerEndpoints.enumerated() { try checkEndpoint(e, "Reconfigure endpoint of rank \(i)", peer: nil) }
+    guard peerStreamEndpoints.isEmpty || (ring && !sharedMemory && peerStreamEndpoints.count == Int(worldSize)) else {
+      throw TransportError.malformed(
+        peer: nil,
+        "Reconfigure lists \(peerStreamEndpoints.count) stream endpoints for \(worldSize) workers\(sharedMemory ? " of a shared-memory ring" : "")")
+    }
+    for (i, e) in peerStreamEndpoints.enumerated() {
+      try checkEndpoint(e, "Reconfigure stream endpoint of rank \(i)", peer: nil)
+      guard e.hasPrefix("tcp://") else {
+        throw TransportError.malformed(peer: nil, "Reconfigure stream endpoint of rank \(i) is not tcp://HOST:PORT")
+      }
+    }
     guard peerKeys.isEmpty || peerKeys.count == Int(worldSize) else {
       throw TransportError.malformed(peer: nil, "Reconfigure lists \(peerKeys.count) keys for \(worldSize) workers")
     }
