@@ -32,6 +32,8 @@ let package = Package(
     // no FMA contraction, so every variant gives the same bits.
     .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2", "-ffp-contract=off", "-fno-math-errno"])]),
     .target(name: "DLPTensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: fastMath),
+    // Process-level OS calls Swift's Glibc module leaves out (CPU affinity, behind _GNU_SOURCE).
+    .target(name: "CProcess"),
     .target(name: "DLPData", dependencies: ["DLPTensor", "CZlib", "CHDF5", "CPNG", "CJPEG"], swiftSettings: fastMath),
     .target(
       name: "DLP",
@@ -46,7 +48,7 @@ let package = Package(
       swiftSettings: fastMath),
     .target(
       name: "DLPCluster",
-      dependencies: ["DLP", "DLPTransport", "DLPTensor", .product(name: "Logging", package: "swift-log")],
+      dependencies: ["DLP", "DLPTransport", "DLPTensor", "CProcess", .product(name: "Logging", package: "swift-log")],
       swiftSettings: fastMath),
     .target(name: "DLPPlot", dependencies: ["DLP", "DLPData"]),
     .target(

@@ -49,6 +49,15 @@ public enum ProcessAllReduceBench {
     /// The ring over tcp: "stream" (`StreamRing`, plain sockets, unsecured runs only), "zmq"
     /// (`RingAllReduce`), or "auto" (stream unless `curve`, as training picks).
     public var tcpWire: String = "auto"
+    /// "auto": each rank bound to a CPU of its own when there are enough (as mpirun binds its
+    /// ranks by default; see `CPUBinding`), "none": the scheduler places them.
+    public var bindCPUs: String = "auto"
+
+    /// What `bindCPUs` gives on this host: "core" (one CPU per rank) or "none".
+    public var cpuBinding: String {
+      bindCPUs == "auto" && CPUBinding.plan(slot: 0, slots: workers, threads: 1, allowed: CPUBinding.allowedCPUs()) != nil
+        ? "core" : "none"
+    }
 
     /// Whether the ring over tcp runs on `StreamRing`.
     public var usesStreamRing: Bool {
@@ -101,6 +110,9 @@ public enum ProcessAllReduceBench {
         throw BenchError("--chunk-bytes must be in 4 B...64 MiB, got \(c)")
       }
       guard timeout > 0 else { throw BenchError("--timeout must be positive") }
+      guard ["auto", "none"].contains(bindCPUs) else {
+        throw BenchError("--bind-cpus must be auto or none, got '\(bindCPUs)'")
+      }
       guard ["auto", "stream", "zmq"].contains(tcpWire) else {
         throw BenchError("--tcp-wire must be auto, stream or zmq, got '\(tcpWire)'")
       }
@@ -164,6 +176,7 @@ public enum ProcessAllReduceBench {
         "verified": .bool(true),
         "wall_seconds": JSONValue(wallSeconds),
         "curve": .bool(config.curve),
+        "cpu_binding": JSONValue(config.cpuBinding),
       ]
       if let load = Self.loadAverage() { o["load_average"] = JSONValue(load) }
       return .object(o)
@@ -506,6 +519,11 @@ public enum BenchRank {
         throw BenchError("rank \(rank) is not in a group of \(config.workers)")
       }
       timeout = config.timeout
+      if config.bindCPUs == "auto",
+        let cpus = CPUBinding.plan(slot: rank, slots: config.workers, threads: 1, allowed: CPUBinding.allowedCPUs())
+      {
+        try CPUBinding.bind(cpus)
+      }
       // Every peer's key is admitted before any listener binds, so no connection races it.
       var security: (pair: CurveKeyPair, peers: [CurveKey])?
       if config.curve {

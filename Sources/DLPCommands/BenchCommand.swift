@@ -46,6 +46,10 @@ struct BenchAllReduceCommand: ParsableCommand {
     help:
       "The ring over tcp: stream (plain sockets, one thread per rank; not with --curve), zmq (ZeroMQ, as secured jobs run), or auto (stream unless --curve)."
   ) var tcpWire: String = "auto"
+  @Option(
+    help:
+      "auto: bind each rank to a CPU of its own when the host has enough, as mpirun binds its ranks by default; none: let the scheduler place them."
+  ) var bindCpus: String = "auto"
 
   /// The transport `--transport auto` runs, as `dlp train` picks it for workers on one host:
   /// the shared-memory ring, or tcp for the central collective (and a single rank).
@@ -65,6 +69,7 @@ struct BenchAllReduceCommand: ParsableCommand {
         warmup: warmup, collective: allreduce, transport: ran,
         chunkBytes: try chunkBytes.map(ProcessAllReduceBench.parseSize), timeout: timeout, curve: curve)
       config.tcpWire = tcpWire
+      config.bindCPUs = bindCpus
       let result = try ProcessAllReduceBench.run(config)
       // The report's "transport" is the one that ran; "transport_requested" what was asked.
       var summary = result.summary

@@ -146,6 +146,15 @@ final class BenchCommandTests: XCTestCase {
     // Unencrypted, the ring over tcp runs on plain streams; --tcp-wire zmq (or --curve) on ZeroMQ.
     XCTAssertTrue(r.stdout.contains(", stream wire"), r.stdout)
     XCTAssertEqual(json["tcp_wire"]?.string, "stream")
+    // Each rank on a CPU of its own when the host has one per rank (as mpirun binds).
+    let cpus = try String(contentsOfFile: "/proc/self/status", encoding: .utf8).split(separator: "\n")
+      .first { $0.hasPrefix("Cpus_allowed_list:") }
+    let many = ProcessInfo.processInfo.activeProcessorCount >= 2
+    XCTAssertEqual(json["cpu_binding"]?.string, many ? "core" : "none", "\(String(describing: cpus))")
+    let unbound = "\(dir)/unbound.json"
+    let u = try bench(["--workers", "2", "--bytes", "64KiB", "--iterations", "3", "--transport", "tcp", "--bind-cpus", "none", "--report", unbound])
+    XCTAssertEqual(u.status, 0, u.stderr)
+    XCTAssertEqual(try Harness.report(unbound)["cpu_binding"]?.string, "none")
     for (flags, wire) in [(["--tcp-wire", "zmq"], "zmq"), (["--curve"], "zmq"), (["--workers", "3"], "stream")] {
       let path = "\(dir)/wire-\(wire)-\(flags.count).json"
       let w = try bench(["--workers", "2", "--bytes", "64KiB", "--iterations", "3", "--transport", "tcp", "--report", path] + flags)
@@ -166,6 +175,7 @@ final class BenchCommandTests: XCTestCase {
       (["--workers", "2", "--bytes", "4KB", "--transport", "shm", "--allreduce", "central"], "use --allreduce ring"),
       (["--workers", "2", "--bytes", "4KB", "--iterations", "0"], "--iterations"),
       (["--workers", "2", "--bytes", "4KB", "--transport", "tcp", "--tcp-wire", "udp"], "auto, stream or zmq"),
+      (["--workers", "2", "--bytes", "4KB", "--bind-cpus", "0-1"], "auto or none"),
       (["--workers", "2", "--bytes", "4KB", "--transport", "tcp", "--tcp-wire", "stream", "--curve"], "no encryption"),
     ]
     for (args, message) in cases {
