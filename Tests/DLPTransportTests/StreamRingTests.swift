@@ -128,7 +128,7 @@ final class StreamRingTests: XCTestCase {
   /// Rank 0 of a ring of 2 whose rank 1 is this test: it writes `bytes` after its hello and
   /// checks the error rank 0's all-reduce of 64 floats (chunks of 16, shards of 32) ends with.
   private func assertPredecessor(
-    sends bytes: [UInt8], closeAfter: Bool = false, timeout: Double = 10,
+    sends bytes: [UInt8], closeAfter: Bool = false, trickle: Bool = false, timeout: Double = 10,
     file: StaticString = #filePath,
     line: UInt = #line, _ check: @escaping (TransportError) -> Bool
   ) throws {
@@ -166,6 +166,11 @@ final class StreamRingTests: XCTestCase {
       cancellation: nil, operation: "test")
     try writeAll(toRank0, bytes)
     if closeAfter { toRank0.close() }
+    if trickle {
+      // One byte every 50 ms: always some progress, never a whole chunk.
+      while !done.wait(timeout: 0.05) { try? writeAll(toRank0, [0]) }
+      done.raise()
+    }
     XCTAssertTrue(done.wait(timeout: timeout + 10), "rank 0 hung", file: file, line: line)
     guard case .failure(let error)? = outcome.get() else {
       XCTFail("rank 0 accepted it: \(String(describing: outcome.get()))", file: file, line: line)
@@ -262,6 +267,14 @@ final class StreamRingTests: XCTestCase {
 
   func testASilentPredecessorTimesOut() throws {
     try assertPredecessor(sends: [], timeout: 0.5) {
+      if case .timeout(1, _, 0.5) = $0 { return true } else { return false }
+    }
+  }
+
+  /// A neighbour that sends a byte now and then is as good as silent: the timeout counts whole
+  /// chunks, not bytes.
+  func testATricklingPredecessorTimesOut() throws {
+    try assertPredecessor(sends: Array(chunk(offset: 0).prefix(40)), trickle: true, timeout: 0.5) {
       if case .timeout(1, _, 0.5) = $0 { return true } else { return false }
     }
   }

@@ -235,11 +235,14 @@ public final class StreamRing: ShardedCollective, @unchecked Sendable {
       for c in g.chunks(ofShard: rank) { enqueue(c, .allGather, call) }
     }
     var incoming = Incoming()
+    // Progress is a whole chunk sent or received: a neighbour that trickles a byte now and then
+    // cannot hold the call past the timeout.
     var lastProgress = DispatchTime.now().uptimeNanoseconds
+    var moved = (sent: sendQueue.completed, left: call.scatterLeft + call.gatherLeft)
     while call.expecting || !sendQueue.isEmpty {
-      var progressed = false
+      var active = false
       if !sendQueue.isEmpty, try sendQueue.flush(on: toNext, peer: successor) > 0 {
-        progressed = true
+        active = true
       }
       // Read at most a few chunks' worth before writing again, so both directions keep moving.
       var budget = 4 * options.chunkBytes
@@ -247,24 +250,25 @@ public final class StreamRing: ShardedCollective, @unchecked Sendable {
         let got = try receive(&incoming, &call, from: fromPrev)
         if got == 0 { break }
         budget -= got
-        progressed = true
+        active = true
       }
       if !call.expecting && sendQueue.isEmpty { break }
       let now = DispatchTime.now().uptimeNanoseconds
-      if progressed {
+      let state = (sent: sendQueue.completed, left: call.scatterLeft + call.gatherLeft)
+      if state != moved {
+        moved = state
         lastProgress = now
-        continue
       }
       if let c = options.cancellation, c.isCancelled {
         throw TransportError.cancelled(operation: "stream ring step \(step)")
       }
-      let waited = now - lastProgress
-      guard waited < UInt64(options.timeout * 1e9) else {
+      guard now - lastProgress < UInt64(options.timeout * 1e9) else {
         let p = call.expecting ? predecessor : successor
         let what =
           call.expecting ? "stream ring: waiting for chunks" : "stream ring: sending chunks"
         throw TransportError.timeout(peer: p, operation: what, seconds: options.timeout)
       }
+      if active { continue }
       var items = [
         pollfd(fd: fromPrev.fd, events: call.expecting ? Int16(POLLIN) : 0, revents: 0),
         pollfd(fd: toNext.fd, events: sendQueue.isEmpty ? 0 : Int16(POLLOUT), revents: 0),

@@ -26,6 +26,8 @@ final class StreamSendQueue {
   }
 
   var isEmpty: Bool { head == tail }
+  /// Chunks written whole since the queue was made.
+  private(set) var completed = 0
 
   /// Makes room for `items` chunks in one call (the queue is empty between calls).
   func reserve(_ items: Int) {
@@ -92,6 +94,7 @@ final class StreamSendQueue {
         if left >= itemBytes {
           left -= itemBytes
           head += 1
+          completed &+= 1
           written = 0
         } else {
           written += left
