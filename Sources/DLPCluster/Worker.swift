@@ -18,7 +18,8 @@ public final class Worker {
   /// Runs the job to its end. Throws (after telling the coordinator) when it cannot go on.
   public func run() throws {
     let client = try ControlClient(options: options, context: context)
-    defer { client.close() }
+    var reported = false
+    defer { client.close(linger: reported ? 1 : 0) }
     do {
       let job = try client.handshake()
       if let sweep = try FoldJobDescription.sweep(in: job.fitJSON) {
@@ -32,7 +33,10 @@ public final class Worker {
     } catch is WorkerVanished {
       return
     } catch {
-      try? client.send(ErrorReportMessage(text: "worker \(options.workerID): \(error)"))
+      if (try? client.send(ErrorReportMessage(text: "worker \(options.workerID): \(error)"))) != nil {
+        reported = true
+        if options.reportGrace > 0 { client.awaitShutdown(within: options.reportGrace) }
+      }
       throw error
     }
   }

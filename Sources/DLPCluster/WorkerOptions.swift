@@ -24,6 +24,12 @@ public struct WorkerOptions: Sendable {
   /// `--collective-timeout` on dlp-worker); nil: what the coordinator's job spec says.
   public var heartbeatTimeout: Double? = nil
   public var collectiveTimeout: Double? = nil
+  /// How long a worker that reported a fatal error waits for the coordinator's Shutdown before
+  /// it exits. ZeroMQ sends from its I/O thread, and a process that exits right after queueing
+  /// a message can take it along (seen under load: the coordinator then declared the worker
+  /// lost 10 s later instead of printing its error); the coordinator answers every fatal
+  /// report with a Shutdown, so the wait is normally a round trip.
+  public var reportGrace: Double = 5
 
   public init(connect: String, threads: Int = 1, workerID: String, advertiseHost: String? = nil, joinTimeout: Double = 600) {
     self.connect = connect

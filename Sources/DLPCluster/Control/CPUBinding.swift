@@ -13,7 +13,9 @@ public enum CPUBinding {
   /// consecutive runs of `threads` CPUs, nil when they do not all fit (oversubscribed: every
   /// process keeps every CPU, as mpirun binds to none then).
   public static func plan(slot: Int, slots: Int, threads: Int, allowed: [Int]) -> [Int]? {
-    guard slots >= 1, threads >= 1, slot >= 0, slot < slots, slots * threads <= allowed.count else { return nil }
+    guard slots >= 1, threads >= 1, slot >= 0, slot < slots, slots * threads <= allowed.count else {
+      return nil
+    }
     return Array(allowed[(slot * threads)..<((slot + 1) * threads)])
   }
 
@@ -29,7 +31,8 @@ public enum CPUBinding {
   public static func bind(_ cpus: [Int]) throws {
     let list = cpus.map(Int32.init)
     guard !list.isEmpty, dlp_bind_process(list, Int32(list.count)) == 0 else {
-      throw DLPError.config("cannot bind this process to CPUs \(cpus): \(String(cString: strerror(errno)))")
+      throw DLPError.config(
+        "cannot bind this process to CPUs \(cpus): \(String(cString: strerror(errno)))")
     }
   }
 }

@@ -152,9 +152,20 @@ final class ControlClient {
     try codec.send(m, on: control, step: step, tensorID: tensorID, payload: payload)
   }
 
-  func close() {
+  /// After an error report: waits (at most `seconds`) until the coordinator says Shutdown, which
+  /// it sends once it has the report, or is lost. Everything else is ignored.
+  func awaitShutdown(within seconds: Double) {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+      guard let env = try? next(within: max(0.01, deadline.timeIntervalSinceNow)) else { return }
+      if case .shutdown = env.message { return }
+    }
+  }
+
+  /// Closes the sockets; `linger` seconds for what is still queued on the control socket.
+  func close(linger: Double = 0) {
     monitor?.close()
     link?.stop()
-    control.close()
+    control.close(linger: linger)
   }
 }
