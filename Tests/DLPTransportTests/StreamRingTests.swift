@@ -295,6 +295,21 @@ final class StreamRingTests: XCTestCase {
     }
   }
 
+  func testBadOptionsAreRefusedBeforeAnythingConnects() throws {
+    for (rank, world, chunk, timeout) in [
+      (2, 2, 1024, 1.0), (0, 0, 1024, 1.0), (0, 2, 2, 1.0), (0, 2, 128 << 20, 1.0), (0, 2, 1024, 0),
+      (0, 2, 1024, .infinity), (0, 2, 1024, .nan),
+    ] {
+      XCTAssertThrowsTransportError(
+        try StreamRing(
+          listener: nil, nextEndpoint: nil,
+          options: .init(rank: rank, worldSize: world, chunkBytes: chunk, timeout: timeout))
+      ) {
+        if case .invalidArgument = $0 { return true } else { return false }
+      }
+    }
+  }
+
   func testCancellationEndsTheWait() throws {
     let mine = try StreamListener(host: "127.0.0.1")
     let cancellation = Cancellation()

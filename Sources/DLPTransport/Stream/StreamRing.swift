@@ -81,8 +81,8 @@ public final class StreamRing: ShardedCollective, @unchecked Sendable {
       throw TransportError.invalidArgument(
         "chunkBytes must be 4 B ... 64 MiB, got \(options.chunkBytes)")
     }
-    guard options.timeout > 0 else {
-      throw TransportError.invalidArgument("timeout must be positive")
+    guard options.timeout > 0, options.timeout <= 1e6 else {
+      throw TransportError.invalidArgument("timeout must be in (0, 1e6] seconds, got \(options.timeout)")
     }
     self.options = options
     chunkElements = options.chunkBytes / 4
