@@ -68,11 +68,18 @@ final class MessageCodecTests: XCTestCase {
     .regroupReady(
       RegroupReadyMessage(generation: 12, ringEndpoint: "tcp://10.0.0.9:4000", hostIdentity: "boot|dev|ns|0")),
     .regroupReady(RegroupReadyMessage(generation: 0, ringEndpoint: "", hostIdentity: "")),
+    .regroupReady(
+      RegroupReadyMessage(
+        generation: 3, ringEndpoint: "tcp://10.0.0.9:4000", hostIdentity: "h", streamEndpoint: "tcp://10.0.0.9:4001")),
     .reconfigure(
       ReconfigureMessage(
         generation: 12, rank: 2, worldSize: 3, peerEndpoints: ["tcp://a:1", "tcp://b:2", "tcp://c:3"],
         sharedMemory: true, centralPort: 5555, iterations: 1 << 35, parameterCount: 407_050, slotCount: 2,
         learningRate: 1e-3)),
+    .reconfigure(
+      ReconfigureMessage(
+        generation: 2, rank: 0, worldSize: 2, peerEndpoints: ["tcp://a:1", "tcp://b:2"],
+        peerStreamEndpoints: ["tcp://a:3", "tcp://b:4"])),
     .commitReport(
       CommitReportMessage(
         step: 44, generation: 12, iterations: 900, ownedOffset: 135_684, ownedLength: 135_683, slotCount: 1)),

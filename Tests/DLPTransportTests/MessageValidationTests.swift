@@ -109,4 +109,32 @@ final class MessageValidationTests: XCTestCase {
           .validate()
       }, "rank -1")
   }
+
+  /// A Reconfigure's stream endpoints: none (the ring runs over ZeroMQ), or one tcp endpoint per
+  /// rank of a ring that is not in shared memory.
+  func testReconfigureStreamEndpoints() {
+    func reconfigure(_ streams: [String], sharedMemory: Bool = false) -> ReconfigureMessage {
+      ReconfigureMessage(
+        generation: 1, rank: 0, worldSize: 2, peerEndpoints: ["tcp://a:1", "tcp://b:2"], sharedMemory: sharedMemory,
+        parameterCount: 10, peerStreamEndpoints: streams)
+    }
+    XCTAssertNoThrow(try reconfigure([]).validate(parameterCount: 10, slotCount: 0, ring: true))
+    XCTAssertNoThrow(try reconfigure(["tcp://a:3", "tcp://b:4"]).validate(parameterCount: 10, slotCount: 0, ring: true))
+    assertMalformed(
+      { try reconfigure(["tcp://a:3"]).validate(parameterCount: 10, slotCount: 0, ring: true) }, "1 stream endpoints")
+    assertMalformed(
+      { try reconfigure(["tcp://a:3", "tcp://b:4"], sharedMemory: true).validate(parameterCount: 10, slotCount: 0, ring: true) },
+      "shared-memory")
+    assertMalformed(
+      { try reconfigure(["tcp://a:3", "tcp://b:4"]).validate(parameterCount: 10, slotCount: 0, ring: false) },
+      "stream endpoints")
+    assertMalformed(
+      { try reconfigure(["tcp://a:3", "ipc:///tmp/x"]).validate(parameterCount: 10, slotCount: 0, ring: true) },
+      "not tcp://HOST:PORT")
+    assertMalformed(
+      {
+        try reconfigure(["tcp://a:3", "tcp://" + String(repeating: "b", count: 5000) + ":4"])
+          .validate(parameterCount: 10, slotCount: 0, ring: true)
+      }, "stream endpoint of rank 1")
+  }
 }
