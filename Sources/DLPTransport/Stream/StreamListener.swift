@@ -28,6 +28,8 @@ public final class StreamListener: @unchecked Sendable {
     guard fd >= 0 else { throw StreamSocket.error("socket", errno) }
     var one: Int32 = 1
     _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    // Before listen, so the window scale offered to the predecessor fits the buffer.
+    StreamSocket.setBuffers(fd)
     let bound = withUnsafePointer(to: &storage) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
     }

@@ -22,6 +22,30 @@ final class StreamSocket {
     }
     var one: Int32 = 1
     _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    Self.setBuffers(fd)
+  }
+
+  /// The kernel buffers the ring asks for: 4 MiB each way, where the system allows that much
+  /// (`net.core.rmem_max` / `wmem_max`); else nil, and the kernel autotunes. On 2 ranks of a
+  /// 2-vCPU machine whose limits were 4 MiB, 16 MiB all-reduces ran at a median 1.50 GB/s with
+  /// them against 1.22 autotuned (6 alternating pairs; 2 MiB did worse than autotuning, and 4 MiB
+  /// all-reduces were the same either way). Asking for more than the limit would get the limit
+  /// and lose autotuning, which on a stock kernel (208 KiB) costs far more than it gives.
+  static let bufferBytes: Int32? = {
+    func limit(_ name: String) -> Int? {
+      (try? String(contentsOfFile: "/proc/sys/net/core/\(name)", encoding: .utf8))
+        .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+    let wanted = 4 << 20
+    guard let r = limit("rmem_max"), let w = limit("wmem_max"), r >= wanted, w >= wanted else { return nil }
+    return Int32(wanted)
+  }()
+
+  static func setBuffers(_ fd: Int32) {
+    guard var bytes = bufferBytes else { return }
+    let size = socklen_t(MemoryLayout<Int32>.size)
+    _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, size)
+    _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, size)
   }
 
   deinit { close() }
