@@ -123,6 +123,24 @@ final class StreamRingTests: XCTestCase {
     withExtendedLifetime((strangers, silent)) {}
   }
 
+  /// A flood of connections that say nothing holds at most `maxPending` slots: the oldest are
+  /// closed as new ones come, and the predecessor that connects after them still gets in.
+  func testAFloodOfSilentConnectionsDoesNotKeepThePredecessorOut() throws {
+    let listeners = try (0..<2).map { _ in try StreamListener(host: "127.0.0.1") }
+    let deadline = DispatchTime.now().uptimeNanoseconds + 5_000_000_000
+    let flood = try (0..<(StreamListener.maxPending + 8)).map { _ in
+      try StreamSocket.connect(to: listeners[0].endpoint, deadline: deadline, peer: 1)
+    }
+    let results = withStreamRing(ranks: 2, chunkBytes: 1024, timeout: 4, listeners: listeners) { rank, ring -> Float in
+      var buffer = closedFormInput(rank: rank, count: 3000)
+      try buffer.withUnsafeMutableBufferPointer { try ring.run($0, step: 1, tensorID: 3) }
+      return buffer[2999]
+    }
+    for result in results { XCTAssertEqual(try result.get(), closedFormSum(ranks: 2, index: 2999)) }
+    XCTAssertGreaterThanOrEqual(listeners[0].droppedConnections, 8)
+    withExtendedLifetime(flood) {}
+  }
+
   // MARK: A broken or hostile predecessor
 
   /// Rank 0 of a ring of 2 whose rank 1 is this test: it writes `bytes` after its hello and
