@@ -2168,7 +2168,7 @@ const ProtobufCMessageDescriptor dlp__data_shipment__descriptor =
   (ProtobufCMessageInit) dlp__data_shipment__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor dlp__task_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor dlp__task_request__field_descriptors[4] =
 {
   {
     "dataset_hash",
@@ -2206,16 +2206,29 @@ static const ProtobufCFieldDescriptor dlp__task_request__field_descriptors[3] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "stream_endpoint",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Dlp__TaskRequest, stream_endpoint),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned dlp__task_request__field_indices_by_name[] = {
   2,   /* field[2] = abandoned_group */
   0,   /* field[0] = dataset_hash */
   1,   /* field[1] = ring_endpoint */
+  3,   /* field[3] = stream_endpoint */
 };
 static const ProtobufCIntRange dlp__task_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor dlp__task_request__descriptor =
 {
@@ -2225,14 +2238,14 @@ const ProtobufCMessageDescriptor dlp__task_request__descriptor =
   "Dlp__TaskRequest",
   "dlp",
   sizeof(Dlp__TaskRequest),
-  3,
+  4,
   dlp__task_request__field_descriptors,
   dlp__task_request__field_indices_by_name,
   1,  dlp__task_request__number_ranges,
   (ProtobufCMessageInit) dlp__task_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor dlp__task_assignment__field_descriptors[7] =
+static const ProtobufCFieldDescriptor dlp__task_assignment__field_descriptors[8] =
 {
   {
     "task_id",
@@ -2318,6 +2331,18 @@ static const ProtobufCFieldDescriptor dlp__task_assignment__field_descriptors[7]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "peer_stream_endpoints",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Dlp__TaskAssignment, n_peer_stream_endpoints),
+    offsetof(Dlp__TaskAssignment, peer_stream_endpoints),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned dlp__task_assignment__field_indices_by_name[] = {
   3,   /* field[3] = group_id */
@@ -2325,13 +2350,14 @@ static const unsigned dlp__task_assignment__field_indices_by_name[] = {
   2,   /* field[2] = options_json */
   5,   /* field[5] = peer_endpoints */
   6,   /* field[6] = peer_keys */
+  7,   /* field[7] = peer_stream_endpoints */
   0,   /* field[0] = task_id */
   1,   /* field[1] = task_json */
 };
 static const ProtobufCIntRange dlp__task_assignment__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor dlp__task_assignment__descriptor =
 {
@@ -2341,7 +2367,7 @@ const ProtobufCMessageDescriptor dlp__task_assignment__descriptor =
   "Dlp__TaskAssignment",
   "dlp",
   sizeof(Dlp__TaskAssignment),
-  7,
+  8,
   dlp__task_assignment__field_descriptors,
   dlp__task_assignment__field_indices_by_name,
   1,  dlp__task_assignment__number_ranges,

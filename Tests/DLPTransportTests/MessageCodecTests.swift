@@ -51,11 +51,18 @@ final class MessageCodecTests: XCTestCase {
         taskID: 7, taskJSON: "{\"repeat\":1,\"fold\":2}", optionsJSON: "{\"epochs\":3}",
         groupID: 0xDEAD_0000_0001, groupRank: 1,
         peerEndpoints: ["tcp://10.0.0.1:5001", "tcp://10.0.0.2:5002"])),
+    .taskAssignment(
+      TaskAssignmentMessage(
+        taskID: 8, taskJSON: "{}", optionsJSON: "{}", groupID: 3, groupRank: 0,
+        peerEndpoints: ["tcp://10.0.0.1:5001", "tcp://10.0.0.2:5002"],
+        peerStreamEndpoints: ["tcp://10.0.0.1:6001", "tcp://10.0.0.2:6002"])),
     .taskResult(TaskResultMessage(taskID: 7, resultJSON: "{\"fold\":2}")),
     .taskRequest(TaskRequestMessage(datasetHash: 0xFEED_F00D_DEAD_BEEF)),
     .taskRequest(
       TaskRequestMessage(
         datasetHash: 1, ringEndpoint: "tcp://10.0.0.3:5003", abandonedGroup: 0xDEAD_0000_0002)),
+    .taskRequest(
+      TaskRequestMessage(datasetHash: 2, ringEndpoint: "tcp://10.0.0.3:5003", streamEndpoint: "tcp://10.0.0.3:6003")),
     .collectiveChunk(.reduceScatterChunk),
     .collectiveChunk(.broadcastChunk),
     .stepCommand(

@@ -108,6 +108,29 @@ final class MessageValidationTests: XCTestCase {
         try TaskAssignmentMessage(taskID: 1, taskJSON: "", optionsJSON: "", groupRank: -1)
           .validate()
       }, "rank -1")
+    // Stream endpoints: one tcp endpoint per member of a group, or none.
+    let peers = ["tcp://a:1", "tcp://b:1"]
+    XCTAssertNoThrow(
+      try TaskAssignmentMessage(
+        taskID: 1, taskJSON: "", optionsJSON: "", peerEndpoints: peers, peerStreamEndpoints: ["tcp://a:2", "tcp://b:2"]
+      ).validate())
+    assertMalformed(
+      {
+        try TaskAssignmentMessage(
+          taskID: 1, taskJSON: "", optionsJSON: "", peerEndpoints: peers, peerStreamEndpoints: ["tcp://a:2"]
+        ).validate()
+      }, "1 stream endpoints for a group of 2")
+    assertMalformed(
+      {
+        try TaskAssignmentMessage(taskID: 1, taskJSON: "", optionsJSON: "", peerStreamEndpoints: ["tcp://a:2"])
+          .validate()
+      }, "group of 1")
+    assertMalformed(
+      {
+        try TaskAssignmentMessage(
+          taskID: 1, taskJSON: "", optionsJSON: "", peerEndpoints: peers, peerStreamEndpoints: ["tcp://a:2", "inproc://x"]
+        ).validate()
+      }, "not tcp://HOST:PORT")
   }
 
   /// A Reconfigure's stream endpoints: none (the ring runs over ZeroMQ), or one tcp endpoint per

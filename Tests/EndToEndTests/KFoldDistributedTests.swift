@@ -193,6 +193,12 @@ final class KFoldDistributedTests: XCTestCase {
       dir, job, workers: 2, tag: "two", extra: ["--group-size", "2", "--ship-data"]
     ).report
     assertSameFolds(four, two, "2 workers in a group of 2")
+    // Unsecured, the groups' rings run on plain tcp streams: the same sums, the same folds.
+    let (plain, plainRun) = try kfold(
+      dir, job, workers: 4, tag: "four-insecure", extra: ["--group-size", "2", "--insecure"])
+    XCTAssertTrue(plainRun.stderr.contains("ring over plain tcp streams"), plainRun.stderr)
+    XCTAssertTrue(run.stderr.contains("ring over ZeroMQ"), run.stderr)
+    assertSameFolds(four, plain, "4 workers in groups of 2 over streams")
   }
 
   /// A group member killed mid-task: its group's task goes back on the queue, the survivor gives

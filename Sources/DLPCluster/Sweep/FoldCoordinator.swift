@@ -47,6 +47,10 @@ public final class FoldCoordinator: FoldTaskRunner {
   /// assignment.
   private var idle: [Int] = []
   private var ringEndpoints: [Int: String] = [:]
+  /// Each idle worker's stream listener for its next group (unsecured sweeps).
+  private var streamEndpoints: [Int: String] = [:]
+  /// Whether the log has said which wire the groups' rings run on.
+  private var wireAnnounced = false
   /// Groups running a task, by group id, and the group each busy member belongs to.
   private struct Group {
     var members: [Int]
@@ -236,6 +240,14 @@ public final class FoldCoordinator: FoldTaskRunner {
         groups[id] = Group(members: members, task: t)
         for m in members { groupOf[m] = id }
         let peers = size > 1 ? members.map { ringEndpoints[$0] ?? "" } : []
+        let streams =
+          size > 1
+          ? CollectiveFactory.streamEndpoints(members.map { streamEndpoints[$0] ?? "" }, secured: control.security.isSecure)
+          : []
+        if size > 1 && !wireAnnounced {
+          wireAnnounced = true
+          logger.info("groups of \(size): ring over \(streams.isEmpty ? "ZeroMQ" : "plain tcp streams")")
+        }
         let keys = size > 1 ? members.compactMap { control.members[$0].key?.z85 } : []
         for (rank, m) in members.enumerated() {
           let record = control.members[m]
@@ -250,7 +262,7 @@ public final class FoldCoordinator: FoldTaskRunner {
               TaskAssignmentMessage(
                 taskID: firstID + UInt64(t), taskJSON: FoldWire.encode(tasks[t]),
                 optionsJSON: optionsJSON, groupID: id, groupRank: Int32(rank),
-                peerEndpoints: peers, peerKeys: keys.count == peers.count ? keys : []),
+                peerEndpoints: peers, peerKeys: keys.count == peers.count ? keys : [], peerStreamEndpoints: streams),
               to: record)
             heardFrom[m] = Date()
           } catch {
@@ -288,6 +300,7 @@ public final class FoldCoordinator: FoldTaskRunner {
         guard !idle.contains(w.id) else { continue }
         if ready.insert(w.id).inserted { logger.info("\(w.name) is ready") }
         ringEndpoints[w.id] = r.ringEndpoint
+        streamEndpoints[w.id] = r.streamEndpoint
         idle.append(w.id)
       case .taskResult(let r):
         guard let id = groupOf[w.id], let g = groups[id], g.members.first == w.id,

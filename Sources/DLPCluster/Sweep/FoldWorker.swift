@@ -41,7 +41,8 @@ final class FoldWorker {
     // listener, and no chunk of an earlier ring can reach the next one.
     let grouped = sweep.kfold.groupSize > 1
     var listener = grouped ? try client.makeListener() : nil
-    try requestTask(data, listener: listener, abandoned: 0)
+    var stream = grouped ? try client.makeStreamListener() : nil
+    try requestTask(data, listener: listener, stream: stream, abandoned: 0)
     var tasks = 0
     while true {
       let env = try client.receive()
@@ -50,12 +51,15 @@ final class FoldWorker {
         try a.validate()
         tasks += 1
         FaultInjection.task(tasks, worker: client.options.workerID)
-        let abandoned = try runTask(a, data: data, blueprint: blueprint, listener: listener?.listener)
+        let abandoned = try runTask(
+          a, data: data, blueprint: blueprint, listener: listener?.listener, stream: stream?.listener)
         if a.groupSize > 1 {
           listener?.listener.socket.close()
           listener = try client.makeListener()
+          stream?.listener.close()
+          stream = try client.makeStreamListener()
         }
-        try requestTask(data, listener: listener, abandoned: abandoned)
+        try requestTask(data, listener: listener, stream: stream, abandoned: abandoned)
       case .shutdown:
         listener?.listener.socket.close()
         return
@@ -70,11 +74,13 @@ final class FoldWorker {
   }
 
   private func requestTask(
-    _ data: PreparedData, listener: (listener: CollectiveListener, endpoint: String)?, abandoned: UInt64
+    _ data: PreparedData, listener: (listener: CollectiveListener, endpoint: String)?,
+    stream: (listener: StreamListener, endpoint: String)?, abandoned: UInt64
   ) throws {
     try client.send(
       TaskRequestMessage(
-        datasetHash: data.contentHash, ringEndpoint: listener?.endpoint ?? "", abandonedGroup: abandoned))
+        datasetHash: data.contentHash, ringEndpoint: listener?.endpoint ?? "", abandonedGroup: abandoned,
+        streamEndpoint: stream?.endpoint ?? ""))
   }
 
   /// Runs a task (alone, or as rank `a.groupRank` of its group, the leader sending the result).
@@ -82,7 +88,7 @@ final class FoldWorker {
   /// the task is given up, and this worker is ready for another.
   private func runTask(
     _ a: TaskAssignmentMessage, data: PreparedData, blueprint: ModelBlueprint,
-    listener: CollectiveListener?
+    listener: CollectiveListener?, stream: StreamListener?
   ) throws -> UInt64 {
     let task = try FoldWire.decode(FoldTask.self, a.taskJSON, what: "fold task")
     let options = try FoldWire.decode(
@@ -104,7 +110,7 @@ final class FoldWorker {
       if g > 1, let listener {
         let r = try CollectiveFactory.group(
           rank: rank, size: Int(g), groupID: a.groupID, endpoints: a.peerEndpoints, keys: a.peerKeys,
-          listener: listener, context: client.context,
+          listener: listener, streamEndpoints: a.peerStreamEndpoints, stream: stream, context: client.context,
           timeout: client.options.collectiveTimeout ?? sweep.data.collectiveTimeout, security: client.security)
         ring = r
         makeBackend = { model, roles, batchSize in

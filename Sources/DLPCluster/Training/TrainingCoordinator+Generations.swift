@@ -149,9 +149,8 @@ extension TrainingCoordinator {
     if choice.name != "ring/tcp" || n == 1 { logger.info("generation \(g): \(n) worker(s), \(choice.name)") }
     // The ring over tcp runs on plain streams when every member listens for one (unsecured
     // workers do) and nobody asked for ZeroMQ (DLP_TCP_WIRE=zmq, to compare the two).
-    streamRing =
-      choice == .ring(sharedMemory: false) && n > 1 && !control.security.isSecure
-      && streams.allSatisfy { $0.hasPrefix("tcp://") && $0.utf8.count <= 1024 } && ProcessInfo.processInfo.environment["DLP_TCP_WIRE"] != "zmq"
+    let streamPeers = choice == .ring(sharedMemory: false) ? CollectiveFactory.streamEndpoints(streams, secured: control.security.isSecure) : []
+    streamRing = !streamPeers.isEmpty
     if choice == .ring(sharedMemory: false) && n > 1 {
       logger.info("generation \(g): \(n) workers, ring/tcp over \(streamRing ? "plain streams" : "ZeroMQ")")
     }
@@ -176,7 +175,7 @@ extension TrainingCoordinator {
           sharedMemory: choice == .ring(sharedMemory: true), centralPort: UInt32(centralPort),
           iterations: UInt64(state.iterations), parameterCount: UInt64(count), slotCount: UInt32(state.slots.count),
           learningRate: Double(state.learningRate),
-          peerKeys: keys, peerStreamEndpoints: streamRing ? streams : []),
+          peerKeys: keys, peerStreamEndpoints: streamPeers),
         to: m, step: g)
       try state.weights.withUnsafeBufferPointer {
         try StateTransfer.send($0, at: 0, tensor: 0, step: g, codec: control.codec, socket: control.control, routingID: m.routingID)

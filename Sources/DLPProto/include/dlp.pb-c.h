@@ -45,7 +45,7 @@ typedef struct Dlp__CommitReport Dlp__CommitReport;
 typedef enum _Dlp__Protocol {
   DLP__PROTOCOL__PROTOCOL_UNSPECIFIED = 0,
   /*
-   * 7: unsecured elastic jobs run the ring over plain tcp streams
+   * 7: unsecured jobs run the ring over plain tcp streams
    */
   DLP__PROTOCOL__PROTOCOL_VERSION = 7
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DLP__PROTOCOL)
@@ -478,10 +478,14 @@ struct  Dlp__TaskRequest
    * nonzero: this worker gave up that group's task (its ring failed)
    */
   uint64_t abandoned_group;
+  /*
+   * unsecured group sweeps: a fresh stream listener (StreamRing) too
+   */
+  char *stream_endpoint;
 };
 #define DLP__TASK_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&dlp__task_request__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0 }
+    , 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -523,10 +527,15 @@ struct  Dlp__TaskAssignment
    */
   size_t n_peer_keys;
   char **peer_keys;
+  /*
+   * the ring runs on plain tcp streams: each member's
+   */
+  size_t n_peer_stream_endpoints;
+  char **peer_stream_endpoints;
 };
 #define DLP__TASK_ASSIGNMENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&dlp__task_assignment__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, 0,NULL }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, 0,NULL, 0,NULL }
 
 
 /*

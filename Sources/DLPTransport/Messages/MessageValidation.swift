@@ -63,6 +63,16 @@ extension TaskAssignmentMessage {
     for (i, e) in peerEndpoints.enumerated() {
       try checkEndpoint(e, "TaskAssignment endpoint of group rank \(i)", peer: peer)
     }
+    guard peerStreamEndpoints.isEmpty || (groupSize > 1 && peerStreamEndpoints.count == peerEndpoints.count) else {
+      throw TransportError.malformed(
+        peer: peer, "TaskAssignment lists \(peerStreamEndpoints.count) stream endpoints for a group of \(groupSize)")
+    }
+    for (i, e) in peerStreamEndpoints.enumerated() {
+      try checkEndpoint(e, "TaskAssignment stream endpoint of group rank \(i)", peer: peer)
+      guard e.hasPrefix("tcp://") else {
+        throw TransportError.malformed(peer: peer, "TaskAssignment stream endpoint of group rank \(i) is not tcp://HOST:PORT")
+      }
+    }
   }
 }
 

@@ -20,12 +20,17 @@ public struct TaskAssignmentMessage: WireMessage {
   public var peerEndpoints: [String]
   /// Each member's CURVE public key (Z85) by group rank, when the sweep is secured.
   public var peerKeys: [String]
+  /// Each member's stream listener by group rank when the group's ring runs on plain tcp
+  /// streams (`StreamRing`); empty: over ZeroMQ at `peerEndpoints`.
+  public var peerStreamEndpoints: [String]
 
   public init(
     taskID: UInt64, taskJSON: String, optionsJSON: String, groupID: UInt64 = 0,
-    groupRank: Int32 = 0, peerEndpoints: [String] = [], peerKeys: [String] = []
+    groupRank: Int32 = 0, peerEndpoints: [String] = [], peerKeys: [String] = [],
+    peerStreamEndpoints: [String] = []
   ) {
     self.peerKeys = peerKeys
+    self.peerStreamEndpoints = peerStreamEndpoints
     self.taskID = taskID
     self.taskJSON = taskJSON
     self.optionsJSON = optionsJSON
@@ -53,6 +58,8 @@ public struct TaskAssignmentMessage: WireMessage {
     c.peer_endpoints = strings.array(peerEndpoints)
     c.n_peer_keys = peerKeys.count
     c.peer_keys = strings.array(peerKeys)
+    c.n_peer_stream_endpoints = peerStreamEndpoints.count
+    c.peer_stream_endpoints = strings.array(peerStreamEndpoints)
     packMessage(
       &c, into: &out, size: dlp__task_assignment__get_packed_size,
       pack: dlp__task_assignment__pack)
@@ -69,7 +76,8 @@ public struct TaskAssignmentMessage: WireMessage {
         optionsJSON: swiftString(c.options_json), groupID: c.group_id,
         groupRank: Int32(bitPattern: c.group_rank),
         peerEndpoints: swiftArray(c.peer_endpoints, c.n_peer_endpoints).map(swiftString),
-        peerKeys: swiftArray(c.peer_keys, c.n_peer_keys).map(swiftString))
+        peerKeys: swiftArray(c.peer_keys, c.n_peer_keys).map(swiftString),
+        peerStreamEndpoints: swiftArray(c.peer_stream_endpoints, c.n_peer_stream_endpoints).map(swiftString))
     }
   }
 }

@@ -13,11 +13,15 @@ public struct TaskRequestMessage: WireMessage {
   /// Nonzero: the id of the group whose task this worker gave up (its ring failed: a member
   /// died or went silent), so the coordinator puts the task back on the queue.
   public var abandonedGroup: UInt64
+  /// Unsecured group sweeps: a fresh stream listener for the next task's ring (`StreamRing`);
+  /// empty when the worker has none.
+  public var streamEndpoint: String
 
-  public init(datasetHash: UInt64, ringEndpoint: String = "", abandonedGroup: UInt64 = 0) {
+  public init(datasetHash: UInt64, ringEndpoint: String = "", abandonedGroup: UInt64 = 0, streamEndpoint: String = "") {
     self.datasetHash = datasetHash
     self.ringEndpoint = ringEndpoint
     self.abandonedGroup = abandonedGroup
+    self.streamEndpoint = streamEndpoint
   }
 
   public var message: Message { .taskRequest(self) }
@@ -30,6 +34,7 @@ public struct TaskRequestMessage: WireMessage {
     c.dataset_hash = datasetHash
     c.ring_endpoint = strings.dup(ringEndpoint)
     c.abandoned_group = abandonedGroup
+    c.stream_endpoint = strings.dup(streamEndpoint)
     packMessage(
       &c, into: &out, size: dlp__task_request__get_packed_size, pack: dlp__task_request__pack)
   }
@@ -41,7 +46,7 @@ public struct TaskRequestMessage: WireMessage {
     ) { p in
       TaskRequestMessage(
         datasetHash: p.pointee.dataset_hash, ringEndpoint: swiftString(p.pointee.ring_endpoint),
-        abandonedGroup: p.pointee.abandoned_group)
+        abandonedGroup: p.pointee.abandoned_group, streamEndpoint: swiftString(p.pointee.stream_endpoint))
     }
   }
 }
