@@ -589,6 +589,13 @@ public enum BenchRank {
   ) throws -> AllReduceCollective {
     let n = config.workers
     let bind = config.bindEndpoint(rank: rank)
+    /// A ring rank announces its listener and learns its successor's (nil for a single rank).
+    func successor(announcing endpoint: String?) throws -> String? {
+      try send(BenchMessage(type: "endpoint", endpoint: endpoint ?? ""))
+      let next = try receive("peers").next ?? ""
+      guard n == 1 || !next.isEmpty else { throw BenchError("rank \(rank): no next endpoint") }
+      return n > 1 ? next : nil
+    }
     switch config.collective {
     case "central":
       var options = CentralAllReduce.Options(
@@ -624,14 +631,10 @@ public enum BenchRank {
       return try SharedMemoryAllReduce(context: context, listener: listener, endpoints: all, options: options)
     case _ where config.usesStreamRing:
       let listener = n > 1 ? try StreamListener(host: "127.0.0.1") : nil
-      try send(BenchMessage(type: "endpoint", endpoint: listener?.endpoint ?? ""))
-      let peers = try receive("peers")
-      guard n == 1 || !(peers.next ?? "").isEmpty else {
-        throw BenchError("rank \(rank): no next endpoint")
-      }
+      let next = try successor(announcing: listener?.endpoint)
       defer { listener?.close() }
       return try StreamRing(
-        listener: listener, nextEndpoint: n > 1 ? peers.next : nil,
+        listener: listener, nextEndpoint: next,
         options: .init(rank: rank, worldSize: n, chunkBytes: config.resolvedChunkBytes, timeout: config.timeout))
     default:
       var options = RingAllReduce.Options(
@@ -642,13 +645,8 @@ public enum BenchRank {
         ? try CollectiveListener(
           context: context, bind: bind, maxChunkBytes: config.resolvedChunkBytes, curve: sockets.serverRole)
         : nil
-      try send(BenchMessage(type: "endpoint", endpoint: listener?.endpoint ?? ""))
-      let peers = try receive("peers")
-      guard n == 1 || !(peers.next ?? "").isEmpty else {
-        throw BenchError("rank \(rank): no next endpoint")
-      }
       return try RingAllReduce(
-        context: context, listener: listener, nextEndpoint: n > 1 ? peers.next : nil,
+        context: context, listener: listener, nextEndpoint: try successor(announcing: listener?.endpoint),
         options: options)
     }
   }

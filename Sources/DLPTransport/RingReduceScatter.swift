@@ -26,11 +26,7 @@ final class RingReduceScatter {
   private let chunkElements: Int
 
   /// The grid, rebuilt when the buffer's length changes.
-  private var grid: RingChunkGrid!
-  private var count: Int { grid?.count ?? -1 }
-  private var plan: ShardPlan { grid.plan }
-  private var chunkRanges: [Range<Int>] { grid.ranges }
-  private var firstChunk: [Int] { grid.firstChunk }
+  private var grid: RingChunkGrid
 
   // This call's state.
   private var buffer = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
@@ -55,13 +51,15 @@ final class RingReduceScatter {
     self.rank = rank
     self.worldSize = worldSize
     self.chunkElements = chunkElements
+    // An empty buffer's grid (no chunks), so the per-chunk arrays below start consistent.
+    grid = RingChunkGrid(count: 0, worldSize: worldSize, chunkElements: chunkElements)
   }
 
   private var predecessor: Int { (rank + worldSize - 1) % worldSize }
   private var originShard: Int { predecessor }
 
   /// The part of the buffer this rank owns when the call is done.
-  var ownedRange: Range<Int> { plan.range(rank) }
+  var ownedRange: Range<Int> { grid.plan.range(rank) }
 
   /// Starts a reduce-scatter of `buffer`; nothing is ready yet. With `gatherAfter`, each chunk
   /// of our own shard goes on to the successor as an all-gather chunk as soon as it is summed
@@ -70,31 +68,29 @@ final class RingReduceScatter {
     _ buffer: UnsafeMutableBufferPointer<Float>, step: UInt64, tensorID: UInt32,
     sender: ZMQSocket?, receiver: ZMQSocket?, gatherAfter: Bool
   ) {
-    if grid == nil || buffer.count != count { buildGrid(count: buffer.count) }
+    if buffer.count != grid.count { buildGrid(count: buffer.count) }
     self.buffer = buffer
     self.step = step
     self.tensorID = tensorID
     self.sender = sender
     self.receiver = receiver
     self.gatherAfter = gatherAfter
-    for c in chunkRanges.indices {
+    for c in grid.ranges.indices {
       readyElements[c] = 0
       arrived[c] = false
       waiting[c] = nil
     }
     readied = RangeSet()
-    outstanding = worldSize > 1 ? chunkRanges.count - chunkCount(shard: originShard) : 0
+    outstanding = worldSize > 1 ? grid.ranges.count - grid.chunks(ofShard: originShard).count : 0
     isActive = true
   }
 
   private func buildGrid(count: Int) {
     grid = RingChunkGrid(count: count, worldSize: worldSize, chunkElements: chunkElements)
-    readyElements = Array(repeating: 0, count: chunkRanges.count)
-    arrived = Array(repeating: false, count: chunkRanges.count)
-    waiting = Array(repeating: nil, count: chunkRanges.count)
+    readyElements = Array(repeating: 0, count: grid.ranges.count)
+    arrived = Array(repeating: false, count: grid.ranges.count)
+    waiting = Array(repeating: nil, count: grid.ranges.count)
   }
-
-  private func chunkCount(shard q: Int) -> Int { firstChunk[q + 1] - firstChunk[q] }
 
   /// `buffer[range]` holds this rank's final values: send what became sendable, then take in
   /// whatever already arrived, without waiting.
@@ -103,15 +99,15 @@ final class RingReduceScatter {
     guard !range.isEmpty else { return }
     readied.insert(contentsOf: range)
     guard worldSize > 1 else { return }
-    var q = plan.part(containing: range.lowerBound)
-    while q < worldSize, plan.range(q).lowerBound < range.upperBound {
-      let shard = plan.range(q)
+    var q = grid.plan.part(containing: range.lowerBound)
+    while q < worldSize, grid.plan.range(q).lowerBound < range.upperBound {
+      let shard = grid.plan.range(q)
       if !shard.isEmpty {
         let lo = (Swift.max(range.lowerBound, shard.lowerBound) - shard.lowerBound) / chunkElements
         let hi =
           (Swift.min(range.upperBound, shard.upperBound) - 1 - shard.lowerBound) / chunkElements
-        for c in (firstChunk[q] + lo)...(firstChunk[q] + hi) {
-          let r = chunkRanges[c]
+        for c in (grid.firstChunk[q] + lo)...(grid.firstChunk[q] + hi) {
+          let r = grid.ranges[c]
           readyElements[c] +=
             Swift.min(r.upperBound, range.upperBound) - Swift.max(r.lowerBound, range.lowerBound)
           if readyElements[c] == r.count { try becameReady(c, shard: q) }
@@ -125,9 +121,9 @@ final class RingReduceScatter {
   /// Throws unless `range` lies in the buffer and overlaps no range marked ready before.
   func check(_ range: Range<Int>) throws {
     guard isActive else { throw TransportError.invalidArgument("no reduce-scatter is in progress") }
-    guard range.lowerBound >= 0, range.upperBound <= count else {
+    guard range.lowerBound >= 0, range.upperBound <= grid.count else {
       throw TransportError.invalidArgument(
-        "ready range \(range) is outside the buffer of \(count) elements")
+        "ready range \(range) is outside the buffer of \(grid.count) elements")
     }
     guard range.isEmpty || readied.intersection(RangeSet(range)).isEmpty else {
       throw TransportError.invalidArgument(
@@ -137,7 +133,7 @@ final class RingReduceScatter {
 
   /// Marks everything not yet ready as ready and waits for every chunk still to arrive.
   func finish() throws {
-    let rest = RangeSet(0..<count).subtracting(readied)
+    let rest = RangeSet(0..<grid.count).subtracting(readied)
     for range in rest.ranges { try ready(range) }
     while outstanding > 0 { try take(wait: true) }
     isActive = false
@@ -174,9 +170,9 @@ final class RingReduceScatter {
         tensorID: tensorID, wait: wait, operation: "ring reduce-scatter")
     else { return false }
     let c = try chunk(at: header)
-    let q = plan.part(containing: chunkRanges[c].lowerBound)
+    let q = grid.shard(ofChunk: c)
     arrived[c] = true
-    if readyElements[c] == chunkRanges[c].count {
+    if readyElements[c] == grid.ranges[c].count {
       try absorb(c, shard: q, frame: slot)
     } else {
       let held = ZMQMessage()
@@ -203,7 +199,7 @@ final class RingReduceScatter {
 
   /// Adds the arrived values of chunk `c` to ours and passes the sum on.
   private func absorb(_ c: Int, shard q: Int, frame: ZMQMessage) throws {
-    let r = chunkRanges[c]
+    let r = grid.ranges[c]
     FloatKernels.add(
       frame.bytes.baseAddress!, into: buffer.baseAddress! + r.lowerBound, count: r.count)
     frame.reset()  // let go of the frame now: with inproc it pins the predecessor's buffer
@@ -217,6 +213,6 @@ final class RingReduceScatter {
 
   private func send(_ c: Int, kind: MessageKind) throws {
     guard let sender else { return }
-    try wire.send(buffer, chunkRanges[c], on: sender, kind: kind, step: step, tensorID: tensorID)
+    try wire.send(buffer, grid.ranges[c], on: sender, kind: kind, step: step, tensorID: tensorID)
   }
 }

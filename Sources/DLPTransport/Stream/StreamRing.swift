@@ -120,6 +120,7 @@ public final class StreamRing: ShardedCollective, @unchecked Sendable {
   deinit {
     close()
     scratch.deallocate()
+    headerBytes.deallocate()
   }
 
   /// Closes both connections. Every call returns only after its data was handed to the kernel,
@@ -163,16 +164,22 @@ public final class StreamRing: ShardedCollective, @unchecked Sendable {
     var scatter: Bool
     var gather: Bool
     var grid: RingChunkGrid
-    var scatterArrived: [Bool]
-    var gatherArrived: [Bool]
     var scatterLeft: Int
     var gatherLeft: Int
     var expecting: Bool { scatterLeft > 0 || gatherLeft > 0 }
   }
 
+  /// Which chunks of the current call arrived, as reduce-scatter (bit 0) or all-gather (bit 1)
+  /// chunks; kept from call to call so a step allocates nothing.
+  private var arrivals: [UInt8] = []
+  private static let scatterArrived: UInt8 = 1
+  private static let gatherArrived: UInt8 = 2
+  /// The header being read.
+  private let headerBytes = UnsafeMutableRawPointer.allocate(
+    byteCount: StreamChunkHeader.size, alignment: 8)
+
   /// The chunk being read from the predecessor.
   private struct Incoming {
-    var header = [UInt8](repeating: 0, count: StreamChunkHeader.size)
     var headerFilled = 0
     /// The chunk whose floats are being read (nil: reading a header).
     var chunk: Int? = nil
@@ -220,10 +227,10 @@ public final class StreamRing: ShardedCollective, @unchecked Sendable {
   ) throws {
     let g = grid(count: buffer.count)
     let n = g.ranges.count
+    if arrivals.count < n { arrivals = Array(repeating: 0, count: n) }
+    for c in 0..<n { arrivals[c] = 0 }
     var call = Call(
       buffer: buffer, step: step, tensorID: tensorID, scatter: scatter, gather: gather, grid: g,
-      scatterArrived: Array(repeating: false, count: scatter ? n : 0),
-      gatherArrived: Array(repeating: false, count: gather ? n : 0),
       scatterLeft: scatter ? n - g.chunks(ofShard: predecessor).count : 0,
       gatherLeft: gather ? n - g.chunks(ofShard: rank).count : 0)
     sendQueue.reserve(2 * n + 1)
@@ -269,11 +276,12 @@ public final class StreamRing: ShardedCollective, @unchecked Sendable {
         throw TransportError.timeout(peer: p, operation: what, seconds: options.timeout)
       }
       if active { continue }
-      var items = [
-        pollfd(fd: fromPrev.fd, events: call.expecting ? Int16(POLLIN) : 0, revents: 0),
-        pollfd(fd: toNext.fd, events: sendQueue.isEmpty ? 0 : Int16(POLLOUT), revents: 0),
-      ]
-      if poll(&items, 2, 50) < 0, errno != EINTR { throw StreamSocket.error("poll", errno) }
+      let waited = withUnsafeTemporaryAllocation(of: pollfd.self, capacity: 2) { items in
+        items[0] = pollfd(fd: fromPrev.fd, events: call.expecting ? Int16(POLLIN) : 0, revents: 0)
+        items[1] = pollfd(fd: toNext.fd, events: sendQueue.isEmpty ? 0 : Int16(POLLOUT), revents: 0)
+        return poll(items.baseAddress!, 2, 50)
+      }
+      if waited < 0, errno != EINTR { throw StreamSocket.error("poll", errno) }
     }
   }
 
@@ -292,14 +300,11 @@ public final class StreamRing: ShardedCollective, @unchecked Sendable {
   {
     let p = predecessor
     guard let c = s.chunk else {
-      let n = try s.header.withUnsafeMutableBytes {
-        try socket.receive(
-          into: $0.baseAddress! + s.headerFilled, count: StreamChunkHeader.size - s.headerFilled,
-          peer: p)
-      }
+      let n = try socket.receive(
+        into: headerBytes + s.headerFilled, count: StreamChunkHeader.size - s.headerFilled, peer: p)
       s.headerFilled += n
       if s.headerFilled == StreamChunkHeader.size {
-        let h = try s.header.withUnsafeBytes { try StreamChunkHeader($0.baseAddress!, peer: p) }
+        let h = try StreamChunkHeader(headerBytes, peer: p)
         try start(&s, h, &call)
       }
       return n
@@ -340,41 +345,33 @@ public final class StreamRing: ShardedCollective, @unchecked Sendable {
     }
     let c = try call.grid.chunk(offset: h.offset, length: UInt64(h.length), peer: p)
     let q = call.grid.shard(ofChunk: c)
-    switch h.kind {
-    case .reduceScatter:
-      guard call.scatterLeft > 0 else {
-        throw TransportError.unexpectedKind(
-          peer: p, expected: [.allGatherChunk], got: .reduceScatterChunk)
-      }
-      guard q != p else {
-        throw TransportError.malformed(
-          peer: p,
-          "reduce-scatter chunk at \(h.offset) belongs to shard \(q), which this rank sends first")
-      }
-      guard !call.scatterArrived[c] else {
-        throw TransportError.malformed(peer: p, "reduce-scatter chunk at \(h.offset) arrived twice")
-      }
-      call.scatterArrived[c] = true
-    case .allGather:
-      guard call.gatherLeft > 0 else {
-        throw TransportError.unexpectedKind(
-          peer: p, expected: [.reduceScatterChunk], got: .allGatherChunk)
-      }
-      guard q != rank else {
-        throw TransportError.malformed(
-          peer: p, "all-gather chunk at \(h.offset) belongs to this rank's own shard")
-      }
-      guard !call.gatherArrived[c] else {
-        throw TransportError.malformed(peer: p, "all-gather chunk at \(h.offset) arrived twice")
-      }
-      // In a fused all-reduce a shard's all-gather follows its reduce-scatter round the ring:
-      // its values must not land here before this rank has added and passed on its share.
-      guard !call.scatter || q == p || call.scatterArrived[c] else {
-        throw TransportError.malformed(
-          peer: p, "all-gather chunk at \(h.offset) came before its reduce-scatter chunk")
-      }
-      call.gatherArrived[c] = true
+    let scatter = h.kind == .reduceScatter
+    let name = scatter ? "reduce-scatter" : "all-gather"
+    guard (scatter ? call.scatterLeft : call.gatherLeft) > 0 else {
+      throw TransportError.unexpectedKind(
+        peer: p, expected: [scatter ? .allGatherChunk : .reduceScatterChunk],
+        got: scatter ? .reduceScatterChunk : .allGatherChunk)
     }
+    // This rank starts the reduce-scatter chain of shard p and owns shard `rank`: neither comes
+    // in as that kind.
+    guard q != (scatter ? p : rank) else {
+      throw TransportError.malformed(
+        peer: p,
+        scatter
+          ? "reduce-scatter chunk at \(h.offset) belongs to shard \(q), which this rank sends first"
+          : "all-gather chunk at \(h.offset) belongs to this rank's own shard")
+    }
+    let bit = scatter ? Self.scatterArrived : Self.gatherArrived
+    guard arrivals[c] & bit == 0 else {
+      throw TransportError.malformed(peer: p, "\(name) chunk at \(h.offset) arrived twice")
+    }
+    // In a fused all-reduce a shard's all-gather follows its reduce-scatter round the ring: its
+    // values must not land here before this rank has added and passed on its share.
+    guard scatter || !call.scatter || q == p || arrivals[c] & Self.scatterArrived != 0 else {
+      throw TransportError.malformed(
+        peer: p, "all-gather chunk at \(h.offset) came before its reduce-scatter chunk")
+    }
+    arrivals[c] |= bit
     s.chunk = c
     s.kind = h.kind
     s.done = 0
